@@ -1,0 +1,76 @@
+//! YAML text to a typed [`Config`], keeping the position and field path of any error.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Config, ConfigError};
+
+/// Parses YAML into a config; errors carry line, column and the field path.
+pub(super) fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+    let mut track = serde_path_to_error::Track::new();
+    let result = serde_saphyr::with_deserializer_from_str(text, |de| {
+        Config::deserialize(serde_path_to_error::Deserializer::new(de, &mut track))
+    });
+    result.map_err(|err| {
+        let position = err.location().map(|l| (l.line(), l.column()));
+        let field = track.path().to_string();
+        let field = match field.as_str() {
+            "." => String::new(),
+            // `Spanned<T>` adds a `value` level that is not a field of the file.
+            f => f.strip_suffix(".value").unwrap_or(f).to_owned(),
+        };
+        let (message, hint) = split_hint(&message_of(&err));
+        ConfigError::invalid(file, position, field, message, hint)
+    })
+}
+
+/// The error text without the location and snippet that the YAML library appends.
+fn message_of(err: &serde_saphyr::Error) -> String {
+    let rendered = err.without_snippet().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    match first.rfind(" at line ") {
+        Some(pos) => first[..pos].to_owned(),
+        None => first.to_owned(),
+    }
+}
+
+/// Serde's "unknown field `x`, expected one of ..." becomes a message and a hint.
+fn split_hint(message: &str) -> (String, Option<String>) {
+    for marker in [", expected one of ", ", expected "] {
+        if let Some(pos) = message.find(marker)
+            && (message.starts_with("unknown field") || message.starts_with("unknown variant"))
+        {
+            let hint = &message[pos + 2..];
+            return (message[..pos].to_owned(), Some(hint.to_owned()));
+        }
+    }
+    (message.to_owned(), None)
+}
+
+/// Makes relative file paths in the config relative to the config file's folder.
+pub(super) fn resolve_paths(config: &mut Config, dir: &Path) {
+    let fix = |p: &mut PathBuf| {
+        if p.is_relative() {
+            *p = dir.join(&*p);
+        }
+    };
+    for listener in &mut config.listeners {
+        if let Some(tls) = &mut listener.tls {
+            fix(&mut tls.cert);
+            fix(&mut tls.key);
+            for sni in &mut tls.sni {
+                fix(&mut sni.cert);
+                fix(&mut sni.key);
+            }
+            if let Some(client) = &mut tls.client_auth {
+                fix(&mut client.ca);
+            }
+        }
+    }
+    for upstream in config.upstreams.values_mut() {
+        if let Some(ca) = &mut upstream.ca {
+            fix(ca);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! The gateway configuration: one YAML file, `version: 1`, strictly typed.
+//!
+//! ```
+//! let yaml = r#"
+//! version: 1
+//! listeners: [{ address: "127.0.0.1:0" }]
+//! apis:
+//!   - name: demo
+//!     kind: http
+//!     routes:
+//!       - path: /hello
+//!         integration: { type: mock, body: "hi" }
+//! "#;
+//! let config = tollgate::config::Config::from_yaml(yaml, "inline.yaml").expect("valid");
+//! assert_eq!(config.apis.len(), 1);
+//! ```
+//!
+//! Parsing is strict (unknown fields are errors) and every error names the file, line,
+//! column and field, with a hint where one helps. See `docs/config.md`.
+
+mod api;
+mod error;
+mod integration;
+mod limits;
+mod listener;
+mod load;
+mod root;
+mod units;
+mod validate;
+
+pub use api::{
+    Api, ApiKind, BasePath, DEFAULT_STAGE, HostPattern, Route, RouteMethod, Stage, StageName,
+};
+pub use error::ConfigError;
+pub use integration::{Integration, IntegrationKind, TextTemplate, UrlTemplate};
+pub use limits::Limits;
+pub use listener::{ClientAuth, Listener, SniCert, Tls, TlsVersion};
+pub use root::{Config, Version};
+pub use units::{ByteSize, Duration};
+pub use upstream::{Balance, PassiveHealth, TargetUrl, Upstream, UpstreamProtocol};
+
+mod upstream;
+
+/// The JSON Schema of the config file, for editors (`tollgate schema`).
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Config)).unwrap_or(serde_json::Value::Null)
+}

@@ -1,0 +1,89 @@
+//! The root of the config file.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, de};
+
+use super::{Api, ConfigError, Limits, Listener, Upstream, load, validate};
+
+/// A whole config file.
+///
+/// ```yaml
+/// version: 1
+/// listeners: [{ address: "0.0.0.0:8080" }]
+/// upstreams: { pets: { targets: ["http://10.0.0.7:8080"] } }
+/// apis: [...]
+/// ```
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Format version of this file; must be `1`.
+    pub version: Version,
+    /// Sockets to accept connections on.
+    pub listeners: Vec<Listener>,
+    /// Protocol limits and timeouts.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Named backend pools.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, Upstream>,
+    /// The APIs.
+    #[serde(default)]
+    pub apis: Vec<Api>,
+}
+
+impl Config {
+    /// Parses and validates YAML text; `file` names it in errors. Relative paths in the
+    /// config (certificates, CA bundles) stay relative; [`Config::load`] resolves them.
+    pub fn from_yaml(text: &str, file: &str) -> Result<Self, ConfigError> {
+        let config: Self = load::parse(text, file)?;
+        validate::check(&config, file)?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates a file, resolving relative paths against its folder.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.display().to_string(),
+            source,
+        })?;
+        let mut config = Self::from_yaml(&text, &path.display().to_string())?;
+        if let Some(dir) = path.parent() {
+            load::resolve_paths(&mut config, dir);
+        }
+        Ok(config)
+    }
+}
+
+/// The config format version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Version(pub u32);
+
+/// The only format version this build reads.
+pub const CURRENT_VERSION: u32 = 1;
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = u32::deserialize(d)?;
+        if v == CURRENT_VERSION {
+            Ok(Self(v))
+        } else {
+            Err(de::Error::custom(format!(
+                "config version {v} is not supported: this tollgate reads version {CURRENT_VERSION}"
+            )))
+        }
+    }
+}
+
+impl JsonSchema for Version {
+    fn schema_name() -> Cow<'static, str> {
+        "Version".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "const": CURRENT_VERSION })
+    }
+}

@@ -1,0 +1,193 @@
+//! Checks across fields that the types alone cannot express: references between sections,
+//! duplicate routes, which integration fields go with which kind.
+
+use std::collections::HashSet;
+
+use serde_saphyr::Spanned;
+
+use super::{ApiKind, Config, ConfigError, Integration, IntegrationKind, Route, RouteMethod};
+use crate::router::{RoutePath, Segment};
+
+type Check = Result<(), ConfigError>;
+
+fn at<T>(spanned: &Spanned<T>) -> Option<(u64, u64)> {
+    let loc = spanned.referenced;
+    (loc.line() > 0).then(|| (loc.line(), loc.column()))
+}
+
+/// Validates a parsed config.
+pub(super) fn check(config: &Config, file: &str) -> Check {
+    let err = |pos, field: String, msg: String, hint: Option<String>| {
+        Err(ConfigError::invalid(file, pos, field, msg, hint))
+    };
+    if config.listeners.is_empty() {
+        return err(None, "listeners".into(), "at least one listener is needed".into(),
+            Some("add `listeners: [{ address: \"0.0.0.0:8080\" }]`".into()));
+    }
+    let mut addresses = HashSet::new();
+    for (i, l) in config.listeners.iter().enumerate() {
+        if l.address.port() != 0 && !addresses.insert(l.address) {
+            return err(None, format!("listeners[{i}].address"),
+                format!("address {} is used by two listeners", l.address), None);
+        }
+    }
+    for (name, upstream) in &config.upstreams {
+        if upstream.targets.is_empty() {
+            return err(None, format!("upstreams.{name}.targets"),
+                "an upstream needs at least one target".into(), None);
+        }
+    }
+    let mut api_names = HashSet::new();
+    for (a, api) in config.apis.iter().enumerate() {
+        if !api_names.insert(api.name.value.as_str()) {
+            return err(at(&api.name), format!("apis[{a}].name"),
+                format!("API name `{}` is used twice", api.name.value), None);
+        }
+        if api.kind.value == ApiKind::Websocket {
+            return err(at(&api.kind), format!("apis[{a}].kind"),
+                "WebSocket APIs are not served by this version yet".into(),
+                Some("use `kind: http` or `kind: rest`".into()));
+        }
+        let mut seen: Vec<(String, Option<http::Method>)> = Vec::new();
+        for (r, route) in api.routes.iter().enumerate() {
+            let field = format!("apis[{a}].routes[{r}]");
+            check_route(route, &field, &mut seen, file)?;
+            check_integration(config, route, &format!("{field}.integration"), file)?;
+        }
+    }
+    Ok(())
+}
+
+/// The path with parameter names erased: `/pets/{id}` and `/pets/{petId}` are one route.
+fn shape(path: &RoutePath) -> String {
+    if path.is_default() {
+        return path.as_str().to_owned();
+    }
+    let mut out = String::new();
+    for seg in path.segments() {
+        out.push('/');
+        match seg {
+            Segment::Literal(l) => out.push_str(l),
+            Segment::Param(_) => out.push_str("{}"),
+            Segment::Greedy(_) => out.push_str("{+}"),
+        }
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+fn check_route(
+    route: &Route,
+    field: &str,
+    seen: &mut Vec<(String, Option<http::Method>)>,
+    file: &str,
+) -> Check {
+    let pos = at(&route.path);
+    let path = &route.path.value;
+    if path.is_default() && !route.methods.is_empty() {
+        return Err(ConfigError::invalid(file, pos, format!("{field}.methods"),
+            "the `$default` route catches every method and takes no `methods`", None));
+    }
+    let key = shape(path);
+    let methods: Vec<Option<http::Method>> = if route.methods.is_empty() {
+        vec![None]
+    } else {
+        route.methods.iter().map(|m| match m {
+            RouteMethod::Any => None,
+            RouteMethod::Method(m) => Some(m.clone()),
+        }).collect()
+    };
+    for method in methods {
+        let entry = (key.clone(), method);
+        if seen.contains(&entry) {
+            let shown = entry.1.as_ref().map_or("ANY", |m| m.as_str());
+            return Err(ConfigError::invalid(file, pos, format!("{field}.path"),
+                format!("route `{shown} {path}` is declared twice in this API"),
+                Some("parameter names do not make routes different: `/a/{x}` and `/a/{y}` are the same route".into())));
+        }
+        seen.push(entry);
+    }
+    Ok(())
+}
+
+fn check_integration(config: &Config, route: &Route, field: &str, file: &str) -> Check {
+    let i: &Integration = &route.integration;
+    let kind_pos = at(&i.kind);
+    let fail = |pos, sub: &str, msg: String, hint: Option<String>| {
+        let f = if sub.is_empty() { field.to_owned() } else { format!("{field}.{sub}") };
+        Err(ConfigError::invalid(file, pos, f, msg, hint))
+    };
+    let params: Vec<&str> = route.path.value.param_names().collect();
+    let check_params = |t: &crate::template::Template, pos, sub: &str| -> Check {
+        for p in t.path_params() {
+            if !params.contains(&p) {
+                let hint = if params.is_empty() {
+                    "this route has no path parameters".to_owned()
+                } else {
+                    format!("the route's parameters are: {}", params.join(", "))
+                };
+                return fail(pos, sub, format!("`{p}` is not a parameter of route `{}`", route.path.value), Some(hint));
+            }
+        }
+        Ok(())
+    };
+    match i.kind.value {
+        IntegrationKind::Http => {
+            if i.status.is_some() || !i.headers.is_empty() || i.body.is_some() {
+                return fail(kind_pos, "", "`status`, `headers` and `body` belong to `type: mock`".into(), None);
+            }
+            match (&i.url, &i.upstream) {
+                (Some(_), Some(u)) => return fail(at(u), "upstream", "set either `url` or `upstream`, not both".into(), None),
+                (None, None) => return fail(kind_pos, "", "an http integration needs `url` or `upstream`".into(),
+                    Some("e.g. `url: \"http://10.0.0.7:8080/pets/{id}\"` or `upstream: pets`".into())),
+                (Some(url), None) => {
+                    if i.path.is_some() {
+                        return fail(at(url), "path", "`path` goes with `upstream`; put the path in `url`".into(), None);
+                    }
+                    let src = url.value.0.source();
+                    if !(src.starts_with("http://") || src.starts_with("https://")) {
+                        return fail(at(url), "url", format!("`{src}` must start with http:// or https://"), None);
+                    }
+                    if url.value.0.is_literal() && src.parse::<http::Uri>().is_err() {
+                        return fail(at(url), "url", format!("`{src}` is not a valid URL"), None);
+                    }
+                    check_params(&url.value.0, at(url), "url")?;
+                }
+                (None, Some(name)) => {
+                    if !config.upstreams.contains_key(&name.value) {
+                        let known: Vec<&str> = config.upstreams.keys().map(String::as_str).collect();
+                        let hint = if known.is_empty() { "no upstreams are declared".to_owned() } else { format!("declared upstreams: {}", known.join(", ")) };
+                        return fail(at(name), "upstream", format!("unknown upstream `{}`", name.value), Some(hint));
+                    }
+                    if let Some(path) = &i.path {
+                        if !path.value.0.source().starts_with('/') {
+                            return fail(at(path), "path", format!("`{}` must start with `/`", path.value.0.source()), None);
+                        }
+                        check_params(&path.value.0, at(path), "path")?;
+                    }
+                }
+            }
+        }
+        IntegrationKind::Mock => {
+            if i.url.is_some() || i.upstream.is_some() || i.path.is_some() || i.timeout.is_some() || i.preserve_host {
+                return fail(kind_pos, "", "`url`, `upstream`, `path`, `timeout` and `preserve_host` belong to `type: http`".into(), None);
+            }
+            if let Some(status) = i.status
+                && !(200..=599).contains(&status)
+            {
+                return fail(kind_pos, "status", format!("{status} is not a response status (200-599)"), None);
+            }
+            for (name, value) in &i.headers {
+                if http::HeaderName::from_bytes(name.as_bytes()).is_err() || http::HeaderValue::from_str(value).is_err() {
+                    return fail(kind_pos, &format!("headers.{name}"), format!("`{name}: {value}` is not a valid header"), None);
+                }
+            }
+            if let Some(body) = &i.body {
+                check_params(&body.value.0, at(body), "body")?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! Request errors and the one function that turns them into responses.
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Response, StatusCode, header};
+
+use crate::body::{Body, full};
+
+/// A boxed error from a lower layer.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Who caused an error; decides the status class and how much detail the client sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorSource {
+    /// The client sent something wrong (4xx, detail shown).
+    Client,
+    /// The backend failed (502/504, detail logged only).
+    Upstream,
+    /// Tollgate or its configuration failed (500, detail logged only).
+    Gateway,
+}
+
+/// Why a request did not get a response from its integration.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The request is malformed.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// No route matches.
+    #[error("no route matches")]
+    NotFound,
+    /// The path exists but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed(Vec<Method>),
+    /// The body is larger than the route allows.
+    #[error("request body larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The route's limit.
+        limit: u64,
+    },
+    /// No connection to the backend could be made.
+    #[error("cannot connect to upstream {target}: {source}")]
+    UpstreamConnect {
+        /// The target.
+        target: String,
+        /// The cause.
+        source: BoxError,
+    },
+    /// The backend did not answer in time.
+    #[error("upstream {target} did not respond within {timeout:?}")]
+    UpstreamTimeout {
+        /// The target.
+        target: String,
+        /// The configured timeout.
+        timeout: std::time::Duration,
+    },
+    /// The backend connection failed mid-request or spoke bad HTTP.
+    #[error("upstream {target} failed: {source}")]
+    UpstreamProtocol {
+        /// The target.
+        target: String,
+        /// The cause.
+        source: BoxError,
+    },
+    /// Tollgate could not build the request (e.g. a template rendered an invalid URL).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl RequestError {
+    /// Who caused it.
+    pub fn source_kind(&self) -> ErrorSource {
+        match self {
+            Self::BadRequest(_)
+            | Self::NotFound
+            | Self::MethodNotAllowed(_)
+            | Self::PayloadTooLarge { .. } => ErrorSource::Client,
+            Self::UpstreamConnect { .. }
+            | Self::UpstreamTimeout { .. }
+            | Self::UpstreamProtocol { .. } => ErrorSource::Upstream,
+            Self::Internal(_) => ErrorSource::Gateway,
+        }
+    }
+
+    /// The response status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UpstreamConnect { .. } | Self::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The single place where an error becomes a response: a JSON `{"message": ...}` body as
+/// Amazon API Gateway sends, detail only for client errors, `Allow` on 405.
+pub fn respond(err: &RequestError) -> Response<Body> {
+    let status = err.status();
+    let message = match err {
+        RequestError::BadRequest(detail) => format!("Bad Request: {detail}"),
+        RequestError::NotFound => "Not Found".to_owned(),
+        RequestError::MethodNotAllowed(_) => "Method Not Allowed".to_owned(),
+        RequestError::PayloadTooLarge { limit } => {
+            format!("Request Entity Too Large: the limit is {limit} bytes")
+        }
+        RequestError::UpstreamConnect { .. } | RequestError::UpstreamProtocol { .. } => {
+            "Bad Gateway".to_owned()
+        }
+        RequestError::UpstreamTimeout { .. } => "Gateway Timeout".to_owned(),
+        RequestError::Internal(_) => "Internal Server Error".to_owned(),
+    };
+    let body = serde_json::json!({ "message": message }).to_string();
+    let mut response = Response::new(full(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let RequestError::MethodNotAllowed(allowed) = err {
+        let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+        if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
+            headers.insert(header::ALLOW, v);
+        }
+    }
+    response
+}

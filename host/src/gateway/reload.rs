@@ -1,0 +1,101 @@
+//! Config reload on SIGHUP and on change of the config file.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use super::Gateway;
+use crate::config::{Config, Listener};
+
+/// Quiet time after a file event before reading the file, so that an editor's
+/// truncate-then-write is read once, whole.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// Watches `path` and SIGHUP; each trigger reloads the file, and a valid file replaces the
+/// running snapshot. Listener changes need a restart and are reported as such.
+pub fn watch(gateway: Arc<Gateway>, path: PathBuf, listeners: Vec<Listener>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+        let file_name = path.file_name().map(ToOwned::to_owned);
+        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if let Ok(event) = event
+                && event.paths.iter().any(|p| p.file_name() == file_name.as_deref())
+                && !event.kind.is_access()
+            {
+                let _ = tx.send(());
+            }
+        });
+        let _watcher = match watcher {
+            Ok(mut w) => {
+                let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                if let Err(e) = w.watch(dir, RecursiveMode::NonRecursive) {
+                    tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP");
+                }
+                Some(w)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP");
+                None
+            }
+        };
+        let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP");
+                None
+            }
+        };
+        let mut last = std::fs::read(&path).ok().map(|b| hash(&b));
+        loop {
+            let forced = tokio::select! {
+                Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => true,
+                got = rx.recv() => {
+                    if got.is_none() { return; }
+                    tokio::time::sleep(SETTLE).await;
+                    while rx.try_recv().is_ok() {}
+                    false
+                }
+            };
+            let bytes = match std::fs::read(&path) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "config reload failed; the running config stays");
+                    continue;
+                }
+            };
+            let h = hash(&bytes);
+            if !forced && last == Some(h) {
+                continue;
+            }
+            last = Some(h);
+            reload(&gateway, &path, &listeners);
+        }
+    })
+}
+
+fn hash(bytes: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+fn reload(gateway: &Gateway, path: &Path, listeners: &[Listener]) {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("config reload failed; the running config stays: {e}");
+            return;
+        }
+    };
+    if config.listeners != listeners {
+        tracing::warn!("listener changes take effect after a restart; routes and upstreams are reloaded now");
+    }
+    match gateway.apply(&config) {
+        Ok(()) => tracing::info!(file = %path.display(), "config reloaded"),
+        Err(e) => tracing::error!("config reload failed; the running config stays: {e}"),
+    }
+}

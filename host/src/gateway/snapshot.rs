@@ -1,0 +1,205 @@
+//! An immutable, compiled config version: the router and every route's integration.
+//! Built off the request path, swapped in whole.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use crate::config::{self, Config, DEFAULT_STAGE, IntegrationKind, RouteMethod};
+use crate::integration::client::{ClientCache, ClientError, ClientKey};
+use crate::integration::upstream::{PoolSettings, UpstreamPool};
+use crate::integration::{HttpIntegration, HttpTarget, Integration, MockIntegration};
+use crate::router::{RouteTable, Router};
+
+/// A compiled API.
+pub struct ApiRuntime {
+    /// Its name.
+    pub name: Arc<str>,
+    /// Its stages.
+    pub stages: Vec<StageRuntime>,
+    /// Its routes, indexed by route id.
+    pub routes: Vec<RouteRuntime>,
+}
+
+/// A stage of an API.
+pub struct StageRuntime {
+    /// `$default` or the stage name.
+    pub name: Arc<str>,
+    /// Stage variables.
+    pub variables: HashMap<String, String>,
+}
+
+/// A compiled route.
+pub struct RouteRuntime {
+    /// `GET /pets/{id}`, `ANY /x`, or `$default`.
+    pub key: Arc<str>,
+    /// Parameter names in path order.
+    pub param_names: Vec<String>,
+    /// Body limit in bytes.
+    pub max_body: u64,
+    /// What answers.
+    pub integration: Integration,
+}
+
+/// A compiled config version.
+pub struct Snapshot {
+    /// The router.
+    pub router: Router,
+    /// APIs by id.
+    pub apis: Vec<ApiRuntime>,
+}
+
+/// A snapshot could not be built from a (valid) config.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// An integration names an upstream that does not exist (config validation normally
+    /// catches this first).
+    #[error("unknown upstream `{0}`")]
+    UnknownUpstream(String),
+    /// A backend client could not be made.
+    #[error("upstream `{upstream}`: {source}")]
+    Client {
+        /// The upstream.
+        upstream: String,
+        /// Why.
+        source: ClientError,
+    },
+}
+
+impl Snapshot {
+    /// Compiles `config`, reusing pooled clients from `clients`.
+    pub fn build(config: &Config, clients: &ClientCache) -> Result<Self, BuildError> {
+        let mut pools = HashMap::new();
+        for (name, u) in &config.upstreams {
+            let key = ClientKey {
+                protocol: u.protocol,
+                connect_timeout: u.connect_timeout.get(),
+                ca: u.ca.clone(),
+            };
+            let client = clients.get(&key).map_err(|source| BuildError::Client {
+                upstream: name.clone(),
+                source,
+            })?;
+            let settings = PoolSettings {
+                balance: u.balance,
+                timeout: u.timeout.get(),
+                retries: u.retries,
+                eject_after: u.health.consecutive_failures,
+                ejection: u.health.ejection.get(),
+            };
+            let pool = UpstreamPool::new(name.clone(), u.targets.clone(), client, settings);
+            pools.insert(name.as_str(), Arc::new(pool));
+        }
+        let direct_key = ClientKey {
+            protocol: config::UpstreamProtocol::Auto,
+            connect_timeout: std::time::Duration::from_secs(2),
+            ca: None,
+        };
+        let direct = clients.get(&direct_key).map_err(|source| BuildError::Client {
+            upstream: "(direct url)".into(),
+            source,
+        })?;
+
+        let mut router = Router::default();
+        let mut apis = Vec::new();
+        for api in &config.apis {
+            let mut stages = Vec::new();
+            let mut mounts = Vec::new();
+            let declared: Vec<(&str, &config::Stage)> = if api.stages.is_empty() {
+                vec![(DEFAULT_STAGE, &EMPTY_STAGE)]
+            } else {
+                api.stages.iter().map(|(k, v)| (k.0.as_str(), v)).collect()
+            };
+            for (id, (name, stage)) in declared.into_iter().enumerate() {
+                stages.push(StageRuntime {
+                    name: name.into(),
+                    variables: stage.variables.clone().into_iter().collect(),
+                });
+                mounts.push((id, (name != DEFAULT_STAGE).then(|| name.to_owned())));
+            }
+            let mut table = RouteTable::default();
+            let mut routes = Vec::new();
+            for (id, route) in api.routes.iter().enumerate() {
+                let methods: Vec<Option<http::Method>> = route
+                    .methods
+                    .iter()
+                    .map(|m| match m {
+                        RouteMethod::Any => None,
+                        RouteMethod::Method(m) => Some(m.clone()),
+                    })
+                    .collect();
+                table.insert(&route.path.value, &methods, id);
+                routes.push(RouteRuntime {
+                    key: route_key(&route.path.value, &methods).into(),
+                    param_names: route.path.value.param_names().map(str::to_owned).collect(),
+                    max_body: route.max_body.or(api.max_body).unwrap_or(config.limits.max_body).get(),
+                    integration: compile_integration(&route.integration, &pools, &direct)?,
+                });
+            }
+            let base = api.base_path.clone().unwrap_or_default();
+            router.add_api(&api.hosts, &base.0, &mounts, table);
+            apis.push(ApiRuntime {
+                name: api.name.value.as_str().into(),
+                stages,
+                routes,
+            });
+        }
+        Ok(Self { router, apis })
+    }
+}
+
+static EMPTY_STAGE: config::Stage = config::Stage {
+    variables: std::collections::BTreeMap::new(),
+};
+
+fn route_key(path: &crate::router::RoutePath, methods: &[Option<http::Method>]) -> String {
+    if path.is_default() {
+        return path.as_str().to_owned();
+    }
+    let names: Vec<&str> = methods.iter().map(|m| m.as_ref().map_or("ANY", |m| m.as_str())).collect();
+    let methods = if names.is_empty() { "ANY".to_owned() } else { names.join(",") };
+    format!("{methods} {path}")
+}
+
+fn compile_integration(
+    i: &config::Integration,
+    pools: &HashMap<&str, Arc<UpstreamPool>>,
+    direct: &crate::integration::client::HttpClient,
+) -> Result<Integration, BuildError> {
+    match i.kind.value {
+        IntegrationKind::Http => {
+            // Validation guarantees exactly one of `url` / `upstream`, and that the
+            // upstream exists.
+            let (target, default_timeout) = match (&i.url, i.upstream.as_ref().and_then(|u| pools.get(u.value.as_str()))) {
+                (Some(url), _) => (
+                    HttpTarget::Url { template: url.value.0.clone(), client: direct.clone() },
+                    std::time::Duration::from_secs(30),
+                ),
+                (None, Some(pool)) => (
+                    HttpTarget::Upstream { pool: Arc::clone(pool), path: i.path.as_ref().map(|p| p.value.0.clone()) },
+                    pool.timeout,
+                ),
+                (None, None) => {
+                    let name = i.upstream.as_ref().map(|u| u.value.clone()).unwrap_or_default();
+                    return Err(BuildError::UnknownUpstream(name));
+                }
+            };
+            Ok(Integration::Http(HttpIntegration {
+                target,
+                timeout: i.timeout.map_or(default_timeout, |t| t.get()),
+                preserve_host: i.preserve_host,
+            }))
+        }
+        IntegrationKind::Mock => {
+            let mut headers = HeaderMap::new();
+            for (k, v) in &i.headers {
+                if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+                    headers.insert(k, v);
+                }
+            }
+            let status = i.status.and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::OK);
+            Ok(Integration::Mock(MockIntegration::new(status, headers, i.body.as_ref().map(|b| b.value.0.clone()))))
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The `http` integration: forward the request to a backend and stream the answer back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, Uri, Version};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+
+use super::client::HttpClient;
+use super::headers::{Forwarded, set_forwarded, strip_hop_by_hop};
+use super::upstream::UpstreamPool;
+use crate::body::{Body, Guarded, empty, find_too_large};
+use crate::error::{ErrorSource, RequestError};
+use crate::pipeline::RequestContext;
+use crate::template::{Escape, Template};
+
+/// Where an http integration sends requests.
+pub enum HttpTarget {
+    /// A URL template; the host may come from stage variables.
+    Url {
+        /// The template.
+        template: Template,
+        /// The client.
+        client: HttpClient,
+    },
+    /// A named pool.
+    Upstream {
+        /// The pool.
+        pool: Arc<UpstreamPool>,
+        /// The path template; `None` forwards the request path below the API mount.
+        path: Option<Template>,
+    },
+}
+
+/// A compiled http integration.
+pub struct HttpIntegration {
+    /// Where to.
+    pub target: HttpTarget,
+    /// Response timeout.
+    pub timeout: Duration,
+    /// Keep the client's `Host`.
+    pub preserve_host: bool,
+}
+
+/// The parts of the client request the integration forwards.
+pub struct Outbound<'a> {
+    /// Request head (headers already carry `x-request-id`).
+    pub parts: http::request::Parts,
+    /// Request body (size-limited).
+    pub body: Body,
+    /// Forwarding facts.
+    pub forwarded: Forwarded<'a>,
+}
+
+fn is_idempotent(m: &Method) -> bool {
+    matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE)
+}
+
+fn with_query(mut url: String, query: Option<&str>) -> String {
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(q);
+    }
+    url
+}
+
+impl HttpIntegration {
+    /// Renders where the request goes: the full URL for a `url` target, the path for an
+    /// upstream target (`path_below_mount` when the route sets no path template).
+    pub fn render_target(&self, ctx: &RequestContext<'_>, path_below_mount: String) -> String {
+        let template = match &self.target {
+            HttpTarget::Url { template, .. } => template,
+            HttpTarget::Upstream { path: Some(t), .. } => t,
+            HttpTarget::Upstream { path: None, .. } => return path_below_mount,
+        };
+        let mut out = String::with_capacity(128);
+        template.render(ctx, Escape::Url, &mut out);
+        out
+    }
+
+    /// Forwards the request to `rendered` (from [`Self::render_target`]) and returns the
+    /// backend's response.
+    pub async fn call(&self, rendered: String, out: Outbound<'_>) -> Result<Response<Body>, RequestError> {
+        let Outbound { mut parts, body, forwarded } = out;
+        strip_hop_by_hop(&mut parts.headers, true);
+        set_forwarded(&mut parts.headers, forwarded);
+        parts.version = Version::HTTP_11;
+        let with_client_query = with_query(rendered, parts.uri.query());
+        match &self.target {
+            HttpTarget::Url { client, .. } => {
+                let uri: Uri = with_client_query.parse().map_err(|e| {
+                    RequestError::Internal(format!("integration URL `{with_client_query}` is invalid: {e}"))
+                })?;
+                let target = uri.authority().map(ToString::to_string).unwrap_or_default();
+                self.set_host(&mut parts.headers, uri.authority());
+                parts.uri = uri;
+                let response = send(client, Request::from_parts(parts, body), self.timeout, &target).await?;
+                Ok(finish(response, ()))
+            }
+            HttpTarget::Upstream { pool, .. } => {
+                let path_and_query: http::uri::PathAndQuery = with_client_query
+                    .parse()
+                    .map_err(|e| RequestError::Internal(format!("upstream path `{with_client_query}` is invalid: {e}")))?;
+                let retry = is_idempotent(&parts.method) && body.is_end_stream() && pool.retries > 0;
+                let attempts = if retry { 1 + pool.retries as usize } else { 1 };
+                let mut body = Some(body);
+                let mut head = Some(parts);
+                let mut tried: Vec<usize> = Vec::new();
+                loop {
+                    let index = pool
+                        .pick(&tried)
+                        .or_else(|| pool.pick(&[]))
+                        .ok_or_else(|| RequestError::Internal(format!("upstream {} has no targets", pool.name)))?;
+                    tried.push(index);
+                    let last_attempt = tried.len() >= attempts;
+                    let Some(mut parts) = (if last_attempt { head.take() } else { head.clone() }) else {
+                        return Err(RequestError::Internal("request head already sent".into()));
+                    };
+                    let target = &pool.target(index).url;
+                    parts.uri = Uri::from_parts({
+                        let mut u = http::uri::Parts::default();
+                        u.scheme = Some(target.scheme.clone());
+                        u.authority = Some(target.authority.clone());
+                        u.path_and_query = Some(path_and_query.clone());
+                        u
+                    })
+                    .map_err(|e| RequestError::Internal(format!("cannot build upstream URI: {e}")))?;
+                    self.set_host(&mut parts.headers, Some(&target.authority));
+                    let attempt_body = body.take().unwrap_or_else(empty);
+                    let guard = pool.start(index);
+                    let result = send(&pool.client, Request::from_parts(parts, attempt_body), self.timeout, &target.to_string()).await;
+                    match result {
+                        Ok(response) => {
+                            if matches!(response.status().as_u16(), 502..=504) {
+                                pool.record_failure(index);
+                            } else {
+                                pool.record_success(index);
+                            }
+                            return Ok(finish(response, guard));
+                        }
+                        Err(err) => {
+                            if err.source_kind() == ErrorSource::Upstream {
+                                pool.record_failure(index);
+                            }
+                            if matches!(err, RequestError::UpstreamConnect { .. }) && !last_attempt {
+                                tracing::debug!(upstream = %pool.name, %target, "connect failed, retrying");
+                                continue;
+                            }
+                            return Err(err);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn set_host(&self, headers: &mut http::HeaderMap, authority: Option<&http::uri::Authority>) {
+        if self.preserve_host {
+            return;
+        }
+        match authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+            Some(v) => {
+                headers.insert(header::HOST, v);
+            }
+            None => {
+                headers.remove(header::HOST);
+            }
+        }
+    }
+}
+
+async fn send(
+    client: &HttpClient,
+    request: Request<Body>,
+    timeout: Duration,
+    target: &str,
+) -> Result<Response<hyper::body::Incoming>, RequestError> {
+    match tokio::time::timeout(timeout, client.request(request)).await {
+        Err(_) => Err(RequestError::UpstreamTimeout { target: target.to_owned(), timeout }),
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(err)) => {
+            if let Some(limit) = find_too_large(&err) {
+                return Err(RequestError::PayloadTooLarge { limit });
+            }
+            if err.is_connect() {
+                Err(RequestError::UpstreamConnect { target: target.to_owned(), source: Box::new(err) })
+            } else {
+                Err(RequestError::UpstreamProtocol { target: target.to_owned(), source: Box::new(err) })
+            }
+        }
+    }
+}
+
+/// Strips hop-by-hop headers from the backend response and keeps `guard` alive while the
+/// body streams.
+fn finish<G: Unpin + Send + 'static>(response: Response<hyper::body::Incoming>, guard: G) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers, false);
+    let body = Guarded::new(body, guard).map_err(Into::into).boxed_unsync();
+    Response::from_parts(parts, body)
+}

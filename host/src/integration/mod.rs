@@ -1,0 +1,19 @@
+//! Integrations: what answers a routed request — an HTTP backend (a URL or an upstream
+//! pool) or a mock response.
+
+pub mod client;
+pub mod headers;
+mod http;
+mod mock;
+pub mod upstream;
+
+pub use self::http::{HttpIntegration, HttpTarget, Outbound};
+pub use mock::MockIntegration;
+
+/// A compiled integration.
+pub enum Integration {
+    /// Forward to a backend.
+    Http(HttpIntegration),
+    /// Answer from the gateway.
+    Mock(MockIntegration),
+}

@@ -1,0 +1,18 @@
+//! Tollgate, a programmable API gateway.
+//!
+//! The request flow follows `docs/pipeline.md`: a [`server`] listener accepts the
+//! connection, the [`pipeline`] normalises and [`router`]s the request to an API, stage and
+//! route, and the route's [`integration`] answers. The [`gateway`] holds the compiled
+//! [`config`] snapshot and swaps it on reload.
+
+pub mod body;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod gateway;
+pub mod integration;
+pub mod pipeline;
+pub mod router;
+pub mod server;
+pub mod telemetry;
+pub mod template;

@@ -1,0 +1,126 @@
+//! The `tollgate` command: parse the CLI, load the config, run the gateway.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tollgate::config::Config;
+use tollgate::gateway::Gateway;
+use tollgate::server::Server;
+use tollgate::telemetry::{self, LogFormat};
+
+#[derive(Parser)]
+#[command(name = "tollgate", version, about = "A programmable API gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (the built-in demo when no config file is given).
+    Run {
+        /// The config file.
+        #[arg(short, long, env = "TOLLGATE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Override the address of the first listener (port 0 picks a free port).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Log format.
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: LogFormat,
+    },
+    /// Check a config file and exit (status 1 with the error when invalid).
+    Validate {
+        /// The config file.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Print the JSON Schema of the config file.
+    Schema,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config, listen, log_format } => {
+            telemetry::init(log_format);
+            run(config, listen)
+        }
+        Command::Validate { config } => match Config::load(&config) {
+            Ok(_) => {
+                println!("{}: ok", config.display());
+                Ok(())
+            }
+            Err(e) => Err(anyhow::anyhow!("{e}")),
+        },
+        Command::Schema => {
+            println!("{:#}", tollgate::config::json_schema());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[tokio::main]
+async fn run(path: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let mut config = match &path {
+        Some(p) => Config::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => {
+            let echo = tollgate::demo::start_echo().await.context("starting the demo echo backend")?;
+            tollgate::demo::config(echo).map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+    };
+    if let (Some(addr), Some(first)) = (listen, config.listeners.first_mut()) {
+        first.address = addr;
+    }
+    let gateway = Arc::new(Gateway::new(&config).context("building the gateway")?);
+    let server = Server::bind(&config, Arc::clone(&gateway)).await?;
+    for l in server.listeners() {
+        let scheme = if l.tls { "https" } else { "http" };
+        // One machine-readable line per listener on stdout.
+        println!(
+            "{}",
+            serde_json::json!({ "event": "listening", "listener": l.name, "address": l.address.to_string(), "url": format!("{scheme}://{}", l.address) })
+        );
+    }
+    if path.is_none()
+        && let Some(l) = server.listeners().first()
+    {
+        let base = format!("http://{}", l.address);
+        println!("Tollgate demo is running. Try:");
+        println!("  curl {base}/hello");
+        println!("  curl {base}/beta/hello");
+        println!("  curl {base}/pets/42");
+        println!("  curl -X POST {base}/echo/anything?x=1 -d 'hello'");
+    }
+    if let Some(p) = path {
+        tollgate::gateway::watch(Arc::clone(&gateway), p, config.listeners.clone());
+    }
+    server.run(shutdown_signal()).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}

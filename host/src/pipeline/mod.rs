@@ -1,0 +1,151 @@
+//! The request pipeline: normalise, route, check limits, call the integration, and turn
+//! any failure into exactly one error response. Plugin phases slot in here (see
+//! `docs/pipeline.md`).
+
+mod context;
+
+use std::net::SocketAddr;
+
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+pub use context::RequestContext;
+
+use crate::body::{Body, Limited};
+use crate::error::{ErrorSource, RequestError, respond};
+use crate::gateway::Gateway;
+use crate::integration::headers::Forwarded;
+use crate::integration::{Integration, Outbound};
+use crate::router::{NormalizedPath, Routed};
+
+/// The header carrying the request id both ways.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What a connection knows about its peer.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnInfo {
+    /// The client's address.
+    pub remote: SocketAddr,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+}
+
+/// Serves one request.
+pub async fn handle(gateway: &Gateway, conn: ConnInfo, mut req: Request<Incoming>) -> Response<Body> {
+    let request_id = request_id(&req);
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        req.headers_mut().insert(REQUEST_ID.clone(), v);
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut response = match route_and_call(gateway, conn, req, &request_id).await {
+        Ok(r) => r,
+        Err(err) => {
+            match err.source_kind() {
+                ErrorSource::Client => tracing::debug!(%request_id, %method, %path, error = %err, "request refused"),
+                ErrorSource::Upstream => tracing::warn!(%request_id, %method, %path, error = %err, "upstream failure"),
+                ErrorSource::Gateway => tracing::error!(%request_id, %method, %path, error = %err, "gateway failure"),
+            }
+            respond(&err)
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID.clone(), v);
+    }
+    response
+}
+
+/// The client's `x-request-id` when it is sane (1-200 visible ASCII characters), else a new
+/// UUID.
+fn request_id<B>(req: &Request<B>) -> String {
+    req.headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// The host the client asked for: lower case, without port.
+fn request_host(req: &http::request::Parts) -> Option<String> {
+    let raw = req
+        .uri
+        .authority()
+        .map(|a| a.host().to_owned())
+        .or_else(|| {
+            let h = req.headers.get(header::HOST)?.to_str().ok()?;
+            let h: http::uri::Authority = h.parse().ok()?;
+            Some(h.host().to_owned())
+        })?;
+    Some(raw.trim_end_matches('.').to_ascii_lowercase())
+}
+
+async fn route_and_call(
+    gateway: &Gateway,
+    conn: ConnInfo,
+    req: Request<Incoming>,
+    request_id: &str,
+) -> Result<Response<Body>, RequestError> {
+    let snapshot = gateway.snapshot();
+    let (parts, body) = req.into_parts();
+    let raw_path = parts.uri.path().to_owned();
+    let path = NormalizedPath::parse(&raw_path).map_err(|e| RequestError::BadRequest(e.to_string()))?;
+    let host = request_host(&parts);
+    let routed = snapshot.router.route(host.as_deref(), &parts.method, path.segments());
+    let m = match routed {
+        Routed::Found(m) => m,
+        Routed::MethodNotAllowed(allowed) => return Err(RequestError::MethodNotAllowed(allowed)),
+        Routed::NotFound => return Err(RequestError::NotFound),
+    };
+    let api = &snapshot.apis[m.api];
+    let stage = &api.stages[m.stage];
+    let route = &api.routes[m.route];
+
+    let declared_len = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > route.max_body) {
+        return Err(RequestError::PayloadTooLarge { limit: route.max_body });
+    }
+
+    let ctx = RequestContext {
+        request_id,
+        method: &parts.method,
+        path: &raw_path,
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        host: host.as_deref(),
+        source_ip: conn.remote.ip(),
+        api,
+        stage,
+        route,
+        params: &m.params,
+    };
+    match &route.integration {
+        Integration::Mock(mock) => Ok(mock.respond(&ctx)),
+        Integration::Http(http) => {
+            let rendered = http.render_target(&ctx, path.encoded_from(m.prefix_len));
+            drop(ctx);
+            // X-Forwarded-Host carries what the client sent, port included.
+            let host_header = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()));
+            let out = Outbound {
+                parts,
+                body: Limited::new(body, route.max_body).boxed_unsync(),
+                forwarded: Forwarded {
+                    client_ip: conn.remote.ip(),
+                    proto: if conn.tls { "https" } else { "http" },
+                    host: host_header.as_deref(),
+                },
+            };
+            http.call(rendered, out).await
+        }
+    }
+}
