@@ -14,7 +14,9 @@ pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
 
 /// A body holding `bytes`.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 /// An empty body.
@@ -67,7 +69,9 @@ where
                     let len = data.len() as u64;
                     if len > this.remaining {
                         this.remaining = 0;
-                        return Poll::Ready(Some(Err(Box::new(BodyTooLarge { limit: this.limit }))));
+                        return Poll::Ready(Some(Err(Box::new(BodyTooLarge {
+                            limit: this.limit,
+                        }))));
                     }
                     this.remaining -= len;
                 }
@@ -97,7 +101,10 @@ pub struct Guarded<B, G> {
 impl<B, G> Guarded<B, G> {
     /// Wraps `inner`, holding `guard` as long as the body lives.
     pub fn new(inner: B, guard: G) -> Self {
-        Self { inner, _guard: guard }
+        Self {
+            inner,
+            _guard: guard,
+        }
     }
 }
 

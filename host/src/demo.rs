@@ -34,10 +34,14 @@ pub async fn start_echo() -> std::io::Result<SocketAddr> {
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { continue };
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
             tokio::spawn(async move {
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                let _ = builder.serve_connection(TokioIo::new(tcp), service_fn(echo)).await;
+                let _ = builder
+                    .serve_connection(TokioIo::new(tcp), service_fn(echo))
+                    .await;
             });
         }
     });
@@ -76,7 +80,10 @@ mod tests {
     fn embedded_config_is_valid() {
         let addr = "127.0.0.1:4000".parse().expect("addr");
         let config = super::config(addr).expect("the demo config parses and validates");
-        assert_eq!(config.upstreams["echo"].targets[0].to_string(), "http://127.0.0.1:4000");
+        assert_eq!(
+            config.upstreams["echo"].targets[0].to_string(),
+            "http://127.0.0.1:4000"
+        );
         assert_eq!(config.apis[0].routes.len(), 4);
     }
 }

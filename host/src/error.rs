@@ -116,7 +116,10 @@ pub fn respond(err: &RequestError) -> Response<Body> {
     let mut response = Response::new(full(Bytes::from(body)));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let RequestError::MethodNotAllowed(allowed) = err {
         let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
         if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {

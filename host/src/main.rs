@@ -31,6 +31,9 @@ enum Command {
         /// Log format.
         #[arg(long, value_enum, default_value = "text")]
         log_format: LogFormat,
+        /// Do not watch the config file; reload on SIGHUP only.
+        #[arg(long)]
+        no_watch: bool,
     },
     /// Check a config file and exit (status 1 with the error when invalid).
     Validate {
@@ -45,9 +48,14 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { config, listen, log_format } => {
+        Command::Run {
+            config,
+            listen,
+            log_format,
+            no_watch,
+        } => {
             telemetry::init(log_format);
-            run(config, listen)
+            run(config, listen, !no_watch)
         }
         Command::Validate { config } => match Config::load(&config) {
             Ok(_) => {
@@ -71,11 +79,17 @@ fn main() -> std::process::ExitCode {
 }
 
 #[tokio::main]
-async fn run(path: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+async fn run(
+    path: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    watch_file: bool,
+) -> anyhow::Result<()> {
     let mut config = match &path {
         Some(p) => Config::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => {
-            let echo = tollgate::demo::start_echo().await.context("starting the demo echo backend")?;
+            let echo = tollgate::demo::start_echo()
+                .await
+                .context("starting the demo echo backend")?;
             tollgate::demo::config(echo).map_err(|e| anyhow::anyhow!("{e}"))?
         }
     };
@@ -103,8 +117,14 @@ async fn run(path: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::Resul
         println!("  curl -X POST {base}/echo/anything?x=1 -d 'hello'");
     }
     if let Some(p) = path {
-        tollgate::gateway::watch(Arc::clone(&gateway), p, config.listeners.clone());
+        tollgate::gateway::watch(
+            Arc::clone(&gateway),
+            p,
+            config.listeners.clone(),
+            watch_file,
+        );
     }
+    println!("{}", serde_json::json!({ "event": "ready" }));
     server.run(shutdown_signal()).await;
     Ok(())
 }

@@ -81,6 +81,10 @@ pub enum Var {
 pub trait Lookup {
     /// The value of `var`, if it has one.
     fn lookup(&self, var: &Var) -> Option<Cow<'_, str>>;
+
+    /// The decoded segments of path parameter `name` (one for `{x}`, several for `{x+}`),
+    /// used in URL paths so that a `/` inside a segment stays encoded.
+    fn path_segments(&self, name: &str) -> Option<Vec<&str>>;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -178,9 +182,21 @@ impl Template {
                         Escape::Url if in_query => {
                             let _ = write!(out, "{}", utf8_percent_encode(&value, QUERY_VALUE));
                         }
-                        Escape::Url => {
-                            let _ = write!(out, "{}", utf8_percent_encode(&value, PATH_VALUE));
-                        }
+                        Escape::Url => match var {
+                            Var::PathParam(name) => {
+                                let segments = lookup.path_segments(name).unwrap_or_default();
+                                for (i, seg) in segments.iter().enumerate() {
+                                    if i > 0 {
+                                        out.push('/');
+                                    }
+                                    let _ =
+                                        write!(out, "{}", utf8_percent_encode(seg, SEGMENT_VALUE));
+                                }
+                            }
+                            _ => {
+                                let _ = write!(out, "{}", utf8_percent_encode(&value, PATH_VALUE));
+                            }
+                        },
                     }
                 }
             }
@@ -203,6 +219,9 @@ const PATH_VALUE: &AsciiSet = &CONTROLS
     .add(b'\\')
     .add(b'^')
     .add(b'|');
+
+/// Characters encoded in one segment of a path parameter: `/` too.
+const SEGMENT_VALUE: &AsciiSet = &PATH_VALUE.add(b'/');
 
 /// Characters encoded in a query value.
 const QUERY_VALUE: &AsciiSet = &PATH_VALUE.add(b'&').add(b'=').add(b'+').add(b'/');
@@ -280,9 +299,18 @@ mod tests {
 
     struct Vars;
     impl Lookup for Vars {
+        fn path_segments(&self, name: &str) -> Option<Vec<&str>> {
+            match name {
+                "id" => Some(vec!["a b/c"]),
+                "rest" => Some(vec!["x", "y z"]),
+                _ => None,
+            }
+        }
+
         fn lookup(&self, var: &Var) -> Option<Cow<'_, str>> {
             match var {
                 Var::PathParam(p) if p == "id" => Some("a b/c".into()),
+                Var::PathParam(p) if p == "rest" => Some("x/y z".into()),
                 Var::Query(q) if q == "q" => Some("x&y".into()),
                 Var::StageVar(s) if s == "host" => Some("backend:8080".into()),
                 Var::Header(h) if h == "x-quote" => Some("say \"hi\"\n".into()),
@@ -308,7 +336,15 @@ mod tests {
                 Mode::Url,
                 Escape::Url
             ),
-            "http://backend:8080/items/a%20b/c?q=x%26y"
+            "http://backend:8080/items/a%20b%2Fc?q=x%26y"
+        );
+        assert_eq!(
+            render(
+                "/files/{rest}?id=${request.path.id}",
+                Mode::Url,
+                Escape::Url
+            ),
+            "/files/x/y%20z?id=a%20b%2Fc"
         );
     }
 
@@ -328,17 +364,17 @@ mod tests {
     fn bad_templates_are_rejected_with_a_reason() {
         assert!(
             Template::parse("${request.nope}", Mode::Text)
-                .unwrap_err()
+                .expect_err("must fail")
                 .contains("unknown variable")
         );
         assert!(
             Template::parse("/a/{id", Mode::Url)
-                .unwrap_err()
+                .expect_err("must fail")
                 .contains("unclosed")
         );
         assert!(
             Template::parse("${stageVariables.}", Mode::Text)
-                .unwrap_err()
+                .expect_err("must fail")
                 .contains("not a valid")
         );
         let t = Template::parse("/pets/{id}/{proxy+}", Mode::Url).expect("parses");

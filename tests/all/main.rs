@@ -1,8 +1,11 @@
-fn main() {
-    for f in std::env::args().skip(1) {
-        match tollgate::config::Config::load(std::path::Path::new(&f)) {
-            Ok(_) => println!("{f}: ok"),
-            Err(e) => println!("{e}"),
-        }
-    }
-}
+//! End-to-end tests of the real `tollgate` binary: one test binary, a module per capability.
+
+mod support;
+
+mod cli;
+mod config_errors;
+mod lifecycle;
+mod limits;
+mod proxy;
+mod routing;
+mod tls;

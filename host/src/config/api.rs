@@ -207,7 +207,9 @@ impl<'de> Deserialize<'de> for BasePath {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         let Some(body) = s.strip_prefix('/') else {
-            return Err(de::Error::custom(format!("base path `{s}` must start with `/`")));
+            return Err(de::Error::custom(format!(
+                "base path `{s}` must start with `/`"
+            )));
         };
         let segments: Vec<String> = body
             .split('/')
@@ -249,7 +251,8 @@ impl<'de> Deserialize<'de> for StageName {
         let ok = s == DEFAULT_STAGE
             || (!s.is_empty()
                 && s.len() <= 128
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         if ok {
             Ok(Self(s))
         } else {

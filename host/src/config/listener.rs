@@ -21,6 +21,8 @@ pub struct Listener {
     #[serde(default)]
     pub name: Option<String>,
     /// The address to bind, e.g. `0.0.0.0:8080`; port 0 picks a free port.
+    #[serde(deserialize_with = "socket_addr")]
+    #[schemars(with = "String")]
     pub address: SocketAddr,
     /// Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) instead of plain HTTP.
     #[serde(default)]
@@ -92,6 +94,16 @@ pub struct ClientAuth {
     /// `false` a certificate is verified when presented but not required.
     #[serde(default = "yes")]
     pub required: bool,
+}
+
+fn socket_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`{s}` is not an IP address with a port: write for example 0.0.0.0:8080 or [::]:8443 \
+             (host names are not resolved)"
+        ))
+    })
 }
 
 fn yes() -> bool {

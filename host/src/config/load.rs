@@ -35,17 +35,43 @@ fn message_of(err: &serde_saphyr::Error) -> String {
     }
 }
 
-/// Serde's "unknown field `x`, expected one of ..." becomes a message and a hint.
+/// Serde's "unknown field `x`, expected one of ..." becomes a message and a hint, with a
+/// "did you mean" when one expected name is a near miss.
 fn split_hint(message: &str) -> (String, Option<String>) {
     for marker in [", expected one of ", ", expected "] {
         if let Some(pos) = message.find(marker)
             && (message.starts_with("unknown field") || message.starts_with("unknown variant"))
         {
-            let hint = &message[pos + 2..];
-            return (message[..pos].to_owned(), Some(hint.to_owned()));
+            let expected = message[pos + marker.len()..].replace('`', "");
+            let given = message.split('`').nth(1).unwrap_or_default();
+            let closest = expected
+                .split(", ")
+                .map(|name| (edit_distance(given, name), name))
+                .filter(|(d, _)| *d <= 2)
+                .min();
+            let hint = match closest {
+                Some((_, name)) => format!("did you mean `{name}`? expected one of {expected}"),
+                None => format!("expected one of {expected}"),
+            };
+            return (message[..pos].to_owned(), Some(hint));
         }
     }
     (message.to_owned(), None)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Makes relative file paths in the config relative to the config file's folder.

@@ -107,9 +107,8 @@ impl std::str::FromStr for ByteSize {
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(trimmed.len());
         let (digits, unit) = trimmed.split_at(split);
-        let bad = || {
-            format!("`{s}` is not a size: write for example \"512\", \"16KiB\" or \"10MiB\"")
-        };
+        let bad =
+            || format!("`{s}` is not a size: write for example \"512\", \"16KiB\" or \"10MiB\"");
         let n: u64 = digits.parse().map_err(|_| bad())?;
         let factor: u64 = match unit.trim() {
             "" | "B" => 1,
@@ -177,7 +176,11 @@ mod tests {
             "2m".parse::<Duration>().map(Duration::get),
             Ok(std::time::Duration::from_secs(120))
         );
-        assert!("5".parse::<Duration>().unwrap_err().contains("no unit"));
+        assert!(
+            "5".parse::<Duration>()
+                .expect_err("must fail")
+                .contains("no unit")
+        );
         assert!("5 parsecs".parse::<Duration>().is_err());
     }
 

@@ -120,9 +120,9 @@ impl std::str::FromStr for TargetUrl {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let uri: http::Uri = s
-            .parse()
-            .map_err(|e| format!("`{s}` is not a URL ({e}): write for example http://10.0.0.7:8080"))?;
+        let uri: http::Uri = s.parse().map_err(|e| {
+            format!("`{s}` is not a URL ({e}): write for example http://10.0.0.7:8080")
+        })?;
         let parts = uri.into_parts();
         let scheme = parts
             .scheme

@@ -21,32 +21,51 @@ pub(super) fn check(config: &Config, file: &str) -> Check {
         Err(ConfigError::invalid(file, pos, field, msg, hint))
     };
     if config.listeners.is_empty() {
-        return err(None, "listeners".into(), "at least one listener is needed".into(),
-            Some("add `listeners: [{ address: \"0.0.0.0:8080\" }]`".into()));
+        return err(
+            None,
+            "listeners".into(),
+            "at least one listener is needed".into(),
+            Some("add `listeners: [{ address: \"0.0.0.0:8080\" }]`".into()),
+        );
     }
     let mut addresses = HashSet::new();
     for (i, l) in config.listeners.iter().enumerate() {
         if l.address.port() != 0 && !addresses.insert(l.address) {
-            return err(None, format!("listeners[{i}].address"),
-                format!("address {} is used by two listeners", l.address), None);
+            return err(
+                None,
+                format!("listeners[{i}].address"),
+                format!("address {} is used by two listeners", l.address),
+                None,
+            );
         }
     }
     for (name, upstream) in &config.upstreams {
         if upstream.targets.is_empty() {
-            return err(None, format!("upstreams.{name}.targets"),
-                "an upstream needs at least one target".into(), None);
+            return err(
+                None,
+                format!("upstreams.{name}.targets"),
+                "an upstream needs at least one target".into(),
+                None,
+            );
         }
     }
     let mut api_names = HashSet::new();
     for (a, api) in config.apis.iter().enumerate() {
         if !api_names.insert(api.name.value.as_str()) {
-            return err(at(&api.name), format!("apis[{a}].name"),
-                format!("API name `{}` is used twice", api.name.value), None);
+            return err(
+                at(&api.name),
+                format!("apis[{a}].name"),
+                format!("API name `{}` is used twice", api.name.value),
+                None,
+            );
         }
         if api.kind.value == ApiKind::Websocket {
-            return err(at(&api.kind), format!("apis[{a}].kind"),
+            return err(
+                at(&api.kind),
+                format!("apis[{a}].kind"),
                 "WebSocket APIs are not served by this version yet".into(),
-                Some("use `kind: http` or `kind: rest`".into()));
+                Some("use `kind: http` or `kind: rest`".into()),
+            );
         }
         let mut seen: Vec<(String, Option<http::Method>)> = Vec::new();
         for (r, route) in api.routes.iter().enumerate() {
@@ -87,17 +106,26 @@ fn check_route(
     let pos = at(&route.path);
     let path = &route.path.value;
     if path.is_default() && !route.methods.is_empty() {
-        return Err(ConfigError::invalid(file, pos, format!("{field}.methods"),
-            "the `$default` route catches every method and takes no `methods`", None));
+        return Err(ConfigError::invalid(
+            file,
+            pos,
+            format!("{field}.methods"),
+            "the `$default` route catches every method and takes no `methods`",
+            None,
+        ));
     }
     let key = shape(path);
     let methods: Vec<Option<http::Method>> = if route.methods.is_empty() {
         vec![None]
     } else {
-        route.methods.iter().map(|m| match m {
-            RouteMethod::Any => None,
-            RouteMethod::Method(m) => Some(m.clone()),
-        }).collect()
+        route
+            .methods
+            .iter()
+            .map(|m| match m {
+                RouteMethod::Any => None,
+                RouteMethod::Method(m) => Some(m.clone()),
+            })
+            .collect()
     };
     for method in methods {
         let entry = (key.clone(), method);
@@ -116,7 +144,11 @@ fn check_integration(config: &Config, route: &Route, field: &str, file: &str) ->
     let i: &Integration = &route.integration;
     let kind_pos = at(&i.kind);
     let fail = |pos, sub: &str, msg: String, hint: Option<String>| {
-        let f = if sub.is_empty() { field.to_owned() } else { format!("{field}.{sub}") };
+        let f = if sub.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{field}.{sub}")
+        };
         Err(ConfigError::invalid(file, pos, f, msg, hint))
     };
     let params: Vec<&str> = route.path.value.param_names().collect();
@@ -128,7 +160,12 @@ fn check_integration(config: &Config, route: &Route, field: &str, file: &str) ->
                 } else {
                     format!("the route's parameters are: {}", params.join(", "))
                 };
-                return fail(pos, sub, format!("`{p}` is not a parameter of route `{}`", route.path.value), Some(hint));
+                return fail(
+                    pos,
+                    sub,
+                    format!("`{p}` is not a parameter of route `{}`", route.path.value),
+                    Some(hint),
+                );
             }
         }
         Ok(())
@@ -136,19 +173,50 @@ fn check_integration(config: &Config, route: &Route, field: &str, file: &str) ->
     match i.kind.value {
         IntegrationKind::Http => {
             if i.status.is_some() || !i.headers.is_empty() || i.body.is_some() {
-                return fail(kind_pos, "", "`status`, `headers` and `body` belong to `type: mock`".into(), None);
+                return fail(
+                    kind_pos,
+                    "",
+                    "`status`, `headers` and `body` belong to `type: mock`".into(),
+                    None,
+                );
             }
             match (&i.url, &i.upstream) {
-                (Some(_), Some(u)) => return fail(at(u), "upstream", "set either `url` or `upstream`, not both".into(), None),
-                (None, None) => return fail(kind_pos, "", "an http integration needs `url` or `upstream`".into(),
-                    Some("e.g. `url: \"http://10.0.0.7:8080/pets/{id}\"` or `upstream: pets`".into())),
+                (Some(_), Some(u)) => {
+                    return fail(
+                        at(u),
+                        "upstream",
+                        "set either `url` or `upstream`, not both".into(),
+                        None,
+                    );
+                }
+                (None, None) => {
+                    return fail(
+                        kind_pos,
+                        "",
+                        "an http integration needs `url` or `upstream`".into(),
+                        Some(
+                            "e.g. `url: \"http://10.0.0.7:8080/pets/{id}\"` or `upstream: pets`"
+                                .into(),
+                        ),
+                    );
+                }
                 (Some(url), None) => {
                     if i.path.is_some() {
-                        return fail(at(url), "path", "`path` goes with `upstream`; put the path in `url`".into(), None);
+                        return fail(
+                            at(url),
+                            "path",
+                            "`path` goes with `upstream`; put the path in `url`".into(),
+                            None,
+                        );
                     }
                     let src = url.value.0.source();
                     if !(src.starts_with("http://") || src.starts_with("https://")) {
-                        return fail(at(url), "url", format!("`{src}` must start with http:// or https://"), None);
+                        return fail(
+                            at(url),
+                            "url",
+                            format!("`{src}` must start with http:// or https://"),
+                            None,
+                        );
                     }
                     if url.value.0.is_literal() && src.parse::<http::Uri>().is_err() {
                         return fail(at(url), "url", format!("`{src}` is not a valid URL"), None);
@@ -157,13 +225,28 @@ fn check_integration(config: &Config, route: &Route, field: &str, file: &str) ->
                 }
                 (None, Some(name)) => {
                     if !config.upstreams.contains_key(&name.value) {
-                        let known: Vec<&str> = config.upstreams.keys().map(String::as_str).collect();
-                        let hint = if known.is_empty() { "no upstreams are declared".to_owned() } else { format!("declared upstreams: {}", known.join(", ")) };
-                        return fail(at(name), "upstream", format!("unknown upstream `{}`", name.value), Some(hint));
+                        let known: Vec<&str> =
+                            config.upstreams.keys().map(String::as_str).collect();
+                        let hint = if known.is_empty() {
+                            "no upstreams are declared".to_owned()
+                        } else {
+                            format!("declared upstreams: {}", known.join(", "))
+                        };
+                        return fail(
+                            at(name),
+                            "upstream",
+                            format!("unknown upstream `{}`", name.value),
+                            Some(hint),
+                        );
                     }
                     if let Some(path) = &i.path {
                         if !path.value.0.source().starts_with('/') {
-                            return fail(at(path), "path", format!("`{}` must start with `/`", path.value.0.source()), None);
+                            return fail(
+                                at(path),
+                                "path",
+                                format!("`{}` must start with `/`", path.value.0.source()),
+                                None,
+                            );
                         }
                         check_params(&path.value.0, at(path), "path")?;
                     }
@@ -171,17 +254,34 @@ fn check_integration(config: &Config, route: &Route, field: &str, file: &str) ->
             }
         }
         IntegrationKind::Mock => {
-            if i.url.is_some() || i.upstream.is_some() || i.path.is_some() || i.timeout.is_some() || i.preserve_host {
+            if i.url.is_some()
+                || i.upstream.is_some()
+                || i.path.is_some()
+                || i.timeout.is_some()
+                || i.preserve_host
+            {
                 return fail(kind_pos, "", "`url`, `upstream`, `path`, `timeout` and `preserve_host` belong to `type: http`".into(), None);
             }
             if let Some(status) = i.status
                 && !(200..=599).contains(&status)
             {
-                return fail(kind_pos, "status", format!("{status} is not a response status (200-599)"), None);
+                return fail(
+                    kind_pos,
+                    "status",
+                    format!("{status} is not a response status (200-599)"),
+                    None,
+                );
             }
             for (name, value) in &i.headers {
-                if http::HeaderName::from_bytes(name.as_bytes()).is_err() || http::HeaderValue::from_str(value).is_err() {
-                    return fail(kind_pos, &format!("headers.{name}"), format!("`{name}: {value}` is not a valid header"), None);
+                if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+                    || http::HeaderValue::from_str(value).is_err()
+                {
+                    return fail(
+                        kind_pos,
+                        &format!("headers.{name}"),
+                        format!("`{name}: {value}` is not a valid header"),
+                        None,
+                    );
                 }
             }
             if let Some(body) = &i.body {

@@ -15,23 +15,36 @@ use crate::config::{Config, Listener};
 /// truncate-then-write is read once, whole.
 const SETTLE: Duration = Duration::from_millis(100);
 
-/// Watches `path` and SIGHUP; each trigger reloads the file, and a valid file replaces the
-/// running snapshot. Listener changes need a restart and are reported as such.
-pub fn watch(gateway: Arc<Gateway>, path: PathBuf, listeners: Vec<Listener>) -> tokio::task::JoinHandle<()> {
+/// Watches SIGHUP and, with `watch_file`, the file itself; each trigger reloads the file, and
+/// a valid file replaces the running snapshot. Listener changes need a restart and are
+/// reported as such.
+pub fn watch(
+    gateway: Arc<Gateway>,
+    path: PathBuf,
+    listeners: Vec<Listener>,
+    watch_file: bool,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let (tx, mut rx) = mpsc::unbounded_channel::<()>();
         let file_name = path.file_name().map(ToOwned::to_owned);
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             if let Ok(event) = event
-                && event.paths.iter().any(|p| p.file_name() == file_name.as_deref())
+                && event
+                    .paths
+                    .iter()
+                    .any(|p| p.file_name() == file_name.as_deref())
                 && !event.kind.is_access()
             {
                 let _ = tx.send(());
             }
         });
         let _watcher = match watcher {
+            Ok(_) if !watch_file => None,
             Ok(mut w) => {
-                let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let dir = path
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
                 if let Err(e) = w.watch(dir, RecursiveMode::NonRecursive) {
                     tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP");
                 }
@@ -92,7 +105,9 @@ fn reload(gateway: &Gateway, path: &Path, listeners: &[Listener]) {
         }
     };
     if config.listeners != listeners {
-        tracing::warn!("listener changes take effect after a restart; routes and upstreams are reloaded now");
+        tracing::warn!(
+            "listener changes take effect after a restart; routes and upstreams are reloaded now"
+        );
     }
     match gateway.apply(&config) {
         Ok(()) => tracing::info!(file = %path.display(), "config reloaded"),

@@ -96,10 +96,12 @@ impl Snapshot {
             connect_timeout: std::time::Duration::from_secs(2),
             ca: None,
         };
-        let direct = clients.get(&direct_key).map_err(|source| BuildError::Client {
-            upstream: "(direct url)".into(),
-            source,
-        })?;
+        let direct = clients
+            .get(&direct_key)
+            .map_err(|source| BuildError::Client {
+                upstream: "(direct url)".into(),
+                source,
+            })?;
 
         let mut router = Router::default();
         let mut apis = Vec::new();
@@ -133,7 +135,11 @@ impl Snapshot {
                 routes.push(RouteRuntime {
                     key: route_key(&route.path.value, &methods).into(),
                     param_names: route.path.value.param_names().map(str::to_owned).collect(),
-                    max_body: route.max_body.or(api.max_body).unwrap_or(config.limits.max_body).get(),
+                    max_body: route
+                        .max_body
+                        .or(api.max_body)
+                        .unwrap_or(config.limits.max_body)
+                        .get(),
                     integration: compile_integration(&route.integration, &pools, &direct)?,
                 });
             }
@@ -157,8 +163,15 @@ fn route_key(path: &crate::router::RoutePath, methods: &[Option<http::Method>]) 
     if path.is_default() {
         return path.as_str().to_owned();
     }
-    let names: Vec<&str> = methods.iter().map(|m| m.as_ref().map_or("ANY", |m| m.as_str())).collect();
-    let methods = if names.is_empty() { "ANY".to_owned() } else { names.join(",") };
+    let names: Vec<&str> = methods
+        .iter()
+        .map(|m| m.as_ref().map_or("ANY", |m| m.as_str()))
+        .collect();
+    let methods = if names.is_empty() {
+        "ANY".to_owned()
+    } else {
+        names.join(",")
+    };
     format!("{methods} {path}")
 }
 
@@ -171,17 +184,32 @@ fn compile_integration(
         IntegrationKind::Http => {
             // Validation guarantees exactly one of `url` / `upstream`, and that the
             // upstream exists.
-            let (target, default_timeout) = match (&i.url, i.upstream.as_ref().and_then(|u| pools.get(u.value.as_str()))) {
+            let (target, default_timeout) = match (
+                &i.url,
+                i.upstream
+                    .as_ref()
+                    .and_then(|u| pools.get(u.value.as_str())),
+            ) {
                 (Some(url), _) => (
-                    HttpTarget::Url { template: url.value.0.clone(), client: direct.clone() },
+                    HttpTarget::Url {
+                        template: url.value.0.clone(),
+                        client: Box::new(direct.clone()),
+                    },
                     std::time::Duration::from_secs(30),
                 ),
                 (None, Some(pool)) => (
-                    HttpTarget::Upstream { pool: Arc::clone(pool), path: i.path.as_ref().map(|p| p.value.0.clone()) },
+                    HttpTarget::Upstream {
+                        pool: Arc::clone(pool),
+                        path: i.path.as_ref().map(|p| p.value.0.clone()),
+                    },
                     pool.timeout,
                 ),
                 (None, None) => {
-                    let name = i.upstream.as_ref().map(|u| u.value.clone()).unwrap_or_default();
+                    let name = i
+                        .upstream
+                        .as_ref()
+                        .map(|u| u.value.clone())
+                        .unwrap_or_default();
                     return Err(BuildError::UnknownUpstream(name));
                 }
             };
@@ -194,12 +222,22 @@ fn compile_integration(
         IntegrationKind::Mock => {
             let mut headers = HeaderMap::new();
             for (k, v) in &i.headers {
-                if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+                if let (Ok(k), Ok(v)) = (
+                    HeaderName::from_bytes(k.as_bytes()),
+                    HeaderValue::from_str(v),
+                ) {
                     headers.insert(k, v);
                 }
             }
-            let status = i.status.and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::OK);
-            Ok(Integration::Mock(MockIntegration::new(status, headers, i.body.as_ref().map(|b| b.value.0.clone()))))
+            let status = i
+                .status
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .unwrap_or(StatusCode::OK);
+            Ok(Integration::Mock(MockIntegration::new(
+                status,
+                headers,
+                i.body.as_ref().map(|b| b.value.0.clone()),
+            )))
         }
     }
 }

@@ -69,7 +69,10 @@ fn build(key: &ClientKey) -> Result<HttpClient, ClientError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = &key.ca {
-        let ca_err = |message: String| ClientError::Ca { path: path.clone(), message };
+        let ca_err = |message: String| ClientError::Ca {
+            path: path.clone(),
+            message,
+        };
         let certs = CertificateDer::pem_file_iter(path)
             .map_err(|e| ca_err(e.to_string()))?
             .collect::<Result<Vec<_>, _>>()

@@ -33,7 +33,10 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_te_trailers: bool) {
         && headers
             .get(header::TE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("trailers")));
+            .is_some_and(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+            });
     for name in &HOP_BY_HOP {
         headers.remove(name);
     }
@@ -68,7 +71,10 @@ pub fn set_forwarded(headers: &mut HeaderMap, fwd: Forwarded<'_>) {
     if let Ok(v) = HeaderValue::from_str(&xff) {
         headers.insert(X_FORWARDED_FOR.clone(), v);
     }
-    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(fwd.proto));
+    headers.insert(
+        X_FORWARDED_PROTO.clone(),
+        HeaderValue::from_static(fwd.proto),
+    );
     match fwd.host.and_then(|h| HeaderValue::from_str(h).ok()) {
         Some(v) => {
             headers.insert(X_FORWARDED_HOST.clone(), v);
@@ -86,11 +92,17 @@ mod tests {
     #[test]
     fn hop_by_hop_and_connection_named_headers_go() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
         h.insert("x-secret", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert(header::TE, HeaderValue::from_static("trailers, deflate"));
-        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
         h.insert("x-kept", HeaderValue::from_static("yes"));
         strip_hop_by_hop(&mut h, true);
         assert_eq!(h.len(), 2, "{h:?}");
@@ -103,7 +115,14 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
         let ip: IpAddr = "127.0.0.1".parse().expect("ip");
-        set_forwarded(&mut h, Forwarded { client_ip: ip, proto: "https", host: Some("api.example.com") });
+        set_forwarded(
+            &mut h,
+            Forwarded {
+                client_ip: ip,
+                proto: "https",
+                host: Some("api.example.com"),
+            },
+        );
         assert_eq!(h["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "api.example.com");

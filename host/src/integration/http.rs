@@ -22,8 +22,8 @@ pub enum HttpTarget {
     Url {
         /// The template.
         template: Template,
-        /// The client.
-        client: HttpClient,
+        /// The client (boxed: it is large and this variant is the rarer one).
+        client: Box<HttpClient>,
     },
     /// A named pool.
     Upstream {
@@ -55,7 +55,10 @@ pub struct Outbound<'a> {
 }
 
 fn is_idempotent(m: &Method) -> bool {
-    matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE)
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
 }
 
 fn with_query(mut url: String, query: Option<&str>) -> String {
@@ -82,8 +85,16 @@ impl HttpIntegration {
 
     /// Forwards the request to `rendered` (from [`Self::render_target`]) and returns the
     /// backend's response.
-    pub async fn call(&self, rendered: String, out: Outbound<'_>) -> Result<Response<Body>, RequestError> {
-        let Outbound { mut parts, body, forwarded } = out;
+    pub async fn call(
+        &self,
+        rendered: String,
+        out: Outbound<'_>,
+    ) -> Result<Response<Body>, RequestError> {
+        let Outbound {
+            mut parts,
+            body,
+            forwarded,
+        } = out;
         strip_hop_by_hop(&mut parts.headers, true);
         set_forwarded(&mut parts.headers, forwarded);
         parts.version = Version::HTTP_11;
@@ -91,19 +102,31 @@ impl HttpIntegration {
         match &self.target {
             HttpTarget::Url { client, .. } => {
                 let uri: Uri = with_client_query.parse().map_err(|e| {
-                    RequestError::Internal(format!("integration URL `{with_client_query}` is invalid: {e}"))
+                    RequestError::Internal(format!(
+                        "integration URL `{with_client_query}` is invalid: {e}"
+                    ))
                 })?;
                 let target = uri.authority().map(ToString::to_string).unwrap_or_default();
                 self.set_host(&mut parts.headers, uri.authority());
                 parts.uri = uri;
-                let response = send(client, Request::from_parts(parts, body), self.timeout, &target).await?;
+                let response = send(
+                    client,
+                    Request::from_parts(parts, body),
+                    self.timeout,
+                    &target,
+                )
+                .await?;
                 Ok(finish(response, ()))
             }
             HttpTarget::Upstream { pool, .. } => {
-                let path_and_query: http::uri::PathAndQuery = with_client_query
-                    .parse()
-                    .map_err(|e| RequestError::Internal(format!("upstream path `{with_client_query}` is invalid: {e}")))?;
-                let retry = is_idempotent(&parts.method) && body.is_end_stream() && pool.retries > 0;
+                let path_and_query: http::uri::PathAndQuery =
+                    with_client_query.parse().map_err(|e| {
+                        RequestError::Internal(format!(
+                            "upstream path `{with_client_query}` is invalid: {e}"
+                        ))
+                    })?;
+                let retry =
+                    is_idempotent(&parts.method) && body.is_end_stream() && pool.retries > 0;
                 let attempts = if retry { 1 + pool.retries as usize } else { 1 };
                 let mut body = Some(body);
                 let mut head = Some(parts);
@@ -112,10 +135,16 @@ impl HttpIntegration {
                     let index = pool
                         .pick(&tried)
                         .or_else(|| pool.pick(&[]))
-                        .ok_or_else(|| RequestError::Internal(format!("upstream {} has no targets", pool.name)))?;
+                        .ok_or_else(|| {
+                            RequestError::Internal(format!("upstream {} has no targets", pool.name))
+                        })?;
                     tried.push(index);
                     let last_attempt = tried.len() >= attempts;
-                    let Some(mut parts) = (if last_attempt { head.take() } else { head.clone() }) else {
+                    let Some(mut parts) = (if last_attempt {
+                        head.take()
+                    } else {
+                        head.clone()
+                    }) else {
                         return Err(RequestError::Internal("request head already sent".into()));
                     };
                     let target = &pool.target(index).url;
@@ -126,11 +155,19 @@ impl HttpIntegration {
                         u.path_and_query = Some(path_and_query.clone());
                         u
                     })
-                    .map_err(|e| RequestError::Internal(format!("cannot build upstream URI: {e}")))?;
+                    .map_err(|e| {
+                        RequestError::Internal(format!("cannot build upstream URI: {e}"))
+                    })?;
                     self.set_host(&mut parts.headers, Some(&target.authority));
                     let attempt_body = body.take().unwrap_or_else(empty);
                     let guard = pool.start(index);
-                    let result = send(&pool.client, Request::from_parts(parts, attempt_body), self.timeout, &target.to_string()).await;
+                    let result = send(
+                        &pool.client,
+                        Request::from_parts(parts, attempt_body),
+                        self.timeout,
+                        &target.to_string(),
+                    )
+                    .await;
                     match result {
                         Ok(response) => {
                             if matches!(response.status().as_u16(), 502..=504) {
@@ -144,7 +181,8 @@ impl HttpIntegration {
                             if err.source_kind() == ErrorSource::Upstream {
                                 pool.record_failure(index);
                             }
-                            if matches!(err, RequestError::UpstreamConnect { .. }) && !last_attempt {
+                            if matches!(err, RequestError::UpstreamConnect { .. }) && !last_attempt
+                            {
                                 tracing::debug!(upstream = %pool.name, %target, "connect failed, retrying");
                                 continue;
                             }
@@ -178,16 +216,25 @@ async fn send(
     target: &str,
 ) -> Result<Response<hyper::body::Incoming>, RequestError> {
     match tokio::time::timeout(timeout, client.request(request)).await {
-        Err(_) => Err(RequestError::UpstreamTimeout { target: target.to_owned(), timeout }),
+        Err(_) => Err(RequestError::UpstreamTimeout {
+            target: target.to_owned(),
+            timeout,
+        }),
         Ok(Ok(response)) => Ok(response),
         Ok(Err(err)) => {
             if let Some(limit) = find_too_large(&err) {
                 return Err(RequestError::PayloadTooLarge { limit });
             }
             if err.is_connect() {
-                Err(RequestError::UpstreamConnect { target: target.to_owned(), source: Box::new(err) })
+                Err(RequestError::UpstreamConnect {
+                    target: target.to_owned(),
+                    source: Box::new(err),
+                })
             } else {
-                Err(RequestError::UpstreamProtocol { target: target.to_owned(), source: Box::new(err) })
+                Err(RequestError::UpstreamProtocol {
+                    target: target.to_owned(),
+                    source: Box::new(err),
+                })
             }
         }
     }
@@ -195,7 +242,10 @@ async fn send(
 
 /// Strips hop-by-hop headers from the backend response and keeps `guard` alive while the
 /// body streams.
-fn finish<G: Unpin + Send + 'static>(response: Response<hyper::body::Incoming>, guard: G) -> Response<Body> {
+fn finish<G: Unpin + Send + 'static>(
+    response: Response<hyper::body::Incoming>,
+    guard: G,
+) -> Response<Body> {
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers, false);
     let body = Guarded::new(body, guard).map_err(Into::into).boxed_unsync();

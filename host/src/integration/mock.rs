@@ -39,9 +39,10 @@ impl MockIntegration {
         *response.status_mut() = self.status;
         *response.headers_mut() = self.headers.clone();
         if !self.headers.contains_key(header::CONTENT_TYPE) && self.body.is_some() {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
         }
         response
     }

@@ -97,7 +97,9 @@ impl UpstreamPool {
         let n = self.targets.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let now = self.now_ms();
-        let order = (0..n).map(|k| (start + k) % n).filter(|i| !exclude.contains(i));
+        let order = (0..n)
+            .map(|k| (start + k) % n)
+            .filter(|i| !exclude.contains(i));
         let healthy = |i: &usize| self.targets[*i].ejected_until.load(Ordering::Relaxed) <= now;
         let choose = |candidates: &mut dyn Iterator<Item = usize>| match self.balance {
             Balance::RoundRobin => candidates.next(),
@@ -110,8 +112,13 @@ impl UpstreamPool {
 
     /// Counts a request in flight on `index` until the guard is dropped.
     pub fn start(self: &Arc<Self>, index: usize) -> InFlight {
-        self.targets[index].in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight { pool: Arc::clone(self), index }
+        self.targets[index]
+            .in_flight
+            .fetch_add(1, Ordering::Relaxed);
+        InFlight {
+            pool: Arc::clone(self),
+            index,
+        }
     }
 
     /// A request to `index` succeeded.
@@ -125,7 +132,8 @@ impl UpstreamPool {
         let failures = target.failures.fetch_add(1, Ordering::Relaxed) + 1;
         if self.eject_after > 0 && failures >= self.eject_after {
             target.failures.store(0, Ordering::Relaxed);
-            let until = self.now_ms() + u64::try_from(self.ejection.as_millis()).unwrap_or(u64::MAX);
+            let until =
+                self.now_ms() + u64::try_from(self.ejection.as_millis()).unwrap_or(u64::MAX);
             target.ejected_until.store(until.max(1), Ordering::Relaxed);
             tracing::warn!(upstream = %self.name, target = %target.url, failures,
                 ejection = ?self.ejection, "target ejected after consecutive failures");
@@ -141,7 +149,9 @@ pub struct InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.pool.targets[self.index].in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.pool.targets[self.index]
+            .in_flight
+            .fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -158,15 +168,24 @@ mod tests {
         };
         let client = ClientCache::default().get(&key).expect("client");
         let targets = (0..n)
-            .map(|i| format!("http://127.0.0.1:{}", 9000 + i).parse().expect("url"))
+            .map(|i| {
+                format!("http://127.0.0.1:{}", 9000 + i)
+                    .parse()
+                    .expect("url")
+            })
             .collect();
-        Arc::new(UpstreamPool::new("t".into(), targets, client, PoolSettings {
-            balance,
-            timeout: Duration::from_secs(1),
-            retries: 1,
-            eject_after: 2,
-            ejection: Duration::from_secs(30),
-        }))
+        Arc::new(UpstreamPool::new(
+            "t".into(),
+            targets,
+            client,
+            PoolSettings {
+                balance,
+                timeout: Duration::from_secs(1),
+                retries: 1,
+                eject_after: 2,
+                ejection: Duration::from_secs(30),
+            },
+        ))
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@ use http::{HeaderMap, Method};
 use percent_encoding::percent_decode_str;
 
 use crate::gateway::snapshot::{ApiRuntime, RouteRuntime, StageRuntime};
+use crate::router::ParamValue;
 use crate::template::{ContextVar, Lookup, Var};
 
 /// A routed request.
@@ -32,18 +33,17 @@ pub struct RequestContext<'a> {
     /// The route.
     pub route: &'a RouteRuntime,
     /// Parameter values, in the route's parameter order.
-    pub params: &'a [String],
+    pub params: &'a [ParamValue],
 }
 
 impl RequestContext<'_> {
     /// The value of path parameter `name`.
-    pub fn path_param(&self, name: &str) -> Option<&str> {
+    pub fn path_param(&self, name: &str) -> Option<&ParamValue> {
         self.route
             .param_names
             .iter()
             .position(|n| n == name)
             .and_then(|i| self.params.get(i))
-            .map(String::as_str)
     }
 
     /// The first query parameter `name`, decoded (`+` is a space).
@@ -60,16 +60,27 @@ impl RequestContext<'_> {
 }
 
 impl Lookup for RequestContext<'_> {
+    fn path_segments(&self, name: &str) -> Option<Vec<&str>> {
+        Some(match self.path_param(name)? {
+            ParamValue::One(v) => vec![v.as_str()],
+            ParamValue::Many(segs) => segs.iter().map(String::as_str).collect(),
+        })
+    }
+
     fn lookup(&self, var: &Var) -> Option<Cow<'_, str>> {
         match var {
-            Var::PathParam(name) => self.path_param(name).map(Cow::Borrowed),
+            Var::PathParam(name) => self.path_param(name).map(ParamValue::joined),
             Var::Query(name) => self.query_param(name),
             Var::Header(name) => self
                 .headers
                 .get(name.as_str())
                 .and_then(|v| v.to_str().ok())
                 .map(Cow::Borrowed),
-            Var::StageVar(name) => self.stage.variables.get(name).map(|v| Cow::Borrowed(v.as_str())),
+            Var::StageVar(name) => self
+                .stage
+                .variables
+                .get(name)
+                .map(|v| Cow::Borrowed(v.as_str())),
             Var::Context(c) => Some(match c {
                 ContextVar::RequestId => Cow::Borrowed(self.request_id),
                 ContextVar::HttpMethod => Cow::Borrowed(self.method.as_str()),

@@ -33,7 +33,11 @@ pub struct ConnInfo {
 }
 
 /// Serves one request.
-pub async fn handle(gateway: &Gateway, conn: ConnInfo, mut req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(
+    gateway: &Gateway,
+    conn: ConnInfo,
+    mut req: Request<Incoming>,
+) -> Response<Body> {
     let request_id = request_id(&req);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         req.headers_mut().insert(REQUEST_ID.clone(), v);
@@ -44,9 +48,15 @@ pub async fn handle(gateway: &Gateway, conn: ConnInfo, mut req: Request<Incoming
         Ok(r) => r,
         Err(err) => {
             match err.source_kind() {
-                ErrorSource::Client => tracing::debug!(%request_id, %method, %path, error = %err, "request refused"),
-                ErrorSource::Upstream => tracing::warn!(%request_id, %method, %path, error = %err, "upstream failure"),
-                ErrorSource::Gateway => tracing::error!(%request_id, %method, %path, error = %err, "gateway failure"),
+                ErrorSource::Client => {
+                    tracing::debug!(%request_id, %method, %path, error = %err, "request refused")
+                }
+                ErrorSource::Upstream => {
+                    tracing::warn!(%request_id, %method, %path, error = %err, "upstream failure")
+                }
+                ErrorSource::Gateway => {
+                    tracing::error!(%request_id, %method, %path, error = %err, "gateway failure")
+                }
             }
             respond(&err)
         }
@@ -90,9 +100,12 @@ async fn route_and_call(
     let snapshot = gateway.snapshot();
     let (parts, body) = req.into_parts();
     let raw_path = parts.uri.path().to_owned();
-    let path = NormalizedPath::parse(&raw_path).map_err(|e| RequestError::BadRequest(e.to_string()))?;
+    let path =
+        NormalizedPath::parse(&raw_path).map_err(|e| RequestError::BadRequest(e.to_string()))?;
     let host = request_host(&parts);
-    let routed = snapshot.router.route(host.as_deref(), &parts.method, path.segments());
+    let routed = snapshot
+        .router
+        .route(host.as_deref(), &parts.method, path.segments());
     let m = match routed {
         Routed::Found(m) => m,
         Routed::MethodNotAllowed(allowed) => return Err(RequestError::MethodNotAllowed(allowed)),
@@ -108,44 +121,49 @@ async fn route_and_call(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared_len.is_some_and(|n| n > route.max_body) {
-        return Err(RequestError::PayloadTooLarge { limit: route.max_body });
+        return Err(RequestError::PayloadTooLarge {
+            limit: route.max_body,
+        });
     }
 
-    let ctx = RequestContext {
-        request_id,
-        method: &parts.method,
-        path: &raw_path,
-        query: parts.uri.query(),
-        headers: &parts.headers,
-        host: host.as_deref(),
-        source_ip: conn.remote.ip(),
-        api,
-        stage,
-        route,
-        params: &m.params,
-    };
-    match &route.integration {
-        Integration::Mock(mock) => Ok(mock.respond(&ctx)),
-        Integration::Http(http) => {
-            let rendered = http.render_target(&ctx, path.encoded_from(m.prefix_len));
-            drop(ctx);
-            // X-Forwarded-Host carries what the client sent, port included.
-            let host_header = parts
-                .headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-                .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()));
-            let out = Outbound {
-                parts,
-                body: Limited::new(body, route.max_body).boxed_unsync(),
-                forwarded: Forwarded {
-                    client_ip: conn.remote.ip(),
-                    proto: if conn.tls { "https" } else { "http" },
-                    host: host_header.as_deref(),
-                },
-            };
-            http.call(rendered, out).await
+    // The context borrows the request head; it ends before the head moves to the backend.
+    let (http, rendered) = {
+        let ctx = RequestContext {
+            request_id,
+            method: &parts.method,
+            path: &raw_path,
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            host: host.as_deref(),
+            source_ip: conn.remote.ip(),
+            api,
+            stage,
+            route,
+            params: &m.params,
+        };
+        match &route.integration {
+            Integration::Mock(mock) => return Ok(mock.respond(&ctx)),
+            Integration::Http(http) => (
+                http,
+                http.render_target(&ctx, path.encoded_from(m.prefix_len)),
+            ),
         }
-    }
+    };
+    // X-Forwarded-Host carries what the client sent, port included.
+    let host_header = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()));
+    let out = Outbound {
+        parts,
+        body: Limited::new(body, route.max_body).boxed_unsync(),
+        forwarded: Forwarded {
+            client_ip: conn.remote.ip(),
+            proto: if conn.tls { "https" } else { "http" },
+            host: host_header.as_deref(),
+        },
+    };
+    http.call(rendered, out).await
 }

@@ -9,4 +9,4 @@ mod table;
 pub use mounts::{ApiId, RouteMatch, Routed, Router, StageId};
 pub use normalize::{NormalizedPath, PathError};
 pub use path::{DEFAULT_ROUTE, RoutePath, Segment};
-pub use table::{RouteId, RouteTable, TableMatch};
+pub use table::{ParamValue, RouteId, RouteTable, TableMatch};

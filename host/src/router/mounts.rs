@@ -5,7 +5,7 @@
 
 use http::Method;
 
-use super::table::{RouteId, RouteTable, TableMatch};
+use super::table::{ParamValue, RouteId, RouteTable, TableMatch};
 use crate::config::HostPattern;
 
 /// Index of an API in the snapshot.
@@ -28,7 +28,11 @@ impl Mount {
             Some(HostPattern::Wildcard(s)) => (1, s.len()),
             None => (2, 0),
         };
-        (host_rank, std::cmp::Reverse(host_len), std::cmp::Reverse(self.prefix.len()))
+        (
+            host_rank,
+            std::cmp::Reverse(host_len),
+            std::cmp::Reverse(self.prefix.len()),
+        )
     }
 
     fn matches<S: AsRef<str>>(&self, host: Option<&str>, segments: &[S]) -> bool {
@@ -39,7 +43,11 @@ impl Mount {
         };
         host_ok
             && segments.len() >= self.prefix.len()
-            && self.prefix.iter().zip(segments).all(|(p, s)| p == s.as_ref())
+            && self
+                .prefix
+                .iter()
+                .zip(segments)
+                .all(|(p, s)| p == s.as_ref())
     }
 }
 
@@ -53,7 +61,7 @@ pub struct RouteMatch {
     /// The route in the API.
     pub route: RouteId,
     /// Parameter values in the route's parameter order.
-    pub params: Vec<String>,
+    pub params: Vec<ParamValue>,
     /// How many leading path segments the mount (base path and stage) took.
     pub prefix_len: usize,
 }
@@ -110,7 +118,12 @@ impl Router {
     }
 
     /// Routes a request. `host` is lower case without a port.
-    pub fn route<S: AsRef<str>>(&self, host: Option<&str>, method: &Method, segments: &[S]) -> Routed {
+    pub fn route<S: AsRef<str>>(
+        &self,
+        host: Option<&str>,
+        method: &Method,
+        segments: &[S],
+    ) -> Routed {
         let Some(mount) = self.mounts.iter().find(|m| m.matches(host, segments)) else {
             return Routed::NotFound;
         };
@@ -148,7 +161,12 @@ mod tests {
     fn hosts_base_paths_and_stages_select_the_api() {
         let mut r = Router::default();
         let any = r.add_api(&[], &[], &[(0, None)], table("/{x+}"));
-        let v1 = r.add_api(&[], &["v1".into()], &[(0, None), (1, Some("beta".into()))], table("/pets"));
+        let v1 = r.add_api(
+            &[],
+            &["v1".into()],
+            &[(0, None), (1, Some("beta".into()))],
+            table("/pets"),
+        );
         let host: HostPattern = "api.example.com".parse().expect("host");
         let exact = r.add_api(&[host], &[], &[(0, None)], table("/pets"));
         let wild: HostPattern = "*.example.com".parse().expect("host");
@@ -162,7 +180,10 @@ mod tests {
         assert_eq!(route(None, "/v1/beta/pets"), Some((v1, 1, 2)));
         assert_eq!(route(None, "/other"), Some((any, 0, 0)));
         assert_eq!(route(Some("api.example.com"), "/pets"), Some((exact, 0, 0)));
-        assert_eq!(route(Some("shop.example.com"), "/pets"), Some((wildcard, 0, 0)));
+        assert_eq!(
+            route(Some("shop.example.com"), "/pets"),
+            Some((wildcard, 0, 0))
+        );
         assert_eq!(route(Some("example.com"), "/v1/pets"), Some((v1, 0, 1)));
     }
 }

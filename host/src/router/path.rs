@@ -52,7 +52,9 @@ impl RoutePath {
             if seg.is_empty() {
                 return Err(format!("route path `{source}` has an empty segment"));
             }
-            let parsed = if let Some(inner) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            let parsed = if let Some(inner) =
+                seg.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
+            {
                 let (name, greedy) = match inner.strip_suffix('+') {
                     Some(name) => (name, true),
                     None => (inner, false),
@@ -83,7 +85,11 @@ impl RoutePath {
             } else if *seg == "." || *seg == ".." {
                 return Err(format!("route path `{source}` contains a dot segment"));
             } else {
-                Segment::Literal(percent_encoding::percent_decode_str(seg).decode_utf8_lossy().into_owned())
+                Segment::Literal(
+                    percent_encoding::percent_decode_str(seg)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                )
             };
             segments.push(parsed);
         }
@@ -166,7 +172,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed_paths() {
-        for bad in ["pets", "/a//b", "/{a+}/b", "/x{id}", "/{id}/{id}", "/{}", "/a/../b"] {
+        for bad in [
+            "pets",
+            "/a//b",
+            "/{a+}/b",
+            "/x{id}",
+            "/{id}/{id}",
+            "/{}",
+            "/a/../b",
+        ] {
             assert!(RoutePath::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

@@ -38,6 +38,27 @@ struct Node {
     here: Endpoints,
 }
 
+/// The value of a path parameter: one decoded segment, or the decoded segments a greedy
+/// parameter took. Segments stay separate so that a `/` decoded from `%2F` is never
+/// mistaken for a separator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParamValue {
+    /// `{name}`.
+    One(String),
+    /// `{name+}`.
+    Many(Vec<String>),
+}
+
+impl ParamValue {
+    /// The value as text: greedy segments joined with `/`.
+    pub fn joined(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Self::One(v) => std::borrow::Cow::Borrowed(v),
+            Self::Many(segs) => std::borrow::Cow::Owned(segs.join("/")),
+        }
+    }
+}
+
 /// The outcome of a lookup in one API.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TableMatch {
@@ -46,7 +67,7 @@ pub enum TableMatch {
         /// The route.
         route: RouteId,
         /// Parameter values in the order the route's parameters appear.
-        params: Vec<String>,
+        params: Vec<ParamValue>,
     },
     /// The path exists but not for this method.
     MethodNotAllowed(Vec<Method>),
@@ -128,7 +149,7 @@ fn find<S: AsRef<str>>(
     node: &Node,
     segs: &[S],
     method: &Method,
-    params: &mut Vec<String>,
+    params: &mut Vec<ParamValue>,
 ) -> Option<RouteId> {
     let Some((first, rest)) = segs.split_first() else {
         return node.here.get(method);
@@ -139,15 +160,16 @@ fn find<S: AsRef<str>>(
         return Some(id);
     }
     if let Some(child) = &node.param {
-        params.push(first.as_ref().to_owned());
+        params.push(ParamValue::One(first.as_ref().to_owned()));
         if let Some(id) = find(child, rest, method, params) {
             return Some(id);
         }
         params.pop();
     }
     let id = node.greedy.get(method)?;
-    let joined: Vec<&str> = segs.iter().map(AsRef::as_ref).collect();
-    params.push(joined.join("/"));
+    params.push(ParamValue::Many(
+        segs.iter().map(|s| s.as_ref().to_owned()).collect(),
+    ));
     Some(id)
 }
 
@@ -200,6 +222,14 @@ mod tests {
         p.split('/').filter(|s| !s.is_empty()).collect()
     }
 
+    fn one(v: &str) -> ParamValue {
+        ParamValue::One(v.into())
+    }
+
+    fn many(v: &[&str]) -> ParamValue {
+        ParamValue::Many(v.iter().map(|s| (*s).to_owned()).collect())
+    }
+
     #[test]
     fn precedence_is_literal_then_param_then_greedy() {
         let t = table(&[
@@ -209,11 +239,39 @@ mod tests {
             ("/{all+}", &[]),
         ]);
         let get = |p| t.lookup(&Method::GET, &segs(p));
-        assert_eq!(get("/pets/mine"), TableMatch::Found { route: 1, params: vec![] });
-        assert_eq!(get("/pets/7"), TableMatch::Found { route: 0, params: vec!["7".into()] });
-        assert_eq!(get("/pets/7/toys"), TableMatch::Found { route: 2, params: vec!["7/toys".into()] });
-        assert_eq!(get("/other/x"), TableMatch::Found { route: 3, params: vec!["other/x".into()] });
-        assert_eq!(get("/"), TableMatch::NotFound, "greedy needs at least one segment");
+        assert_eq!(
+            get("/pets/mine"),
+            TableMatch::Found {
+                route: 1,
+                params: vec![]
+            }
+        );
+        assert_eq!(
+            get("/pets/7"),
+            TableMatch::Found {
+                route: 0,
+                params: vec![one("7")]
+            }
+        );
+        assert_eq!(
+            get("/pets/7/toys"),
+            TableMatch::Found {
+                route: 2,
+                params: vec![many(&["7", "toys"])]
+            }
+        );
+        assert_eq!(
+            get("/other/x"),
+            TableMatch::Found {
+                route: 3,
+                params: vec![many(&["other", "x"])]
+            }
+        );
+        assert_eq!(
+            get("/"),
+            TableMatch::NotFound,
+            "greedy needs at least one segment"
+        );
     }
 
     #[test]
@@ -221,28 +279,58 @@ mod tests {
         let t = table(&[("/a/b/c", &[]), ("/a/{x}/d", &[])]);
         assert_eq!(
             t.lookup(&Method::GET, &segs("/a/b/d")),
-            TableMatch::Found { route: 1, params: vec!["b".into()] }
+            TableMatch::Found {
+                route: 1,
+                params: vec![one("b")]
+            }
         );
     }
 
     #[test]
     fn method_specific_beats_any_and_405_lists_allowed() {
-        let t = table(&[("/items", &[Method::GET, Method::POST]), ("/items/{id}", &[Method::DELETE])]);
+        let t = table(&[
+            ("/items", &[Method::GET, Method::POST]),
+            ("/items/{id}", &[Method::DELETE]),
+        ]);
         assert_eq!(
             t.lookup(&Method::PUT, &segs("/items")),
             TableMatch::MethodNotAllowed(vec![Method::GET, Method::POST])
         );
         let mut t = t;
         t.insert(&RoutePath::parse("/items").expect("path"), &[], 9);
-        assert_eq!(t.lookup(&Method::PUT, &segs("/items")), TableMatch::Found { route: 9, params: vec![] });
-        assert_eq!(t.lookup(&Method::GET, &segs("/items")), TableMatch::Found { route: 0, params: vec![] });
+        assert_eq!(
+            t.lookup(&Method::PUT, &segs("/items")),
+            TableMatch::Found {
+                route: 9,
+                params: vec![]
+            }
+        );
+        assert_eq!(
+            t.lookup(&Method::GET, &segs("/items")),
+            TableMatch::Found {
+                route: 0,
+                params: vec![]
+            }
+        );
     }
 
     #[test]
     fn default_route_catches_everything_else() {
         let mut t = table(&[("/items", &[Method::GET])]);
         t.insert(&RoutePath::parse("$default").expect("path"), &[], 5);
-        assert_eq!(t.lookup(&Method::POST, &segs("/items")), TableMatch::Found { route: 5, params: vec![] });
-        assert_eq!(t.lookup(&Method::GET, &segs("/nope")), TableMatch::Found { route: 5, params: vec![] });
+        assert_eq!(
+            t.lookup(&Method::POST, &segs("/items")),
+            TableMatch::Found {
+                route: 5,
+                params: vec![]
+            }
+        );
+        assert_eq!(
+            t.lookup(&Method::GET, &segs("/nope")),
+            TableMatch::Found {
+                route: 5,
+                params: vec![]
+            }
+        );
     }
 }

@@ -86,7 +86,11 @@ impl<T> Tracked<T> {
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
@@ -97,7 +101,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write(cx, data);
         if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
             self.activity.touch();
@@ -140,10 +148,17 @@ mod tests {
         let s = Duration::from_secs;
         assert_eq!(a.expired(s(10), s(60)), None);
         tokio::time::advance(s(11)).await;
-        assert_eq!(a.expired(s(10), s(60)), Some("no request within the header read timeout"));
+        assert_eq!(
+            a.expired(s(10), s(60)),
+            Some("no request within the header read timeout")
+        );
         let guard = a.request();
         tokio::time::advance(s(120)).await;
-        assert_eq!(a.expired(s(10), s(60)), None, "a request in flight keeps it open");
+        assert_eq!(
+            a.expired(s(10), s(60)),
+            None,
+            "a request in flight keeps it open"
+        );
         drop(guard);
         tokio::time::advance(s(30)).await;
         assert_eq!(a.expired(s(10), s(60)), None);

@@ -30,18 +30,28 @@ pub struct Shared {
 }
 
 /// Serves a TCP connection until it ends, idles out, or shutdown drains it.
-pub async fn serve(tcp: TcpStream, info: ConnInfo, shared: Arc<Shared>, shutdown: CancellationToken) {
+pub async fn serve(
+    tcp: TcpStream,
+    info: ConnInfo,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
     match &shared.tls {
         None => serve_io(tcp, info, &shared, shutdown).await,
         Some(acceptor) => {
-            let handshake = tokio::time::timeout(shared.limits.header_read_timeout.get(), acceptor.accept(tcp));
+            let handshake = tokio::time::timeout(
+                shared.limits.header_read_timeout.get(),
+                acceptor.accept(tcp),
+            );
             let stream = tokio::select! {
                 r = handshake => r,
                 () = shutdown.cancelled() => return,
             };
             match stream {
                 Ok(Ok(stream)) => serve_io(stream, info, &shared, shutdown).await,
-                Ok(Err(e)) => tracing::debug!(remote = %info.remote, error = %e, "TLS handshake failed"),
+                Ok(Err(e)) => {
+                    tracing::debug!(remote = %info.remote, error = %e, "TLS handshake failed")
+                }
                 Err(_) => tracing::debug!(remote = %info.remote, "TLS handshake timed out"),
             }
         }
@@ -70,8 +80,12 @@ where
     let conn = shared.builder.serve_connection_with_upgrades(io, svc);
     tokio::pin!(conn);
     let limits = &shared.limits;
-    let period = (limits.header_read_timeout.get().min(limits.idle_timeout.get()) / 4)
-        .clamp(Duration::from_millis(20), Duration::from_secs(1));
+    let period = (limits
+        .header_read_timeout
+        .get()
+        .min(limits.idle_timeout.get())
+        / 4)
+    .clamp(Duration::from_millis(20), Duration::from_secs(1));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut draining = false;

@@ -85,15 +85,21 @@ impl Server {
             let name = l.name.clone().unwrap_or_else(|| format!("listener-{i}"));
             let tls = match &l.tls {
                 Some(t) => Some(tokio_rustls::TlsAcceptor::from(
-                    tls::server_config(t).map_err(|source| ServerError::Tls { name: name.clone(), source })?,
+                    tls::server_config(t).map_err(|source| ServerError::Tls {
+                        name: name.clone(),
+                        source,
+                    })?,
                 )),
                 None => None,
             };
-            let listener = TcpListener::bind(l.address).await.map_err(|source| ServerError::Bind {
-                name: name.clone(),
-                address: l.address,
-                source,
-            })?;
+            let listener =
+                TcpListener::bind(l.address)
+                    .await
+                    .map_err(|source| ServerError::Bind {
+                        name: name.clone(),
+                        address: l.address,
+                        source,
+                    })?;
             let address = listener.local_addr().map_err(|source| ServerError::Bind {
                 name: name.clone(),
                 address: l.address,
@@ -135,7 +141,10 @@ impl Server {
         tracing::info!(drain_timeout = ?self.drain_timeout, "shutting down: draining connections");
         stop.cancel();
         tracker.close();
-        if tokio::time::timeout(self.drain_timeout, tracker.wait()).await.is_err() {
+        if tokio::time::timeout(self.drain_timeout, tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("drain timeout passed; closing the remaining connections");
         } else {
             tracing::info!("all connections drained");
@@ -154,7 +163,12 @@ async fn accept_loop(bound: Bound, stop: CancellationToken, tracker: TaskTracker
             Ok((tcp, remote)) => {
                 let _ = tcp.set_nodelay(true);
                 let info = ConnInfo { remote, tls };
-                tracker.spawn(connection::serve(tcp, info, Arc::clone(&bound.shared), stop.clone()));
+                tracker.spawn(connection::serve(
+                    tcp,
+                    info,
+                    Arc::clone(&bound.shared),
+                    stop.clone(),
+                ));
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.

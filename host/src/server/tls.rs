@@ -32,7 +32,10 @@ pub enum TlsError {
 }
 
 fn file_err(path: &Path, message: impl ToString) -> TlsError {
-    TlsError::File { path: path.to_owned(), message: message.to_string() }
+    TlsError::File {
+        path: path.to_owned(),
+        message: message.to_string(),
+    }
 }
 
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
@@ -103,8 +106,13 @@ pub fn server_config(tls: &Tls) -> Result<Arc<rustls::ServerConfig>, TlsError> {
             for cert in load_certs(&auth.ca)? {
                 roots.add(cert).map_err(|e| file_err(&auth.ca, e))?;
             }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider));
-            let verifier = if auth.required { verifier } else { verifier.allow_unauthenticated() };
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider));
+            let verifier = if auth.required {
+                verifier
+            } else {
+                verifier.allow_unauthenticated()
+            };
             builder.with_client_cert_verifier(verifier.build()?)
         }
     };
@@ -118,7 +126,9 @@ pub fn server_config(tls: &Tls) -> Result<Arc<rustls::ServerConfig>, TlsError> {
         for name in &sni.names {
             let name = name.to_ascii_lowercase();
             match name.strip_prefix("*.") {
-                Some(suffix) => resolver.wildcard.insert(suffix.to_owned(), Arc::clone(&key)),
+                Some(suffix) => resolver
+                    .wildcard
+                    .insert(suffix.to_owned(), Arc::clone(&key)),
                 None => resolver.exact.insert(name, Arc::clone(&key)),
             };
         }

@@ -1,0 +1,93 @@
+//! The command line: the demo, `validate`, `schema`.
+
+use std::process::Command;
+
+use crate::support::{Gateway, client};
+
+#[tokio::test]
+async fn demo_serves_mocks_stages_and_the_echo_backend() {
+    let gw = Gateway::start_demo().await;
+    let c = client();
+    let v: serde_json::Value = c
+        .get(format!("{}/hello", gw.url()))
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["message"], "Hello from Tollgate");
+    let v: serde_json::Value = c
+        .get(format!("{}/beta/hello", gw.url()))
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["stage"], "beta");
+    let v: serde_json::Value = c
+        .get(format!("{}/pets/42", gw.url()))
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["id"], "42");
+    let v: serde_json::Value = c
+        .post(format!("{}/echo/anything?x=1", gw.url()))
+        .body("hello")
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (v["method"].as_str(), v["path"].as_str(), v["body"].as_str()),
+        (Some("POST"), Some("/anything"), Some("hello"))
+    );
+}
+
+fn tollgate(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .output()
+        .expect("run tollgate")
+}
+
+#[test]
+fn validate_reports_ok_or_the_error() {
+    let out = tollgate(&["validate", "-c", "examples/quickstart/gateway.yaml"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = tollgate(&[
+        "validate",
+        "-c",
+        "tests/config_errors/unknown_upstream.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tests/config_errors/unknown_upstream.yaml:"),
+        "{err}"
+    );
+    assert!(err.contains("unknown upstream"), "{err}");
+    let out = tollgate(&["validate", "-c", "no/such/file.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the config file"));
+}
+
+#[test]
+fn schema_is_json_schema_of_the_config() {
+    let out = tollgate(&["schema"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(v["properties"]["listeners"].is_object());
+    assert!(v["properties"]["apis"].is_object());
+    assert_eq!(v["required"], serde_json::json!(["version", "listeners"]));
+}

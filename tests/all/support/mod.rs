@@ -1,0 +1,58 @@
+//! Test harness: the real binary, real backends, real clients, real certificates.
+
+pub mod backend;
+pub mod certs;
+pub mod gateway;
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use backend::Backend;
+pub use gateway::Gateway;
+
+/// The deadline for anything a test waits on.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Polls `check` until it is true or `deadline` passes; never a fixed sleep.
+pub async fn poll_until<F, Fut>(deadline: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + deadline;
+    let mut wait = Duration::from_millis(5);
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// A reqwest client that ignores proxy settings of the environment.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+}
+
+/// A port nothing listens on (bound once, then released).
+pub fn dead_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Sends raw bytes on a new TCP connection and reads until the server closes or `deadline`.
+pub async fn raw_request(addr: std::net::SocketAddr, bytes: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tcp.write_all(bytes).await.expect("write");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(DEADLINE, tcp.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
