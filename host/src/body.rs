@@ -3,7 +3,7 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::{BodyExt, Empty, Full};
 
@@ -32,9 +32,37 @@ pub struct BodyTooLarge {
     pub limit: u64,
 }
 
-/// Streams `inner` and fails with [`BodyTooLarge`] once more than `limit` bytes went by.
+/// Most bytes of a refused request body read and thrown away, so the client sees the error
+/// response instead of a connection reset (nginx calls this lingering close).
+const DISCARD_BYTES: u64 = 4 << 20;
+/// Longest time spent throwing away a refused body.
+const DISCARD_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads and drops what is left of a refused request body, bounded in bytes and time, in
+/// the background.
+pub fn discard<B>(mut body: B)
+where
+    B: HttpBody + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut left = DISCARD_BYTES;
+        let drain = async {
+            while let Some(Ok(frame)) = body.frame().await {
+                let n = frame.data_ref().map_or(0, |d| d.remaining() as u64);
+                if n >= left {
+                    return;
+                }
+                left -= n;
+            }
+        };
+        let _ = tokio::time::timeout(DISCARD_TIME, drain).await;
+    });
+}
+
+/// Streams `inner` and fails with [`BodyTooLarge`] once more than `limit` bytes went by; the
+/// rest of the body is then [discarded](discard).
 pub struct Limited<B> {
-    inner: B,
+    inner: Option<B>,
     remaining: u64,
     limit: u64,
 }
@@ -43,7 +71,7 @@ impl<B> Limited<B> {
     /// Wraps `inner`.
     pub fn new(inner: B, limit: u64) -> Self {
         Self {
-            inner,
+            inner: Some(inner),
             remaining: limit,
             limit,
         }
@@ -52,7 +80,7 @@ impl<B> Limited<B> {
 
 impl<B> HttpBody for Limited<B>
 where
-    B: HttpBody<Data = Bytes> + Unpin,
+    B: HttpBody<Data = Bytes> + Unpin + Send + 'static,
     B::Error: Into<BoxError>,
 {
     type Data = Bytes;
@@ -63,12 +91,18 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(Some(Err(Box::new(BodyTooLarge { limit: this.limit }))));
+        };
+        match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     let len = data.len() as u64;
                     if len > this.remaining {
                         this.remaining = 0;
+                        if let Some(rest) = this.inner.take() {
+                            discard(rest);
+                        }
                         return Poll::Ready(Some(Err(Box::new(BodyTooLarge {
                             limit: this.limit,
                         }))));
@@ -84,11 +118,13 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(HttpBody::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(SizeHint::default, HttpBody::size_hint)
     }
 }
 

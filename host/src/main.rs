@@ -96,6 +96,9 @@ async fn run(
     if let (Some(addr), Some(first)) = (listen, config.listeners.first_mut()) {
         first.address = addr;
     }
+    // Signal handlers exist before the gateway reports ready, so a supervisor that signals
+    // right away gets a graceful shutdown, not the default kill.
+    let shutdown = shutdown_signal()?;
     let gateway = Arc::new(Gateway::new(&config).context("building the gateway")?);
     let server = Server::bind(&config, Arc::clone(&gateway)).await?;
     for l in server.listeners() {
@@ -125,22 +128,18 @@ async fn run(
         );
     }
     println!("{}", serde_json::json!({ "event": "ready" }));
-    server.run(shutdown_signal()).await;
+    server.run(shutdown).await;
     Ok(())
 }
 
-async fn shutdown_signal() {
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
         }
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-    }
+    })
 }

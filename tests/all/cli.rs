@@ -91,3 +91,22 @@ fn schema_is_json_schema_of_the_config() {
     assert!(v["properties"]["apis"].is_object());
     assert_eq!(v["required"], serde_json::json!(["version", "listeners"]));
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let yaml = "version: 1\nlisteners: [{ address: \"127.0.0.1:0\" }]\napis: []\n";
+    let gw = Gateway::start_with(yaml, &["--log-format", "json"], |_| {}).await;
+    gw.signal("TERM");
+    gw.wait_log("all connections drained").await;
+    let logs = gw.logs();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "all connections drained" && l["level"] == "INFO"),
+        "{logs}"
+    );
+}

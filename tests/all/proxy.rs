@@ -315,3 +315,33 @@ async fn round_robin_spreads_requests() {
     }
     assert_eq!((a.hits(), b.hits()), (5, 5));
 }
+
+#[tokio::test]
+async fn http2_to_backends_that_speak_it() {
+    let backend = Backend::start("b").await;
+    let h2 = one_upstream(&[backend.url()], "    protocol: http2");
+    let gw = Gateway::start(&h2).await;
+    let v: serde_json::Value = client()
+        .get(format!("{}/v", gw.url()))
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        v["version"], "HTTP/2.0",
+        "prior-knowledge h2c to the backend"
+    );
+    drop(gw);
+    let gw = Gateway::start(&one_upstream(&[backend.url()], "")).await;
+    let v: serde_json::Value = client()
+        .get(format!("{}/v", gw.url()))
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["version"], "HTTP/1.1", "auto is HTTP/1.1 on cleartext");
+}

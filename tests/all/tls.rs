@@ -193,3 +193,62 @@ listeners:
         "min_version 1.3 refuses TLS 1.2"
     );
 }
+
+#[tokio::test]
+async fn https_upstreams_with_a_private_ca() {
+    // A TLS backend: another Tollgate with a TLS listener and a mock route.
+    let ca = Ca::new("internal ca");
+    let backend_yaml = r#"
+version: 1
+listeners:
+  - address: "127.0.0.1:0"
+    tls: { cert: svc.pem, key: svc.key }
+apis:
+  - name: svc
+    kind: http
+    routes:
+      - path: /svc/{x}
+        integration: { type: mock, body: "secure ${request.path.x} via ${context.domainName}" }
+"#;
+    let backend = Gateway::start_with(backend_yaml, &[], |dir| {
+        ca.leaf(&["localhost"]).write(dir, "svc")
+    })
+    .await;
+    let port = backend.addrs[0].port();
+    let front_yaml = format!(
+        r#"
+version: 1
+listeners: [{{ address: "127.0.0.1:0" }}]
+upstreams:
+  secure: {{ targets: ["https://localhost:{port}"], ca: internal-ca.pem }}
+  untrusted: {{ targets: ["https://localhost:{port}"], retries: 0 }}
+apis:
+  - name: front
+    kind: http
+    routes:
+      - path: /ok/{{x}}
+        integration: {{ type: http, upstream: secure, path: "/svc/{{x}}" }}
+      - path: /bad/{{x}}
+        integration: {{ type: http, upstream: untrusted, path: "/svc/{{x}}" }}
+"#
+    );
+    let ca_pem = ca.pem.clone();
+    let front = Gateway::start_with(&front_yaml, &[], |dir| {
+        std::fs::write(dir.join("internal-ca.pem"), &ca_pem).expect("ca")
+    })
+    .await;
+    let r = client()
+        .get(format!("{}/ok/1", front.url()))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.expect("body"), "secure 1 via localhost");
+    // Without the private CA the backend's certificate is not trusted: 502, never plaintext.
+    let r = client()
+        .get(format!("{}/bad/1", front.url()))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 502);
+}

@@ -24,50 +24,31 @@ pub fn watch(
     listeners: Vec<Listener>,
     watch_file: bool,
 ) -> tokio::task::JoinHandle<()> {
+    // Both triggers are registered before this returns (and so before the gateway reports
+    // ready): a change made right after start is never missed.
+    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    let watcher = watch_file.then(|| file_watcher(&path, tx)).flatten();
+    let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP");
+            None
+        }
+    };
     tokio::spawn(async move {
-        let (tx, mut rx) = mpsc::unbounded_channel::<()>();
-        let file_name = path.file_name().map(ToOwned::to_owned);
-        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if let Ok(event) = event
-                && event
-                    .paths
-                    .iter()
-                    .any(|p| p.file_name() == file_name.as_deref())
-                && !event.kind.is_access()
-            {
-                let _ = tx.send(());
-            }
-        });
-        let _watcher = match watcher {
-            Ok(_) if !watch_file => None,
-            Ok(mut w) => {
-                let dir = path
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
-                if let Err(e) = w.watch(dir, RecursiveMode::NonRecursive) {
-                    tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP");
-                }
-                Some(w)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP");
-                None
-            }
-        };
-        let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGHUP");
-                None
-            }
-        };
-        let mut last = std::fs::read(&path).ok().map(|b| hash(&b));
+        let watcher = watcher;
+        // No seed: the first file event always reloads, since the file may have changed
+        // between the first load and the watch.
+        let mut last: Option<u64> = None;
+        let mut watching = watcher.is_some();
         loop {
             let forced = tokio::select! {
                 Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => true,
-                got = rx.recv() => {
-                    if got.is_none() { return; }
+                got = rx.recv(), if watching => {
+                    if got.is_none() {
+                        watching = false;
+                        continue;
+                    }
                     tokio::time::sleep(SETTLE).await;
                     while rx.try_recv().is_ok() {}
                     false
@@ -88,6 +69,39 @@ pub fn watch(
             reload(&gateway, &path, &listeners);
         }
     })
+}
+
+/// Watches the folder of `path` (editors and deploy tools replace files by rename) and sends
+/// on `tx` when `path` changes.
+fn file_watcher(path: &Path, tx: mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
+    let file_name = path.file_name().map(ToOwned::to_owned);
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && event
+                .paths
+                .iter()
+                .any(|p| p.file_name() == file_name.as_deref())
+            && !event.kind.is_access()
+        {
+            let _ = tx.send(());
+        }
+    });
+    let mut watcher = match watcher {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP");
+            return None;
+        }
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
+        tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP");
+        return None;
+    }
+    Some(watcher)
 }
 
 fn hash(bytes: &[u8]) -> u64 {

@@ -142,7 +142,10 @@ async fn route_and_call(
             params: &m.params,
         };
         match &route.integration {
-            Integration::Mock(mock) => return Ok(mock.respond(&ctx)),
+            Integration::Mock(mock) => {
+                crate::body::discard(body);
+                return Ok(mock.respond(&ctx));
+            }
             Integration::Http(http) => (
                 http,
                 http.render_target(&ctx, path.encoded_from(m.prefix_len)),
