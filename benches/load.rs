@@ -182,12 +182,11 @@ fn run() -> Result<(), String> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
     for tool in ["wrk", "nginx", "taskset"] {
-        if Command::new("sh")
+        let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
-            .map(|o| o.status.success())
-            != Ok(true)
-        {
+            .is_ok_and(|o| o.status.success());
+        if !found {
             return Err(format!(
                 "`{tool}` is not installed (apt-get install wrk nginx-light util-linux)"
             ));
