@@ -2,48 +2,23 @@
 
 use std::process::Command;
 
-use crate::support::{Gateway, client};
+use crate::support::{FetchJson, Gateway, client};
 
 #[tokio::test]
 async fn demo_serves_mocks_stages_and_the_echo_backend() {
     let gw = Gateway::start_demo().await;
     let c = client();
-    let v: serde_json::Value = c
-        .get(format!("{}/hello", gw.url()))
-        .send()
-        .await
-        .expect("req")
-        .json()
-        .await
-        .expect("json");
+    let v: serde_json::Value = c.get(format!("{}/hello", gw.url())).fetch_json().await;
     assert_eq!(v["message"], "Hello from Tollgate");
-    let v: serde_json::Value = c
-        .get(format!("{}/beta/hello", gw.url()))
-        .send()
-        .await
-        .expect("req")
-        .json()
-        .await
-        .expect("json");
+    let v: serde_json::Value = c.get(format!("{}/beta/hello", gw.url())).fetch_json().await;
     assert_eq!(v["stage"], "beta");
-    let v: serde_json::Value = c
-        .get(format!("{}/pets/42", gw.url()))
-        .send()
-        .await
-        .expect("req")
-        .json()
-        .await
-        .expect("json");
+    let v: serde_json::Value = c.get(format!("{}/pets/42", gw.url())).fetch_json().await;
     assert_eq!(v["id"], "42");
     let v: serde_json::Value = c
         .post(format!("{}/echo/anything?x=1", gw.url()))
         .body("hello")
-        .send()
-        .await
-        .expect("req")
-        .json()
-        .await
-        .expect("json");
+        .fetch_json()
+        .await;
     assert_eq!(
         (v["method"].as_str(), v["path"].as_str(), v["body"].as_str()),
         (Some("POST"), Some("/anything"), Some("hello"))

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use crate::support::backend::fnv;
-use crate::support::{Backend, DEADLINE, Gateway, client, dead_port};
+use crate::support::{Backend, DEADLINE, FetchJson, Gateway, client, dead_port};
 
 fn one_upstream(targets: &[String], extra: &str) -> String {
     let targets: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
@@ -288,14 +288,7 @@ async fn least_request_avoids_a_busy_target() {
     .await
     .expect("slow request arrived");
     for i in 0..6 {
-        let v: serde_json::Value = c
-            .get(format!("{}/q/{i}", gw.url()))
-            .send()
-            .await
-            .expect("req")
-            .json()
-            .await
-            .expect("json");
+        let v: serde_json::Value = c.get(format!("{}/q/{i}", gw.url())).fetch_json().await;
         assert_ne!(v["backend"], busy, "request {i} avoided the busy target");
     }
     let _ = slow.await;
@@ -321,27 +314,13 @@ async fn http2_to_backends_that_speak_it() {
     let backend = Backend::start("b").await;
     let h2 = one_upstream(&[backend.url()], "    protocol: http2");
     let gw = Gateway::start(&h2).await;
-    let v: serde_json::Value = client()
-        .get(format!("{}/v", gw.url()))
-        .send()
-        .await
-        .expect("req")
-        .json()
-        .await
-        .expect("json");
+    let v: serde_json::Value = client().get(format!("{}/v", gw.url())).fetch_json().await;
     assert_eq!(
         v["version"], "HTTP/2.0",
         "prior-knowledge h2c to the backend"
     );
     drop(gw);
     let gw = Gateway::start(&one_upstream(&[backend.url()], "")).await;
-    let v: serde_json::Value = client()
-        .get(format!("{}/v", gw.url()))
-        .send()
-        .await
-        .expect("req")
-        .json()
-        .await
-        .expect("json");
+    let v: serde_json::Value = client().get(format!("{}/v", gw.url())).fetch_json().await;
     assert_eq!(v["version"], "HTTP/1.1", "auto is HTTP/1.1 on cleartext");
 }

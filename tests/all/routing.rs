@@ -1,7 +1,7 @@
 //! Routing: precedence, parameters, stages and stage variables, 404/405, mock, hosts,
 //! path normalisation.
 
-use crate::support::{Backend, Gateway, client, raw_request};
+use crate::support::{Backend, FetchJson, Gateway, client, raw_request};
 
 fn config(backend: &Backend) -> String {
     format!(
@@ -185,12 +185,8 @@ async fn url_templates_use_params_and_stage_variables() {
     let gw = Gateway::start(&config(&backend)).await;
     let r: serde_json::Value = client()
         .get(format!("{}/shop/beta/proxy/a%20b?extra=1", gw.url()))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+        .fetch_json()
+        .await;
     assert_eq!(r["path"], "/backend/a%20b");
     assert_eq!(r["query"], "color=green&extra=1");
 }

@@ -1,7 +1,7 @@
 //! TLS: SNI certificate selection, HTTP/2 by ALPN, h2c prior knowledge, mutual TLS.
 
 use crate::support::certs::Ca;
-use crate::support::{Backend, Gateway, client};
+use crate::support::{Backend, FetchJson, Gateway, client};
 
 const ROUTES: &str = r#"
 apis:
@@ -90,12 +90,8 @@ listeners:
     // Proxied over TLS: X-Forwarded-Proto says https; the backend is plain HTTP/1.1.
     let v: serde_json::Value = h2
         .get(format!("https://api.test:{port}/up/z"))
-        .send()
-        .await
-        .expect("proxy")
-        .json()
-        .await
-        .expect("json");
+        .fetch_json()
+        .await;
     assert_eq!(v["headers"]["x-forwarded-proto"], "https");
     assert_eq!(v["version"], "HTTP/1.1");
 }

@@ -41,6 +41,23 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// Sends a request and reads a JSON answer.
+pub trait FetchJson {
+    /// Sends, expecting a JSON body.
+    async fn fetch_json(self) -> serde_json::Value;
+}
+
+impl FetchJson for reqwest::RequestBuilder {
+    async fn fetch_json(self) -> serde_json::Value {
+        self.send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON body")
+    }
+}
+
 /// A port nothing listens on (bound once, then released).
 pub fn dead_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
