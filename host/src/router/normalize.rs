@@ -108,6 +108,10 @@ fn is_dot(seg: &str) -> bool {
 
 fn decode(seg: &str) -> Result<Cow<'_, str>, PathError> {
     if !seg.contains('%') {
+        // A raw NUL is refused like an encoded one (found by the `path_normalize` fuzz target).
+        if seg.contains('\0') {
+            return Err(PathError::BadEncoding(seg.to_owned()));
+        }
         return Ok(Cow::Borrowed(seg));
     }
     let bytes = seg.as_bytes();
@@ -172,6 +176,7 @@ mod tests {
         assert!(matches!(norm("/a%zz"), Err(PathError::BadEncoding(_))));
         assert!(matches!(norm("/a%2"), Err(PathError::BadEncoding(_))));
         assert!(matches!(norm("/a%00b"), Err(PathError::BadEncoding(_))));
+        assert!(matches!(norm("//\0\0"), Err(PathError::BadEncoding(_))));
         assert!(matches!(norm("/a%ff"), Err(PathError::BadEncoding(_))));
     }
 
