@@ -15,6 +15,8 @@ pub enum ErrorSource {
     Client,
     /// The backend failed (502/504, detail logged only).
     Upstream,
+    /// A plugin failed: trapped, ran out of time or memory (500, detail logged only).
+    Plugin,
     /// Tollgate or its configuration failed (500, detail logged only).
     Gateway,
 }
@@ -61,6 +63,16 @@ pub enum RequestError {
         /// The cause.
         source: BoxError,
     },
+    /// A plugin failed. In the authorize phase this fails closed.
+    #[error("plugin `{plugin}` failed{}: {message}", if *authorize { " in the authorize phase" } else { "" })]
+    Plugin {
+        /// The plugin.
+        plugin: String,
+        /// What happened.
+        message: String,
+        /// Whether it was the authorize phase.
+        authorize: bool,
+    },
     /// Tollgate could not build the request (e.g. a template rendered an invalid URL).
     #[error("internal error: {0}")]
     Internal(String),
@@ -77,6 +89,7 @@ impl RequestError {
             Self::UpstreamConnect { .. }
             | Self::UpstreamTimeout { .. }
             | Self::UpstreamProtocol { .. } => ErrorSource::Upstream,
+            Self::Plugin { .. } => ErrorSource::Plugin,
             Self::Internal(_) => ErrorSource::Gateway,
         }
     }
@@ -90,7 +103,7 @@ impl RequestError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UpstreamConnect { .. } | Self::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Plugin { .. } | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -110,7 +123,9 @@ pub fn respond(err: &RequestError) -> Response<Body> {
             "Bad Gateway".to_owned()
         }
         RequestError::UpstreamTimeout { .. } => "Gateway Timeout".to_owned(),
-        RequestError::Internal(_) => "Internal Server Error".to_owned(),
+        RequestError::Plugin { .. } | RequestError::Internal(_) => {
+            "Internal Server Error".to_owned()
+        }
     };
     let body = serde_json::json!({ "message": message }).to_string();
     let mut response = Response::new(full(Bytes::from(body)));

@@ -12,6 +12,7 @@ pub mod error;
 pub mod gateway;
 pub mod integration;
 pub mod pipeline;
+pub mod plugin;
 pub mod router;
 pub mod server;
 pub mod telemetry;

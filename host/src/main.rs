@@ -104,7 +104,11 @@ async fn run(
     // Signal handlers exist before the gateway reports ready, so a supervisor that signals
     // right away gets a graceful shutdown, not the default kill.
     let shutdown = shutdown_signal()?;
-    let gateway = Arc::new(Gateway::new(&config).context("building the gateway")?);
+    let gateway = Arc::new(
+        Gateway::new(&config)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
     let server = Server::bind(&config, Arc::clone(&gateway)).await?;
     for l in server.listeners() {
         let scheme = if l.tls { "https" } else { "http" };

@@ -6,6 +6,7 @@ mod cli;
 mod config_errors;
 mod lifecycle;
 mod limits;
+mod plugins;
 mod proxy;
 mod routing;
 mod tls;

@@ -49,6 +49,10 @@ pub struct Api {
     /// Largest request body for routes of this API that do not set their own.
     #[serde(default)]
     pub max_body: Option<ByteSize>,
+    /// Plugins (by name) that run for every route of the API, before the route's own.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub plugins: Vec<Spanned<String>>,
     /// The routes.
     pub routes: Vec<Route>,
 }
@@ -94,6 +98,10 @@ pub struct Route {
     /// Largest request body; overrides the API and server default.
     #[serde(default)]
     pub max_body: Option<ByteSize>,
+    /// Plugins (by name) that run for this route, after the API's.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub plugins: Vec<Spanned<String>>,
     /// What answers the request.
     pub integration: Integration,
 }

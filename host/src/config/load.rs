@@ -94,6 +94,9 @@ pub(super) fn resolve_paths(config: &mut Config, dir: &Path) {
             }
         }
     }
+    for plugin in config.plugins.values_mut() {
+        fix(&mut plugin.path);
+    }
     for upstream in config.upstreams.values_mut() {
         if let Some(ca) = &mut upstream.ca {
             fix(ca);

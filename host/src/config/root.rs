@@ -7,7 +7,7 @@ use std::path::Path;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, de};
 
-use super::{Api, ConfigError, Limits, Listener, Upstream, load, validate};
+use super::{Api, ConfigError, Limits, Listener, PluginDef, Upstream, load, validate};
 
 /// A whole config file.
 ///
@@ -30,6 +30,9 @@ pub struct Config {
     /// Named backend pools.
     #[serde(default)]
     pub upstreams: BTreeMap<String, Upstream>,
+    /// WebAssembly plugins, attached to APIs and routes by name.
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginDef>,
     /// The APIs.
     #[serde(default)]
     pub apis: Vec<Api>,

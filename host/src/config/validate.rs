@@ -49,6 +49,54 @@ pub(super) fn check(config: &Config, file: &str) -> Check {
             );
         }
     }
+    for (name, p) in &config.plugins {
+        if p.on_request.is_empty() && p.on_response.is_empty() {
+            return err(
+                None,
+                format!("plugins.{name}"),
+                "the plugin runs in no phase".into(),
+                Some("add `on_request: [transform]` or `on_response: [...]`".into()),
+            );
+        }
+        if p.on_error == super::OnError::Skip
+            && p.on_request.contains(&super::RequestPhaseName::Authorize)
+        {
+            return err(
+                None,
+                format!("plugins.{name}.on_error"),
+                "the authorize phase fails closed: `on_error: skip` is not allowed for it".into(),
+                None,
+            );
+        }
+        if p.instances == 0 || p.max_uses == 0 {
+            return err(
+                None,
+                format!("plugins.{name}"),
+                "`instances` and `max_uses` must be at least 1".into(),
+                None,
+            );
+        }
+    }
+    let check_plugins = |list: &[Spanned<String>], field: String| -> Check {
+        for (i, name) in list.iter().enumerate() {
+            if !config.plugins.contains_key(&name.value) {
+                let known: Vec<&str> = config.plugins.keys().map(String::as_str).collect();
+                let hint = if known.is_empty() {
+                    "no plugins are declared under `plugins:`".to_owned()
+                } else {
+                    format!("declared plugins: {}", known.join(", "))
+                };
+                return Err(ConfigError::invalid(
+                    file,
+                    at(name),
+                    format!("{field}[{i}]"),
+                    format!("unknown plugin `{}`", name.value),
+                    Some(hint),
+                ));
+            }
+        }
+        Ok(())
+    };
     let mut api_names = HashSet::new();
     for (a, api) in config.apis.iter().enumerate() {
         if !api_names.insert(api.name.value.as_str()) {
@@ -67,10 +115,12 @@ pub(super) fn check(config: &Config, file: &str) -> Check {
                 Some("use `kind: http` or `kind: rest`".into()),
             );
         }
+        check_plugins(&api.plugins, format!("apis[{a}].plugins"))?;
         let mut seen: Vec<(String, Option<http::Method>)> = Vec::new();
         for (r, route) in api.routes.iter().enumerate() {
             let field = format!("apis[{a}].routes[{r}]");
             check_route(route, &field, &mut seen, file)?;
+            check_plugins(&route.plugins, format!("{field}.plugins"))?;
             check_integration(config, route, &format!("{field}.integration"), file)?;
         }
     }

@@ -1,6 +1,7 @@
 //! The running gateway state: the current config snapshot, swapped atomically on reload,
 //! and the backend clients that outlive snapshots.
 
+mod plugins;
 mod reload;
 pub mod snapshot;
 
@@ -10,6 +11,7 @@ use arc_swap::ArcSwap;
 
 use crate::config::Config;
 use crate::integration::client::ClientCache;
+use plugins::PluginHost;
 pub use reload::watch;
 use snapshot::{BuildError, Snapshot};
 
@@ -17,16 +19,20 @@ use snapshot::{BuildError, Snapshot};
 pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
     clients: ClientCache,
+    plugins: PluginHost,
 }
 
 impl Gateway {
-    /// Compiles `config` into the first snapshot.
-    pub fn new(config: &Config) -> Result<Self, BuildError> {
+    /// Loads the plugins of `config` and compiles the first snapshot.
+    pub async fn new(config: &Config) -> Result<Self, BuildError> {
         let clients = ClientCache::default();
-        let snapshot = Snapshot::build(config, &clients)?;
+        let plugins = PluginHost::default();
+        let loaded = plugins.load_all(config).await?;
+        let snapshot = Snapshot::build(config, &clients, &loaded)?;
         Ok(Self {
             snapshot: ArcSwap::from_pointee(snapshot),
             clients,
+            plugins,
         })
     }
 
@@ -36,9 +42,12 @@ impl Gateway {
         self.snapshot.load_full()
     }
 
-    /// Compiles `config` and swaps it in; on error the running snapshot stays.
-    pub fn apply(&self, config: &Config) -> Result<(), BuildError> {
-        let next = Snapshot::build(config, &self.clients)?;
+    /// Loads the plugins of `config`, compiles it and swaps it in; on error the running
+    /// snapshot stays. Requests in flight finish on the snapshot (and plugin versions) they
+    /// started with.
+    pub async fn apply(&self, config: &Config) -> Result<(), BuildError> {
+        let loaded = self.plugins.load_all(config).await?;
+        let next = Snapshot::build(config, &self.clients, &loaded)?;
         self.snapshot.store(Arc::new(next));
         Ok(())
     }

@@ -66,7 +66,7 @@ pub fn watch(
                 continue;
             }
             last = Some(h);
-            reload(&gateway, &path, &listeners);
+            reload(&gateway, &path, &listeners).await;
         }
     })
 }
@@ -110,7 +110,7 @@ fn hash(bytes: &[u8]) -> u64 {
     h.finish()
 }
 
-fn reload(gateway: &Gateway, path: &Path, listeners: &[Listener]) {
+async fn reload(gateway: &Gateway, path: &Path, listeners: &[Listener]) {
     let config = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
@@ -123,7 +123,7 @@ fn reload(gateway: &Gateway, path: &Path, listeners: &[Listener]) {
             "listener changes take effect after a restart; routes and upstreams are reloaded now"
         );
     }
-    match gateway.apply(&config) {
+    match gateway.apply(&config).await {
         Ok(()) => tracing::info!(file = %path.display(), "config reloaded"),
         Err(e) => tracing::error!("config reload failed; the running config stays: {e}"),
     }

@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
+use super::plugins::LoadedPlugins;
 use crate::config::{self, Config, DEFAULT_STAGE, IntegrationKind, RouteMethod};
 use crate::integration::client::{ClientCache, ClientError, ClientKey};
 use crate::integration::upstream::{PoolSettings, UpstreamPool};
 use crate::integration::{HttpIntegration, HttpTarget, Integration, MockIntegration};
+use crate::pipeline::phases::{Attached, Chains, request_index, response_index};
 use crate::router::{RouteTable, Router};
 
 /// A compiled API.
@@ -38,6 +40,8 @@ pub struct RouteRuntime {
     pub param_names: Vec<String>,
     /// Body limit in bytes.
     pub max_body: u64,
+    /// Plugin chains per phase (API-level plugins first, then the route's).
+    pub chains: Chains,
     /// What answers.
     pub integration: Integration,
 }
@@ -53,10 +57,16 @@ pub struct Snapshot {
 /// A snapshot could not be built from a (valid) config.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// A plugin could not be loaded or rejected its config.
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin::PluginError),
     /// An integration names an upstream that does not exist (config validation normally
     /// catches this first).
     #[error("unknown upstream `{0}`")]
     UnknownUpstream(String),
+    /// A route names a plugin that was not loaded.
+    #[error("unknown plugin `{0}`")]
+    UnknownPlugin(String),
     /// A backend client could not be made.
     #[error("upstream `{upstream}`: {source}")]
     Client {
@@ -69,7 +79,11 @@ pub enum BuildError {
 
 impl Snapshot {
     /// Compiles `config`, reusing pooled clients from `clients`.
-    pub fn build(config: &Config, clients: &ClientCache) -> Result<Self, BuildError> {
+    pub fn build(
+        config: &Config,
+        clients: &ClientCache,
+        plugins: &LoadedPlugins,
+    ) -> Result<Self, BuildError> {
         let mut pools = HashMap::new();
         for (name, u) in &config.upstreams {
             let key = ClientKey {
@@ -140,6 +154,14 @@ impl Snapshot {
                         .or(api.max_body)
                         .unwrap_or(config.limits.max_body)
                         .get(),
+                    chains: chains(
+                        config,
+                        plugins,
+                        api.plugins
+                            .iter()
+                            .chain(&route.plugins)
+                            .map(|p| p.value.as_str()),
+                    )?,
                     integration: compile_integration(&route.integration, &pools, &direct)?,
                 });
             }
@@ -153,6 +175,31 @@ impl Snapshot {
         }
         Ok(Self { router, apis })
     }
+}
+
+/// Builds the per-phase chains of the named plugins, in order.
+fn chains<'a>(
+    config: &Config,
+    plugins: &LoadedPlugins,
+    names: impl Iterator<Item = &'a str>,
+) -> Result<Chains, BuildError> {
+    let mut chains = Chains::default();
+    for name in names {
+        let (Some(def), Some(plugin)) = (config.plugins.get(name), plugins.get(name)) else {
+            return Err(BuildError::UnknownPlugin(name.to_owned()));
+        };
+        let attached = Attached {
+            plugin: Arc::clone(plugin),
+            on_error: def.on_error,
+        };
+        for phase in &def.on_request {
+            chains.request[request_index(*phase)].push(attached.clone());
+        }
+        for phase in &def.on_response {
+            chains.response[response_index(*phase)].push(attached.clone());
+        }
+    }
+    Ok(chains)
 }
 
 static EMPTY_STAGE: config::Stage = config::Stage {

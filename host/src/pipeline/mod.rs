@@ -3,6 +3,7 @@
 //! `docs/pipeline.md`).
 
 mod context;
+pub mod phases;
 
 use std::net::SocketAddr;
 
@@ -16,9 +17,13 @@ pub use context::RequestContext;
 use crate::body::{Body, Limited};
 use crate::error::{ErrorSource, RequestError, respond};
 use crate::gateway::Gateway;
+use crate::gateway::snapshot::RouteRuntime;
 use crate::integration::headers::Forwarded;
 use crate::integration::{Integration, Outbound};
+use crate::plugin::{RequestHandle, RouteRef};
 use crate::router::{NormalizedPath, Routed};
+use phases::RequestOutcome;
+use std::sync::Arc;
 
 /// The header carrying the request id both ways.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -53,6 +58,9 @@ pub async fn handle(
                 }
                 ErrorSource::Upstream => {
                     tracing::warn!(%request_id, %method, %path, error = %err, "upstream failure")
+                }
+                ErrorSource::Plugin => {
+                    tracing::error!(%request_id, %method, %path, error = %err, "plugin failure")
                 }
                 ErrorSource::Gateway => {
                     tracing::error!(%request_id, %method, %path, error = %err, "gateway failure")
@@ -121,9 +129,43 @@ async fn route_and_call(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared_len.is_some_and(|n| n > route.max_body) {
+        crate::body::discard(body);
         return Err(RequestError::PayloadTooLarge {
             limit: route.max_body,
         });
+    }
+    let mut body: Body = Limited::new(body, route.max_body).boxed_unsync();
+    let mut params = m.params;
+    let mut parts = parts;
+    if route.chains.has_request() {
+        let handle = RequestHandle {
+            parts,
+            body: Some(body),
+            buffered: None,
+            body_limit: route.max_body,
+            path: path.encoded(),
+            params,
+            route: RouteRef {
+                snapshot: Arc::clone(&snapshot),
+                api: m.api,
+                stage: m.stage,
+                route: m.route,
+            },
+            client_ip: conn.remote.ip(),
+            identity: None,
+        };
+        match phases::run_request(&route.chains, handle).await? {
+            RequestOutcome::Respond(response) => return Ok(response),
+            RequestOutcome::Continue(h) => {
+                parts = h.parts;
+                params = h.params;
+                body = match (h.buffered, h.body) {
+                    (Some(bytes), _) => crate::body::full(bytes),
+                    (None, Some(b)) => b,
+                    (None, None) => crate::body::empty(),
+                };
+            }
+        }
     }
 
     // The context borrows the request head; it ends before the head moves to the backend.
@@ -139,12 +181,13 @@ async fn route_and_call(
             api,
             stage,
             route,
-            params: &m.params,
+            params: &params,
         };
         match &route.integration {
             Integration::Mock(mock) => {
                 crate::body::discard(body);
-                return Ok(mock.respond(&ctx));
+                let response = mock.respond(&ctx);
+                return respond_phases(route, response).await;
             }
             Integration::Http(http) => (
                 http,
@@ -161,12 +204,24 @@ async fn route_and_call(
         .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()));
     let out = Outbound {
         parts,
-        body: Limited::new(body, route.max_body).boxed_unsync(),
+        body,
         forwarded: Forwarded {
             client_ip: conn.remote.ip(),
             proto: if conn.tls { "https" } else { "http" },
             host: host_header.as_deref(),
         },
     };
-    http.call(rendered, out).await
+    let response = http.call(rendered, out).await?;
+    respond_phases(route, response).await
+}
+
+async fn respond_phases(
+    route: &RouteRuntime,
+    response: Response<Body>,
+) -> Result<Response<Body>, RequestError> {
+    if route.chains.has_response() {
+        phases::run_response(&route.chains, response).await
+    } else {
+        Ok(response)
+    }
 }

@@ -40,6 +40,30 @@ impl Gateway {
         Self::spawn(cmd, dir).await
     }
 
+    /// Runs the gateway on `yaml`, expecting it to refuse to start; returns its stderr.
+    pub async fn start_failure(yaml: &str) -> String {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("gateway.yaml"), yaml).expect("write config");
+        let out = tokio::time::timeout(
+            DEADLINE,
+            Command::new(env!("CARGO_BIN_EXE_tollgate"))
+                .arg("run")
+                .arg("-c")
+                .arg(dir.path().join("gateway.yaml"))
+                .stdin(Stdio::null())
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("tollgate exits")
+        .expect("run tollgate");
+        assert!(
+            !out.status.success(),
+            "tollgate should have refused to start"
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     /// Starts the built-in demo.
     pub async fn start_demo() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -1,0 +1,136 @@
+//! `plugins:` — WebAssembly plugins and how they run; APIs and routes attach them by name.
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::units::{ByteSize, Duration};
+
+/// A plugin: a component built against `sdk/wit`, its config and its sandbox.
+///
+/// ```yaml
+/// plugins:
+///   add-header:
+///     path: plugins/add_header.wasm
+///     config: { name: x-hello, value: world }
+///     on_request: [transform]
+///     on_response: [configure]
+///     capabilities: [log]
+///     memory: 16MiB
+///     deadline: 50ms
+/// ```
+#[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PluginDef {
+    /// The component (`.wasm`), relative to the config file.
+    pub path: PathBuf,
+    /// Config handed to the plugin's `init` as JSON; a plugin that rejects it rejects the
+    /// whole gateway config.
+    #[serde(default)]
+    pub config: serde_json::Value,
+    /// Request phases the plugin runs in.
+    #[serde(default)]
+    pub on_request: Vec<RequestPhaseName>,
+    /// Response phases the plugin runs in.
+    #[serde(default)]
+    pub on_response: Vec<ResponsePhaseName>,
+    /// Host capabilities granted; everything else is denied.
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    /// Linear-memory cap of one instance. Default 32MiB.
+    #[serde(default = "default_memory")]
+    pub memory: ByteSize,
+    /// Longest a single hook call may run. Default 100ms.
+    #[serde(default = "default_deadline")]
+    pub deadline: Duration,
+    /// Warm instances kept for reuse. Default 16.
+    #[serde(default = "default_instances")]
+    pub instances: usize,
+    /// Calls after which an instance is replaced by a fresh one. Default 10000.
+    #[serde(default = "default_max_uses")]
+    pub max_uses: u64,
+    /// `pool` (default): warm instances are reused; `request`: a fresh instance per call.
+    #[serde(default)]
+    pub isolation: Isolation,
+    /// When the plugin fails (trap, deadline, memory) outside the authorize phase: `fail`
+    /// (default, 500) or `skip` (log and go on). The authorize phase always fails closed.
+    #[serde(default)]
+    pub on_error: OnError,
+}
+
+fn default_memory() -> ByteSize {
+    ByteSize::mib(32)
+}
+
+fn default_deadline() -> Duration {
+    Duration::from_millis(100)
+}
+
+fn default_instances() -> usize {
+    16
+}
+
+fn default_max_uses() -> u64 {
+    10_000
+}
+
+/// A request phase, in pipeline order.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestPhaseName {
+    /// Who is calling; fails closed.
+    Authorize,
+    /// CORS preflight, validation, defaults.
+    Configure,
+    /// Rate limits and quotas.
+    Meter,
+    /// Rewrite the request.
+    Transform,
+    /// Bind to the integration.
+    Map,
+}
+
+/// A response phase, in pipeline order.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponsePhaseName {
+    /// Status and headers from the backend.
+    Map,
+    /// Rewrite the response.
+    Transform,
+    /// CORS and standard response headers.
+    Configure,
+}
+
+/// A host capability.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// Write to the gateway log.
+    Log,
+    /// Read the wall clock.
+    Clock,
+}
+
+/// Instance reuse.
+#[derive(Clone, Copy, Debug, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Reuse warm instances.
+    #[default]
+    Pool,
+    /// A fresh instance for every call.
+    Request,
+}
+
+/// What a plugin failure does.
+#[derive(Clone, Copy, Debug, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Answer 500.
+    #[default]
+    Fail,
+    /// Log and continue as if the plugin were not there.
+    Skip,
+}

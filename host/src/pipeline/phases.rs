@@ -1,0 +1,185 @@
+//! Running the plugin chains of a route: request phases before the integration, response
+//! phases after it. The authorize phase fails closed; other phases follow `on_error`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Response, StatusCode};
+
+use crate::body::{Body, full};
+use crate::config::{OnError, RequestPhaseName, ResponsePhaseName};
+use crate::error::RequestError;
+use crate::plugin::{
+    Action, Plugin, PluginResponse, RequestHandle, RequestPhase, ResponseHandle, ResponsePhase,
+};
+
+/// A plugin in a chain.
+#[derive(Clone)]
+pub struct Attached {
+    /// The plugin.
+    pub plugin: Arc<Plugin>,
+    /// What its failure does (authorize: always fail).
+    pub on_error: OnError,
+}
+
+/// The chains of one route, compiled with the snapshot.
+#[derive(Clone, Default)]
+pub struct Chains {
+    /// Request phases in order: authorize, configure, meter, transform, map.
+    pub request: [Vec<Attached>; 5],
+    /// Response phases in order: map, transform, configure.
+    pub response: [Vec<Attached>; 3],
+}
+
+const REQUEST_PHASES: [RequestPhase; 5] = [
+    RequestPhase::Authorize,
+    RequestPhase::Configure,
+    RequestPhase::Meter,
+    RequestPhase::Transform,
+    RequestPhase::Map,
+];
+const RESPONSE_PHASES: [ResponsePhase; 3] = [
+    ResponsePhase::Map,
+    ResponsePhase::Transform,
+    ResponsePhase::Configure,
+];
+
+/// Index of a request phase in [`Chains::request`].
+pub fn request_index(p: RequestPhaseName) -> usize {
+    match p {
+        RequestPhaseName::Authorize => 0,
+        RequestPhaseName::Configure => 1,
+        RequestPhaseName::Meter => 2,
+        RequestPhaseName::Transform => 3,
+        RequestPhaseName::Map => 4,
+    }
+}
+
+/// Index of a response phase in [`Chains::response`].
+pub fn response_index(p: ResponsePhaseName) -> usize {
+    match p {
+        ResponsePhaseName::Map => 0,
+        ResponsePhaseName::Transform => 1,
+        ResponsePhaseName::Configure => 2,
+    }
+}
+
+impl Chains {
+    /// Whether any request phase has a plugin.
+    pub fn has_request(&self) -> bool {
+        self.request.iter().any(|c| !c.is_empty())
+    }
+
+    /// Whether any response phase has a plugin.
+    pub fn has_response(&self) -> bool {
+        self.response.iter().any(|c| !c.is_empty())
+    }
+}
+
+/// The outcome of the request phases.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned once per request and unpacked at once, never stored"
+)]
+pub enum RequestOutcome {
+    /// Go on to the integration with this request.
+    Continue(RequestHandle),
+    /// A plugin answered.
+    Respond(Response<Body>),
+}
+
+fn plugin_response(plugin: &Plugin, r: PluginResponse) -> Result<Response<Body>, RequestError> {
+    let status = StatusCode::from_u16(r.status).map_err(|_| RequestError::Plugin {
+        plugin: plugin.name().to_owned(),
+        message: format!("answered with invalid status {}", r.status),
+        authorize: false,
+    })?;
+    let mut response = Response::new(full(Bytes::from(r.body)));
+    *response.status_mut() = status;
+    for (name, value) in r.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().append(n, v);
+        }
+    }
+    Ok(response)
+}
+
+/// Runs the request phases over `handle`.
+pub async fn run_request(
+    chains: &Chains,
+    mut handle: RequestHandle,
+) -> Result<RequestOutcome, RequestError> {
+    for (i, chain) in chains.request.iter().enumerate() {
+        for attached in chain {
+            let plugin = &attached.plugin;
+            let (back, result) = plugin.on_request(REQUEST_PHASES[i], handle).await;
+            let authorize = i == 0;
+            let Some(back) = back else {
+                return Err(RequestError::Plugin {
+                    plugin: plugin.name().to_owned(),
+                    message: "the request handle was lost".into(),
+                    authorize,
+                });
+            };
+            handle = back;
+            match result {
+                Ok(Action::Continue) => {}
+                Ok(Action::Respond(r)) => {
+                    return plugin_response(plugin, r).map(RequestOutcome::Respond);
+                }
+                Err(e) if !authorize && attached.on_error == OnError::Skip => {
+                    tracing::warn!(error = %e, "plugin failed; skipped (on_error: skip)");
+                }
+                Err(e) => {
+                    return Err(RequestError::Plugin {
+                        plugin: plugin.name().to_owned(),
+                        message: e.to_string(),
+                        authorize,
+                    });
+                }
+            }
+        }
+    }
+    Ok(RequestOutcome::Continue(handle))
+}
+
+/// Runs the response phases over `response`.
+pub async fn run_response(
+    chains: &Chains,
+    response: Response<Body>,
+) -> Result<Response<Body>, RequestError> {
+    let (parts, body) = response.into_parts();
+    let mut handle = ResponseHandle { parts };
+    for (i, chain) in chains.response.iter().enumerate() {
+        for attached in chain {
+            let plugin = &attached.plugin;
+            let (back, result) = plugin.on_response(RESPONSE_PHASES[i], handle).await;
+            let Some(back) = back else {
+                return Err(RequestError::Plugin {
+                    plugin: plugin.name().to_owned(),
+                    message: "the response handle was lost".into(),
+                    authorize: false,
+                });
+            };
+            handle = back;
+            match result {
+                Ok(Action::Continue) => {}
+                Ok(Action::Respond(r)) => return plugin_response(plugin, r),
+                Err(e) if attached.on_error == OnError::Skip => {
+                    tracing::warn!(error = %e, "plugin failed; skipped (on_error: skip)");
+                }
+                Err(e) => {
+                    return Err(RequestError::Plugin {
+                        plugin: plugin.name().to_owned(),
+                        message: e.to_string(),
+                        authorize: false,
+                    });
+                }
+            }
+        }
+    }
+    Ok(Response::from_parts(handle.parts, body))
+}

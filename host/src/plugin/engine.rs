@@ -1,0 +1,66 @@
+//! The one wasmtime engine: pooling allocator, epoch interruption driven by one ticker
+//! thread, and the linker with the host imports.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::bindings::Filter;
+use super::host::HostState;
+
+/// How often the epoch advances: the granularity of plugin deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// The engine and linker shared by every plugin.
+pub struct PluginEngine {
+    /// The wasmtime engine.
+    pub engine: Engine,
+    /// The linker with WASI (no files, no sockets) and the Tollgate imports.
+    pub linker: Arc<Linker<HostState>>,
+}
+
+/// The engine could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin engine: {0}")]
+pub struct EngineError(String);
+
+impl PluginEngine {
+    /// Builds the engine and starts the epoch ticker thread.
+    pub fn new(max_instances: u32, max_memory: u64) -> Result<Self, EngineError> {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(max_instances)
+            .total_core_instances(max_instances * 4)
+            .total_memories(max_instances * 2)
+            .total_tables(max_instances * 4)
+            .total_stacks(max_instances)
+            .max_memory_size(usize::try_from(max_memory).unwrap_or(usize::MAX));
+        let mut config = Config::new();
+        config
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .epoch_interruption(true)
+            .parallel_compilation(true);
+        let engine = Engine::new(&config).map_err(|e| EngineError(e.to_string()))?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("tollgate-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|e| EngineError(e.to_string()))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| EngineError(e.to_string()))?;
+        Filter::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| EngineError(e.to_string()))?;
+        Ok(Self {
+            engine,
+            linker: Arc::new(linker),
+        })
+    }
+}

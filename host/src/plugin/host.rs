@@ -1,0 +1,323 @@
+//! The host side of the plugin imports: the request/response handles, `log` and `clock`,
+//! each capability checked against what the plugin was granted.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+use http_body_util::BodyExt;
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime::{Result, StoreLimits};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::tollgate::plugin::{clock, log, types};
+use super::handles::{Identity, RequestHandle, ResponseHandle};
+use crate::router::ParamValue;
+
+/// Capabilities a plugin may use; everything else is denied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// `log`.
+    pub log: bool,
+    /// `clock`.
+    pub clock: bool,
+}
+
+/// Per-instance host state.
+pub struct HostState {
+    /// Resource handles.
+    pub table: ResourceTable,
+    /// WASI: no preopened files, no network, no environment.
+    pub wasi: WasiCtx,
+    /// Memory cap.
+    pub limits: StoreLimits,
+    /// The plugin's name, for logs.
+    pub plugin: Arc<str>,
+    /// What it may use.
+    pub grants: Grants,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Headers a plugin may not set (hop-by-hop and framing), as in wasi-http.
+const FORBIDDEN: [&str; 11] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "http2-settings",
+    "te",
+    "trailer",
+];
+
+fn header_pair(name: &str, value: &str) -> std::result::Result<(HeaderName, HeaderValue), String> {
+    let name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("`{name}` is not a header name"))?;
+    if FORBIDDEN.contains(&name.as_str()) {
+        return Err(format!("plugins may not set the `{name}` header"));
+    }
+    let value = HeaderValue::from_str(value).map_err(|_| format!("invalid value for `{name}`"))?;
+    Ok((name, value))
+}
+
+fn first(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+impl types::Host for HostState {}
+
+impl types::HostRequest for HostState {
+    async fn method(&mut self, r: Resource<RequestHandle>) -> Result<String> {
+        Ok(self.table.get(&r)?.parts.method.as_str().to_owned())
+    }
+
+    async fn path(&mut self, r: Resource<RequestHandle>) -> Result<String> {
+        Ok(self.table.get(&r)?.path.clone())
+    }
+
+    async fn query(&mut self, r: Resource<RequestHandle>) -> Result<Option<String>> {
+        Ok(self.table.get(&r)?.parts.uri.query().map(str::to_owned))
+    }
+
+    async fn header(&mut self, r: Resource<RequestHandle>, name: String) -> Result<Option<String>> {
+        Ok(first(
+            &self.table.get(&r)?.parts.headers,
+            &name.to_ascii_lowercase(),
+        ))
+    }
+
+    async fn path_param(
+        &mut self,
+        r: Resource<RequestHandle>,
+        name: String,
+    ) -> Result<Option<String>> {
+        let h = self.table.get(&r)?;
+        let route = &h.route.snapshot.apis[h.route.api].routes[h.route.route];
+        Ok(route
+            .param_names
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| h.params.get(i))
+            .map(|v| ParamValue::joined(v).into_owned()))
+    }
+
+    async fn stage_variable(
+        &mut self,
+        r: Resource<RequestHandle>,
+        name: String,
+    ) -> Result<Option<String>> {
+        let h = self.table.get(&r)?;
+        let stage = &h.route.snapshot.apis[h.route.api].stages[h.route.stage];
+        Ok(stage.variables.get(&name).cloned())
+    }
+
+    async fn client_ip(&mut self, r: Resource<RequestHandle>) -> Result<String> {
+        Ok(self.table.get(&r)?.client_ip.to_string())
+    }
+
+    async fn identity(&mut self, r: Resource<RequestHandle>) -> Result<Option<types::Identity>> {
+        Ok(self
+            .table
+            .get(&r)?
+            .identity
+            .as_ref()
+            .map(|i| types::Identity {
+                principal: i.principal.clone(),
+                claims: i.claims.clone(),
+            }))
+    }
+
+    async fn set_identity(
+        &mut self,
+        r: Resource<RequestHandle>,
+        identity: types::Identity,
+    ) -> Result<()> {
+        self.table.get_mut(&r)?.identity = Some(Identity {
+            principal: identity.principal,
+            claims: identity.claims,
+        });
+        Ok(())
+    }
+
+    async fn set_header(
+        &mut self,
+        r: Resource<RequestHandle>,
+        name: String,
+        value: String,
+    ) -> Result<std::result::Result<(), String>> {
+        let pair = header_pair(&name, &value);
+        let h = self.table.get_mut(&r)?;
+        Ok(pair.map(|(n, v)| {
+            h.parts.headers.insert(n, v);
+        }))
+    }
+
+    async fn remove_header(&mut self, r: Resource<RequestHandle>, name: String) -> Result<()> {
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes())
+            && !FORBIDDEN.contains(&name.as_str())
+        {
+            self.table.get_mut(&r)?.parts.headers.remove(name);
+        }
+        Ok(())
+    }
+
+    async fn body(
+        &mut self,
+        r: Resource<RequestHandle>,
+    ) -> Result<std::result::Result<Vec<u8>, String>> {
+        let h = self.table.get_mut(&r)?;
+        if let Some(b) = &h.buffered {
+            return Ok(Ok(b.to_vec()));
+        }
+        let Some(body) = h.body.take() else {
+            return Ok(Ok(Vec::new()));
+        };
+        let limit = usize::try_from(h.body_limit).unwrap_or(usize::MAX);
+        match read_body(body, limit).await {
+            Ok(bytes) => {
+                let out = bytes.to_vec();
+                self.table.get_mut(&r)?.buffered = Some(bytes);
+                Ok(Ok(out))
+            }
+            Err(e) => {
+                self.table.get_mut(&r)?.buffered = Some(Bytes::new());
+                Ok(Err(format!("cannot read the request body: {e}")))
+            }
+        }
+    }
+
+    async fn drop(&mut self, _r: Resource<RequestHandle>) -> Result<()> {
+        // The host owns the handle and takes it back after the call.
+        Ok(())
+    }
+}
+
+/// Reads a whole body up to `limit` bytes.
+fn read_body(
+    body: crate::body::Body,
+    limit: usize,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::result::Result<Bytes, String>> + Send>>
+{
+    Box::pin(async move {
+        let mut body = body;
+        let mut buf = bytes::BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| e.to_string())?;
+            if let Ok(data) = frame.into_data() {
+                if buf.len() + data.len() > limit {
+                    return Err(format!("the body is larger than {limit} bytes"));
+                }
+                buf.extend_from_slice(&data);
+            }
+        }
+        Ok(buf.freeze())
+    })
+}
+
+impl types::HostResponseHead for HostState {
+    async fn status(&mut self, r: Resource<ResponseHandle>) -> Result<u16> {
+        Ok(self.table.get(&r)?.parts.status.as_u16())
+    }
+
+    async fn set_status(
+        &mut self,
+        r: Resource<ResponseHandle>,
+        status: u16,
+    ) -> Result<std::result::Result<(), String>> {
+        let h = self.table.get_mut(&r)?;
+        Ok(match http::StatusCode::from_u16(status) {
+            Ok(s) => {
+                h.parts.status = s;
+                Ok(())
+            }
+            Err(_) => Err(format!("{status} is not a status code")),
+        })
+    }
+
+    async fn header(
+        &mut self,
+        r: Resource<ResponseHandle>,
+        name: String,
+    ) -> Result<Option<String>> {
+        Ok(first(
+            &self.table.get(&r)?.parts.headers,
+            &name.to_ascii_lowercase(),
+        ))
+    }
+
+    async fn set_header(
+        &mut self,
+        r: Resource<ResponseHandle>,
+        name: String,
+        value: String,
+    ) -> Result<std::result::Result<(), String>> {
+        let pair = header_pair(&name, &value);
+        let h = self.table.get_mut(&r)?;
+        Ok(pair.map(|(n, v)| {
+            h.parts.headers.insert(n, v);
+        }))
+    }
+
+    async fn remove_header(&mut self, r: Resource<ResponseHandle>, name: String) -> Result<()> {
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes())
+            && !FORBIDDEN.contains(&name.as_str())
+        {
+            self.table.get_mut(&r)?.parts.headers.remove(name);
+        }
+        Ok(())
+    }
+
+    async fn drop(&mut self, _r: Resource<ResponseHandle>) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl log::Host for HostState {
+    async fn log(
+        &mut self,
+        level: log::Level,
+        message: String,
+    ) -> Result<std::result::Result<(), String>> {
+        if !self.grants.log {
+            return Ok(Err("capability `log` is not granted to this plugin".into()));
+        }
+        let plugin = &*self.plugin;
+        match level {
+            log::Level::Trace => tracing::trace!(plugin, "{message}"),
+            log::Level::Debug => tracing::debug!(plugin, "{message}"),
+            log::Level::Info => tracing::info!(plugin, "{message}"),
+            log::Level::Warn => tracing::warn!(plugin, "{message}"),
+            log::Level::Error => tracing::error!(plugin, "{message}"),
+        }
+        Ok(Ok(()))
+    }
+}
+
+impl clock::Host for HostState {
+    async fn now_ms(&mut self) -> Result<std::result::Result<u64, String>> {
+        if !self.grants.clock {
+            return Ok(Err(
+                "capability `clock` is not granted to this plugin".into()
+            ));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        Ok(Ok(now))
+    }
+}
