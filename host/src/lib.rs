@@ -5,6 +5,7 @@
 //! route, and the route's [`integration`] answers. The [`gateway`] holds the compiled
 //! [`config`] snapshot and swaps it on reload.
 
+pub mod admin;
 pub mod body;
 pub mod config;
 pub mod demo;

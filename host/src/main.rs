@@ -128,17 +128,65 @@ async fn run(
         println!("  curl {base}/pets/42");
         println!("  curl -X POST {base}/echo/anything?x=1 -d 'hello'");
     }
-    if let Some(p) = path {
-        tollgate::gateway::watch(
+    let reloader = path.map(|p| {
+        Arc::new(tollgate::gateway::Reloader::new(
             Arc::clone(&gateway),
             p,
             config.listeners.clone(),
-            watch_file,
-        );
+        ))
+    });
+    if let Some(r) = &reloader {
+        tollgate::gateway::watch(Arc::clone(r), watch_file);
     }
+    let admin_stop = tokio_util::sync::CancellationToken::new();
+    start_admin(&config, &gateway, reloader, &admin_stop).await?;
     println!("{}", serde_json::json!({ "event": "ready" }));
     server.run(shutdown).await;
+    admin_stop.cancel();
     Ok(())
+}
+
+/// Starts the admin API. Configured: a bind failure is fatal. Default (`127.0.0.1:9901`):
+/// a bind failure is logged and the gateway runs without it.
+async fn start_admin(
+    config: &Config,
+    gateway: &Arc<Gateway>,
+    reloader: Option<Arc<tollgate::gateway::Reloader>>,
+    stop: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    use tollgate::admin::{AdminServer, AdminState};
+    let (address, token, explicit) = match &config.admin {
+        Some(a) => (a.address, a.resolved_token(), true),
+        None => (tollgate::config::Admin::default_address(), None, false),
+    };
+    if let Some(a) = &config.admin
+        && a.token_env.is_some()
+        && token.is_none()
+        && !a.address.ip().is_loopback()
+    {
+        anyhow::bail!("admin: the token environment variable is empty or unset");
+    }
+    let state = AdminState {
+        gateway: Arc::clone(gateway),
+        reloader,
+        token,
+    };
+    match AdminServer::bind(address, state).await {
+        Ok(server) => {
+            let bound = server.local_addr().context("admin address")?;
+            println!(
+                "{}",
+                serde_json::json!({ "event": "listening", "listener": "admin", "address": bound.to_string(), "url": format!("http://{bound}") })
+            );
+            server.spawn(stop.clone());
+            Ok(())
+        }
+        Err(e) if explicit => Err(anyhow::anyhow!("admin: cannot bind {address}: {e}")),
+        Err(e) => {
+            tracing::warn!(%address, error = %e, "admin API not started (default address busy)");
+            Ok(())
+        }
+    }
 }
 
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {

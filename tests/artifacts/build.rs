@@ -41,6 +41,7 @@ fn main() {
     for (name, file) in [
         ("TEST_FILTER", "test_filter.wasm"),
         ("FUTURE_CONTRACT", "future_contract.wasm"),
+        ("VERSION_TWO", "version_two.wasm"),
     ] {
         let path = release.join(file);
         assert!(path.exists(), "{} was not built", path.display());

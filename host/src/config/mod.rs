@@ -18,6 +18,7 @@
 //! Parsing is strict (unknown fields are errors) and every error names the file, line,
 //! column and field, with a hint where one helps. See `docs/config.md`.
 
+mod admin;
 mod api;
 mod error;
 mod integration;
@@ -29,6 +30,7 @@ mod root;
 mod units;
 mod validate;
 
+pub use admin::Admin;
 pub use api::{
     Api, ApiKind, BasePath, DEFAULT_STAGE, HostPattern, Route, RouteMethod, Stage, StageName,
 };

@@ -7,7 +7,7 @@ use std::path::Path;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, de};
 
-use super::{Api, ConfigError, Limits, Listener, PluginDef, Upstream, load, validate};
+use super::{Admin, Api, ConfigError, Limits, Listener, PluginDef, Upstream, load, validate};
 
 /// A whole config file.
 ///
@@ -24,6 +24,9 @@ pub struct Config {
     pub version: Version,
     /// Sockets to accept connections on.
     pub listeners: Vec<Listener>,
+    /// The admin API (default: `127.0.0.1:9901`, no token).
+    #[serde(default)]
+    pub admin: Option<Admin>,
     /// Protocol limits and timeouts.
     #[serde(default)]
     pub limits: Limits,

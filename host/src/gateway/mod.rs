@@ -11,8 +11,8 @@ use arc_swap::ArcSwap;
 
 use crate::config::Config;
 use crate::integration::client::ClientCache;
-use plugins::PluginHost;
-pub use reload::watch;
+pub use plugins::PluginHost;
+pub use reload::{Reloader, watch};
 use snapshot::{BuildError, Snapshot};
 
 /// The gateway: what every connection reads to serve a request.
@@ -28,12 +28,18 @@ impl Gateway {
         let clients = ClientCache::default();
         let plugins = PluginHost::default();
         let loaded = plugins.load_all(config).await?;
-        let snapshot = Snapshot::build(config, &clients, &loaded)?;
+        let snapshot = Snapshot::build(config, &clients, &plugins, &loaded)?;
+        plugins.activate(&loaded);
         Ok(Self {
             snapshot: ArcSwap::from_pointee(snapshot),
             clients,
             plugins,
         })
+    }
+
+    /// The plugin slots and engine.
+    pub fn plugins(&self) -> &PluginHost {
+        &self.plugins
     }
 
     /// The current snapshot. Requests hold it for their whole life, so a reload never changes
@@ -47,7 +53,8 @@ impl Gateway {
     /// started with.
     pub async fn apply(&self, config: &Config) -> Result<(), BuildError> {
         let loaded = self.plugins.load_all(config).await?;
-        let next = Snapshot::build(config, &self.clients, &loaded)?;
+        let next = Snapshot::build(config, &self.clients, &self.plugins, &loaded)?;
+        self.plugins.activate(&loaded);
         self.snapshot.store(Arc::new(next));
         Ok(())
     }

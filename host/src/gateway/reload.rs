@@ -15,15 +15,44 @@ use crate::config::{Config, Listener};
 /// truncate-then-write is read once, whole.
 const SETTLE: Duration = Duration::from_millis(100);
 
-/// Watches SIGHUP and, with `watch_file`, the file itself; each trigger reloads the file, and
-/// a valid file replaces the running snapshot. Listener changes need a restart and are
-/// reported as such.
-pub fn watch(
+/// Reloads the config file into the gateway; shared by SIGHUP, the file watch and the
+/// admin API.
+pub struct Reloader {
     gateway: Arc<Gateway>,
     path: PathBuf,
     listeners: Vec<Listener>,
-    watch_file: bool,
-) -> tokio::task::JoinHandle<()> {
+}
+
+impl Reloader {
+    /// A reloader of `path` into `gateway`; `listeners` are the ones bound at start.
+    pub fn new(gateway: Arc<Gateway>, path: PathBuf, listeners: Vec<Listener>) -> Self {
+        Self {
+            gateway,
+            path,
+            listeners,
+        }
+    }
+
+    /// Reads, validates and applies the file; on error the running config stays.
+    pub async fn reload(&self) -> Result<(), String> {
+        let config = Config::load(&self.path).map_err(|e| e.to_string())?;
+        if config.listeners != self.listeners {
+            tracing::warn!(
+                "listener changes take effect after a restart; routes and upstreams are reloaded now"
+            );
+        }
+        self.gateway
+            .apply(&config)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(file = %self.path.display(), "config reloaded");
+        Ok(())
+    }
+}
+
+/// Watches SIGHUP and, with `watch_file`, the file itself; each trigger reloads the file.
+pub fn watch(reloader: Arc<Reloader>, watch_file: bool) -> tokio::task::JoinHandle<()> {
+    let path = reloader.path.clone();
     // Both triggers are registered before this returns (and so before the gateway reports
     // ready): a change made right after start is never missed.
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
@@ -66,7 +95,9 @@ pub fn watch(
                 continue;
             }
             last = Some(h);
-            reload(&gateway, &path, &listeners).await;
+            if let Err(e) = reloader.reload().await {
+                tracing::error!("config reload failed; the running config stays: {e}");
+            }
         }
     })
 }
@@ -108,23 +139,4 @@ fn hash(bytes: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
     bytes.hash(&mut h);
     h.finish()
-}
-
-async fn reload(gateway: &Gateway, path: &Path, listeners: &[Listener]) {
-    let config = match Config::load(path) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!("config reload failed; the running config stays: {e}");
-            return;
-        }
-    };
-    if config.listeners != listeners {
-        tracing::warn!(
-            "listener changes take effect after a restart; routes and upstreams are reloaded now"
-        );
-    }
-    match gateway.apply(&config).await {
-        Ok(()) => tracing::info!(file = %path.display(), "config reloaded"),
-        Err(e) => tracing::error!("config reload failed; the running config stays: {e}"),
-    }
 }

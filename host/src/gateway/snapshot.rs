@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
-use super::plugins::LoadedPlugins;
+use super::plugins::{LoadedPlugins, PluginHost};
 use crate::config::{self, Config, DEFAULT_STAGE, IntegrationKind, RouteMethod};
 use crate::integration::client::{ClientCache, ClientError, ClientKey};
 use crate::integration::upstream::{PoolSettings, UpstreamPool};
@@ -82,6 +82,7 @@ impl Snapshot {
     pub fn build(
         config: &Config,
         clients: &ClientCache,
+        host: &PluginHost,
         plugins: &LoadedPlugins,
     ) -> Result<Self, BuildError> {
         let mut pools = HashMap::new();
@@ -156,6 +157,7 @@ impl Snapshot {
                         .get(),
                     chains: chains(
                         config,
+                        host,
                         plugins,
                         api.plugins
                             .iter()
@@ -180,16 +182,18 @@ impl Snapshot {
 /// Builds the per-phase chains of the named plugins, in order.
 fn chains<'a>(
     config: &Config,
+    host: &PluginHost,
     plugins: &LoadedPlugins,
     names: impl Iterator<Item = &'a str>,
 ) -> Result<Chains, BuildError> {
     let mut chains = Chains::default();
     for name in names {
-        let (Some(def), Some(plugin)) = (config.plugins.get(name), plugins.get(name)) else {
+        let (Some(def), Some((plugin, size))) = (config.plugins.get(name), plugins.get(name))
+        else {
             return Err(BuildError::UnknownPlugin(name.to_owned()));
         };
         let attached = Attached {
-            plugin: Arc::clone(plugin),
+            slot: host.slot(name, plugin, *size),
             on_error: def.on_error,
         };
         for phase in &def.on_request {

@@ -10,14 +10,15 @@ use crate::body::{Body, full};
 use crate::config::{OnError, RequestPhaseName, ResponsePhaseName};
 use crate::error::RequestError;
 use crate::plugin::{
-    Action, Plugin, PluginResponse, RequestHandle, RequestPhase, ResponseHandle, ResponsePhase,
+    Action, Plugin, PluginResponse, PluginSlot, RequestHandle, RequestPhase, ResponseHandle,
+    ResponsePhase,
 };
 
 /// A plugin in a chain.
 #[derive(Clone)]
 pub struct Attached {
-    /// The plugin.
-    pub plugin: Arc<Plugin>,
+    /// The plugin's slot; the running version is read once per call.
+    pub slot: Arc<PluginSlot>,
     /// What its failure does (authorize: always fail).
     pub on_error: OnError,
 }
@@ -114,7 +115,7 @@ pub async fn run_request(
 ) -> Result<RequestOutcome, RequestError> {
     for (i, chain) in chains.request.iter().enumerate() {
         for attached in chain {
-            let plugin = &attached.plugin;
+            let plugin = &attached.slot.plugin();
             let (back, result) = plugin.on_request(REQUEST_PHASES[i], handle).await;
             let authorize = i == 0;
             let Some(back) = back else {
@@ -155,7 +156,7 @@ pub async fn run_response(
     let mut handle = ResponseHandle { parts };
     for (i, chain) in chains.response.iter().enumerate() {
         for attached in chain {
-            let plugin = &attached.plugin;
+            let plugin = &attached.slot.plugin();
             let (back, result) = plugin.on_response(RESPONSE_PHASES[i], handle).await;
             let Some(back) = back else {
                 return Err(RequestError::Plugin {

@@ -7,6 +7,7 @@ mod engine;
 mod handles;
 mod host;
 mod runtime;
+mod slot;
 
 pub use bindings::tollgate::plugin::types::Response as PluginResponse;
 pub use bindings::{Action, RequestPhase, ResponsePhase};
@@ -14,3 +15,4 @@ pub use engine::{EngineError, PluginEngine};
 pub use handles::{Identity, RequestHandle, ResponseHandle, RouteRef};
 pub use host::Grants;
 pub use runtime::{CONTRACT_VERSION, Plugin, PluginError, PluginSettings};
+pub use slot::{Origin, PluginSlot, Version};

@@ -37,6 +37,8 @@ pub struct PluginSettings {
     pub max_uses: u64,
     /// A fresh instance for every request.
     pub fresh_per_request: bool,
+    /// The file the config names, to return to after a hot-load.
+    pub source: std::path::PathBuf,
 }
 
 /// A plugin could not be loaded or failed a call.
@@ -158,6 +160,11 @@ impl Plugin {
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.settings.name
+    }
+
+    /// How it runs (to load another version with the same settings).
+    pub fn settings(&self) -> &PluginSettings {
+        &self.settings
     }
 
     fn call_err(&self, message: impl Into<String>) -> PluginError {

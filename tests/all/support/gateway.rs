@@ -16,6 +16,8 @@ pub struct Gateway {
     pub urls: Vec<String>,
     /// Bound addresses, in config order.
     pub addrs: Vec<std::net::SocketAddr>,
+    /// The admin API, when it started.
+    pub admin: Option<String>,
     logs: Arc<Mutex<String>>,
     dir: tempfile::TempDir,
 }
@@ -94,12 +96,16 @@ impl Gateway {
         let mut lines = BufReader::new(stdout).lines();
         let mut urls = Vec::new();
         let mut addrs = Vec::new();
+        let mut admin = None;
         let ready = tokio::time::timeout(DEADLINE, async {
             while let Ok(Some(line)) = lines.next_line().await {
                 let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
                     continue;
                 };
                 match v["event"].as_str() {
+                    Some("listening") if v["listener"] == "admin" => {
+                        admin = v["url"].as_str().map(str::to_owned);
+                    }
                     Some("listening") => {
                         urls.push(v["url"].as_str().unwrap_or_default().to_owned());
                         addrs.push(
@@ -128,6 +134,7 @@ impl Gateway {
             child,
             urls,
             addrs,
+            admin,
             logs,
             dir,
         }
@@ -136,6 +143,11 @@ impl Gateway {
     /// The URL of the first listener.
     pub fn url(&self) -> &str {
         &self.urls[0]
+    }
+
+    /// The admin API's URL.
+    pub fn admin_url(&self) -> &str {
+        self.admin.as_deref().expect("the admin API is running")
     }
 
     /// The config file.

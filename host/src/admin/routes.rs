@@ -1,0 +1,159 @@
+//! The admin endpoints.
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use super::AdminState;
+use crate::plugin::{CONTRACT_VERSION, Origin};
+
+/// Largest component accepted by `PUT /plugins/{name}`.
+const MAX_UPLOAD: usize = 64 << 20;
+
+fn reply(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Compares without leaking where the first difference is.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn authorized(state: &AdminState, req: &Request<Incoming>) -> bool {
+    let Some(token) = &state.token else {
+        return true;
+    };
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
+}
+
+/// Routes one admin request.
+pub async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_owned();
+    match (req.method(), path.as_str()) {
+        (&Method::GET, "/healthz") => return reply(StatusCode::OK, &json!({ "status": "ok" })),
+        (&Method::GET, "/readyz") => return reply(StatusCode::OK, &json!({ "status": "ready" })),
+        _ => {}
+    }
+    if !authorized(state, &req) {
+        let mut r = reply(
+            StatusCode::UNAUTHORIZED,
+            &json!({ "message": "Unauthorized" }),
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer"),
+        );
+        return r;
+    }
+    let plugin_name = path
+        .strip_prefix("/plugins/")
+        .filter(|n| !n.is_empty() && !n.contains('/'));
+    match (req.method().clone(), path.as_str(), plugin_name) {
+        (Method::GET, "/plugins", _) => list_plugins(state),
+        (Method::PUT, _, Some(name)) => {
+            let name = name.to_owned();
+            let wasm = match Limited::new(req.into_body(), MAX_UPLOAD).collect().await {
+                Ok(b) => b.to_bytes().to_vec(),
+                Err(e) => {
+                    return reply(
+                        StatusCode::BAD_REQUEST,
+                        &json!({ "message": format!("cannot read the upload: {e}") }),
+                    );
+                }
+            };
+            if state.gateway.plugins().find(&name).is_none() {
+                return reply(
+                    StatusCode::NOT_FOUND,
+                    &json!({ "message": format!("no plugin `{name}` in the running config") }),
+                );
+            }
+            match state
+                .gateway
+                .plugins()
+                .hot_load(&name, wasm, Origin::Admin)
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(plugin = %name, "plugin hot-loaded");
+                    reply(
+                        StatusCode::OK,
+                        &json!({ "plugin": name, "status": "loaded" }),
+                    )
+                }
+                Err(e) => {
+                    tracing::warn!(plugin = %name, error = %e, "hot-load refused; the running version stays");
+                    reply(
+                        StatusCode::BAD_REQUEST,
+                        &json!({ "message": e.to_string() }),
+                    )
+                }
+            }
+        }
+        (Method::DELETE, _, Some(name)) => {
+            if state.gateway.plugins().find(name).is_none() {
+                return reply(
+                    StatusCode::NOT_FOUND,
+                    &json!({ "message": format!("no plugin `{name}` in the running config") }),
+                );
+            }
+            match state.gateway.plugins().revert(name).await {
+                Ok(()) => reply(
+                    StatusCode::OK,
+                    &json!({ "plugin": name, "status": "config version" }),
+                ),
+                Err(e) => reply(
+                    StatusCode::BAD_REQUEST,
+                    &json!({ "message": e.to_string() }),
+                ),
+            }
+        }
+        (Method::POST, "/config/reload", _) => match &state.reloader {
+            None => reply(
+                StatusCode::CONFLICT,
+                &json!({ "message": "running the embedded demo: there is no config file to reload" }),
+            ),
+            Some(r) => match r.reload().await {
+                Ok(()) => reply(StatusCode::OK, &json!({ "status": "reloaded" })),
+                Err(e) => reply(StatusCode::BAD_REQUEST, &json!({ "message": e })),
+            },
+        },
+        _ => reply(StatusCode::NOT_FOUND, &json!({ "message": "Not Found" })),
+    }
+}
+
+fn list_plugins(state: &AdminState) -> Response<Full<Bytes>> {
+    let plugins: Vec<serde_json::Value> = state
+        .gateway
+        .plugins()
+        .all()
+        .into_iter()
+        .map(|(name, slot)| {
+            let v = slot.version();
+            let loaded_at = v
+                .loaded_at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0);
+            json!({
+                "name": name,
+                "origin": if v.origin == Origin::Admin { "admin" } else { "config" },
+                "size": v.size,
+                "loaded_at_ms": loaded_at,
+                "contract": format!("tollgate:plugin@{CONTRACT_VERSION}"),
+            })
+        })
+        .collect();
+    reply(StatusCode::OK, &json!({ "plugins": plugins }))
+}
