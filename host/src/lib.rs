@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod builtins;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -16,5 +17,6 @@ pub mod pipeline;
 pub mod plugin;
 pub mod router;
 pub mod server;
+pub mod state;
 pub mod telemetry;
 pub mod template;

@@ -138,6 +138,9 @@ async fn run(
     if let Some(r) = &reloader {
         tollgate::gateway::watch(Arc::clone(r), watch_file);
     }
+    if let Some(dir) = &config.plugin_runtime.plugin_dir {
+        tollgate::gateway::watch_plugin_dir(Arc::clone(&gateway), dir.clone()).await;
+    }
     let admin_stop = tokio_util::sync::CancellationToken::new();
     start_admin(&config, &gateway, reloader, &admin_stop).await?;
     println!("{}", serde_json::json!({ "event": "ready" }));
@@ -170,6 +173,7 @@ async fn start_admin(
         gateway: Arc::clone(gateway),
         reloader,
         token,
+        metrics: tollgate::telemetry::init_metrics(),
     };
     match AdminServer::bind(address, state).await {
         Ok(server) => {

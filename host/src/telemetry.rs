@@ -1,4 +1,5 @@
-//! Logging through `tracing`: readable text on a terminal, or JSON lines.
+//! Logging through `tracing` (readable text on a terminal, or JSON lines) and the metrics
+//! recorder (Prometheus text at the admin API's `/metrics`).
 
 use tracing_subscriber::EnvFilter;
 
@@ -23,4 +24,12 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Installs the global metrics recorder; `None` if one is installed already.
+pub fn init_metrics() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .inspect_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
+        .ok()
 }

@@ -1,8 +1,14 @@
 //! Write [Tollgate](https://github.com/tollgate-gw/tollgate) plugins in Rust.
 //!
 //! A plugin is a WebAssembly component built for `wasm32-wasip2` against the contract in
-//! `sdk/wit` (`tollgate:plugin@0.1.0`). Implement [`Plugin`] — every hook has a default that
-//! passes the request on — and export it with [`plugin!`]:
+//! `sdk/wit` (`tollgate:plugin@0.1.0`). Implement [`Plugin`] — every hook has a default —
+//! and put [`macro@plugin`] on the impl. The hooks you define pick the world:
+//!
+//! - `on_request` / `on_response`: a **filter**, run in the phases the gateway config
+//!   names;
+//! - `authorize`: an **authorizer**, run in the authorize phase, answering allow (with a
+//!   principal and context), deny (403) or unauthorized (401);
+//! - `handle`: a **function**, the integration of a route, producing the response.
 //!
 //! ```no_run
 //! use tollgate_sdk::{Action, Plugin, Request, RequestPhase};
@@ -14,6 +20,7 @@
 //!
 //! struct RequireHeader(Config);
 //!
+//! #[tollgate_sdk::plugin]
 //! impl Plugin for RequireHeader {
 //!     type Config = Config;
 //!
@@ -28,9 +35,15 @@
 //!         Action::Continue
 //!     }
 //! }
-//!
-//! tollgate_sdk::plugin!(RequireHeader);
 //! ```
+//!
+//! The config arrives once per instance as JSON and is deserialised into
+//! [`Plugin::Config`]; a config that does not deserialise, or that [`Plugin::new`] refuses,
+//! is reported to the gateway, which refuses the whole gateway config with the message.
+//!
+//! Host capabilities ([`log`], [`clock`], [`random`], [`cache`], [`state`], [`outbound`],
+//! [`metrics`]) must be granted in the gateway config; a call to one that is not granted
+//! returns `Err`, never traps.
 //!
 //! The crate is a `cdylib` depending on `tollgate-sdk` alone (plus `serde` for its config);
 //! build it with `cargo build --release --target wasm32-wasip2` and point a gateway config's
@@ -38,118 +51,59 @@
 
 #![deny(missing_docs)]
 
-/// The wit-bindgen the bindings were generated with, for the [`plugin!`] expansion.
+#[doc(hidden)]
+pub mod bindings;
+mod export;
+mod respond;
+
+pub use export::{__init, __not_initialised};
+pub use respond::{allow, json_response, respond, respond_json, text_response};
+
+/// Exports an `impl Plugin for T` as a component (see the crate docs).
+pub use tollgate_sdk_macros::plugin;
+
+/// The wit-bindgen the bindings were generated with.
 #[doc(hidden)]
 pub use wit_bindgen;
 
 /// The contract version this SDK builds plugins for; the host refuses other major versions.
 pub const CONTRACT_VERSION: &str = "0.1.0";
 
-/// Generated bindings of `sdk/wit`.
-#[doc(hidden)]
-#[allow(missing_docs, unsafe_code, clippy::all)]
-pub mod bindings {
-    wit_bindgen::generate!({
-        path: "wit",
-        world: "filter",
-        pub_export_macro: true,
-        default_bindings_module: "$crate::bindings",
-        generate_all,
-    });
-}
-
-pub use bindings::tollgate::plugin::types::{
-    Action, Identity, Request, RequestPhase, Response, ResponseHead, ResponsePhase,
+pub use bindings::filter::tollgate::plugin::types::{
+    Action, Decision, Grant, Identity, Request, RequestPhase, Response, ResponseHead, ResponsePhase,
 };
-pub use bindings::tollgate::plugin::{clock, log};
+pub use bindings::filter::tollgate::plugin::{cache, clock, log, metrics, outbound, random, state};
 
-/// A plugin. Every hook defaults to passing the request on.
+/// A plugin. Every hook has a default; define the ones your plugin needs.
 pub trait Plugin: Sized + 'static {
-    /// The plugin's config, deserialised from the JSON the gateway config gives it. A
-    /// config that does not deserialise is reported to the host, which refuses the gateway
-    /// config with the message.
+    /// The plugin's config, deserialised from the JSON the gateway config gives it.
     type Config: serde::de::DeserializeOwned;
 
     /// Builds the plugin from its config, once per instance. An `Err` rejects the config.
     fn new(config: Self::Config) -> Result<Self, String>;
 
-    /// A request phase: return [`Action::Continue`] or answer with [`Action::Respond`].
+    /// Filter: a request phase. Return [`Action::Continue`] or answer with
+    /// [`Action::Respond`]. Default: continue.
     fn on_request(&self, phase: RequestPhase, req: &Request) -> Action {
         let _ = (phase, req);
         Action::Continue
     }
 
-    /// A response phase.
+    /// Filter: a response phase. Default: continue.
     fn on_response(&self, phase: ResponsePhase, resp: &ResponseHead) -> Action {
         let _ = (phase, resp);
         Action::Continue
     }
-}
 
-/// Answers with `status` and `body`.
-pub fn respond(status: u16, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> Action {
-    Action::Respond(Response {
-        status,
-        headers: headers
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        body: body.into(),
-    })
-}
+    /// Authorizer: decide on a request. Default: unauthorized (fails closed).
+    fn authorize(&self, req: &Request) -> Decision {
+        let _ = req;
+        Decision::Unauthorized
+    }
 
-/// Answers with `status` and a JSON body.
-pub fn respond_json(status: u16, value: &serde_json::Value) -> Action {
-    respond(
-        status,
-        &[("content-type", "application/json")],
-        value.to_string(),
-    )
-}
-
-/// Deserialises the config and builds the plugin; used by [`plugin!`].
-#[doc(hidden)]
-pub fn __init<P: Plugin>(cell: &std::cell::OnceCell<P>, config: &str) -> Result<(), String> {
-    let config: P::Config =
-        serde_json::from_str(config).map_err(|e| format!("invalid plugin config: {e}"))?;
-    let plugin = P::new(config)?;
-    cell.set(plugin)
-        .map_err(|_| "init was called twice".to_owned())
-}
-
-/// What a hook answers when `init` never ran (the host always calls it first).
-#[doc(hidden)]
-pub fn __not_initialised() -> Action {
-    respond(500, &[], "plugin not initialised")
-}
-
-/// Exports a [`Plugin`] implementation as the component's hooks.
-#[macro_export]
-macro_rules! plugin {
-    ($plugin:ty) => {
-        const _: () = {
-            ::std::thread_local! {
-                static __TOLLGATE_PLUGIN: ::std::cell::OnceCell<$plugin> = const { ::std::cell::OnceCell::new() };
-            }
-            struct __TollgateExport;
-            impl $crate::bindings::Guest for __TollgateExport {
-                fn init(config: ::std::string::String) -> ::std::result::Result<(), ::std::string::String> {
-                    __TOLLGATE_PLUGIN.with(|cell| $crate::__init::<$plugin>(cell, &config))
-                }
-                fn on_request(phase: $crate::RequestPhase, req: &$crate::Request) -> $crate::Action {
-                    __TOLLGATE_PLUGIN.with(|cell| match cell.get() {
-                        Some(p) => $crate::Plugin::on_request(p, phase, req),
-                        None => $crate::__not_initialised(),
-                    })
-                }
-                fn on_response(phase: $crate::ResponsePhase, resp: &$crate::ResponseHead) -> $crate::Action {
-                    __TOLLGATE_PLUGIN.with(|cell| match cell.get() {
-                        Some(p) => $crate::Plugin::on_response(p, phase, resp),
-                        None => $crate::__not_initialised(),
-                    })
-                }
-            }
-            $crate::bindings::export!(__TollgateExport with_types_in $crate::bindings);
-        };
-    };
+    /// Function: produce the response. Default: 501.
+    fn handle(&self, req: &Request) -> Response {
+        let _ = req;
+        text_response(501, "not implemented")
+    }
 }

@@ -23,6 +23,14 @@ async fn demo_serves_mocks_stages_and_the_echo_backend() {
         (v["method"].as_str(), v["path"].as_str(), v["body"].as_str()),
         (Some("POST"), Some("/anything"), Some("hello"))
     );
+    // The built-in `headers` plugin stamps both directions.
+    assert_eq!(v["headers"]["x-forwarded-by"], "tollgate-demo");
+    let r = c
+        .get(format!("{}/hello", gw.url()))
+        .send()
+        .await
+        .expect("demo answers");
+    assert_eq!(r.headers()["x-powered-by"], "tollgate");
 }
 
 fn tollgate(args: &[&str]) -> std::process::Output {

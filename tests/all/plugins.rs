@@ -104,6 +104,7 @@ async fn bad_plugins_fail_the_request_and_the_next_one_is_served() {
         ("loop", "deadline of 50ms exceeded"),
         ("panic", "trapped"),
         ("memory", "plugin `p` failed"),
+        ("huge-header", "the limit is 16384"),
     ] {
         let plugin = format!(
             "    on_request: [transform]\n    deadline: 50ms\n    memory: 8MiB\n    config: {{ misbehave: {mode}, misbehave_if: x-misbehave }}"
@@ -173,13 +174,18 @@ async fn capabilities_are_denied_unless_granted() {
         v["headers"]["x-forbidden"],
         "plugins may not set the `transfer-encoding` header"
     );
+    assert_eq!(
+        v["headers"]["x-random"],
+        "capability `random` is not granted to this plugin"
+    );
     drop(gw);
 
-    let granted = "    on_request: [transform]\n    capabilities: [log, clock]\n    config: { use_capabilities: true }";
+    let granted = "    on_request: [transform]\n    capabilities: [log, clock, random]\n    config: { use_capabilities: true }";
     let gw = Gateway::start(&config(&backend, granted)).await;
     let v = client().get(format!("{}/x", gw.url())).fetch_json().await;
     assert_eq!(v["headers"]["x-clock"], "ok true");
     assert_eq!(v["headers"]["x-log"], "ok");
+    assert_eq!(v["headers"]["x-random"], "16 bytes, distinct true");
     gw.wait_log("hello from test-filter").await;
 }
 

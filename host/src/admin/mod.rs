@@ -1,5 +1,5 @@
-//! The admin API: plugin hot-load, config reload, health. Loopback by default; a bearer
-//! token guards everything but `/healthz` and `/readyz` when one is configured.
+//! The admin API: plugin hot-load, config reload, health, metrics. Loopback by default; a
+//! bearer token guards everything but `/healthz` and `/readyz` when one is configured.
 
 mod routes;
 
@@ -22,6 +22,8 @@ pub struct AdminState {
     pub reloader: Option<Arc<Reloader>>,
     /// Required bearer token, if any.
     pub token: Option<String>,
+    /// The Prometheus recorder, rendered at `GET /metrics`.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// A bound admin listener.

@@ -62,6 +62,20 @@ pub async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Full
         .filter(|n| !n.is_empty() && !n.contains('/'));
     match (req.method().clone(), path.as_str(), plugin_name) {
         (Method::GET, "/plugins", _) => list_plugins(state),
+        (Method::GET, "/metrics", _) => match &state.metrics {
+            Some(handle) => {
+                let mut r = Response::new(Full::new(Bytes::from(handle.render())));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("text/plain; version=0.0.4"),
+                );
+                r
+            }
+            None => reply(
+                StatusCode::NOT_FOUND,
+                &json!({ "message": "metrics are not enabled" }),
+            ),
+        },
         (Method::PUT, _, Some(name)) => {
             let name = name.to_owned();
             let wasm = match Limited::new(req.into_body(), MAX_UPLOAD).collect().await {
@@ -148,7 +162,10 @@ fn list_plugins(state: &AdminState) -> Response<Full<Bytes>> {
                 .unwrap_or(0);
             json!({
                 "name": name,
-                "origin": if v.origin == Origin::Admin { "admin" } else { "config" },
+                "kind": v.plugin.kind().to_string(),
+                "source": v.plugin.settings().source.to_string(),
+                "origin": v.origin.as_str(),
+                "from_artifact_cache": v.plugin.from_cache(),
                 "size": v.size,
                 "loaded_at_ms": loaded_at,
                 "contract": format!("tollgate:plugin@{CONTRACT_VERSION}"),

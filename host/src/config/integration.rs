@@ -1,4 +1,4 @@
-//! `integration:` — what answers a route: an HTTP backend or a mock.
+//! `integration:` — what answers a route: an HTTP backend, a mock or a function plugin.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -28,7 +28,7 @@ use crate::template::{Mode, Template};
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Integration {
-    /// `http` or `mock`.
+    /// `http`, `mock` or `function`.
     #[serde(rename = "type")]
     #[schemars(with = "IntegrationKind")]
     pub kind: Spanned<IntegrationKind>,
@@ -62,6 +62,10 @@ pub struct Integration {
     #[serde(default)]
     #[schemars(with = "Option<TextTemplate>")]
     pub body: Option<Spanned<TextTemplate>>,
+    /// function: the plugin (declared under `plugins:`) that produces the response.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub plugin: Option<Spanned<String>>,
 }
 
 /// The kind of integration.
@@ -72,6 +76,8 @@ pub enum IntegrationKind {
     Http,
     /// Answer from the gateway with a fixed status, headers and a body template.
     Mock,
+    /// A plugin built for the `function` world produces the response.
+    Function,
 }
 
 /// A URL or path template (`{param}` and `${...}` variables).

@@ -95,7 +95,15 @@ pub(super) fn resolve_paths(config: &mut Config, dir: &Path) {
         }
     }
     for plugin in config.plugins.values_mut() {
-        fix(&mut plugin.path);
+        if let Some(path) = &mut plugin.path {
+            fix(path);
+        }
+        if let Some(ca) = plugin.http.as_mut().and_then(|h| h.ca.as_mut()) {
+            fix(ca);
+        }
+    }
+    if let Some(dir) = &mut config.plugin_runtime.plugin_dir {
+        fix(dir);
     }
     for upstream in config.upstreams.values_mut() {
         if let Some(ca) = &mut upstream.ca {

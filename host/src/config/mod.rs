@@ -27,6 +27,7 @@ mod listener;
 mod load;
 mod plugin;
 mod root;
+mod runtime;
 mod units;
 mod validate;
 
@@ -38,8 +39,11 @@ pub use error::ConfigError;
 pub use integration::{Integration, IntegrationKind, TextTemplate, UrlTemplate};
 pub use limits::Limits;
 pub use listener::{ClientAuth, Listener, SniCert, Tls, TlsVersion};
-pub use plugin::{Capability, Isolation, OnError, PluginDef, RequestPhaseName, ResponsePhaseName};
+pub use plugin::{
+    Capability, HttpCapability, Isolation, OnError, PluginDef, RequestPhaseName, ResponsePhaseName,
+};
 pub use root::{Config, Version};
+pub use runtime::PluginRuntime;
 pub use units::{ByteSize, Duration};
 pub use upstream::{Balance, PassiveHealth, TargetUrl, Upstream, UpstreamProtocol};
 

@@ -7,10 +7,15 @@ use serde::Deserialize;
 
 use super::units::{ByteSize, Duration};
 
-/// A plugin: a component built against `sdk/wit`, its config and its sandbox.
+/// A plugin: a component built against `sdk/wit` (a file, or a built-in by name), its
+/// config and its sandbox.
 ///
 /// ```yaml
 /// plugins:
+///   stamp:
+///     builtin: headers
+///     config: { response: { set: { x-served-by: tollgate } } }
+///     on_response: [configure]
 ///   add-header:
 ///     path: plugins/add_header.wasm
 ///     config: { name: x-hello, value: world }
@@ -23,13 +28,18 @@ use super::units::{ByteSize, Duration};
 #[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PluginDef {
-    /// The component (`.wasm`), relative to the config file.
-    pub path: PathBuf,
-    /// Config handed to the plugin's `init` as JSON; a plugin that rejects it rejects the
-    /// whole gateway config.
+    /// The component (`.wasm`), relative to the config file. Exclusive with `builtin`.
     #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// A plugin shipped in the binary, by name (`tollgate plugins` lists them). Exclusive
+    /// with `path`.
+    #[serde(default)]
+    pub builtin: Option<String>,
+    /// Config handed to the plugin's `init` as JSON; a plugin that rejects it rejects the
+    /// whole gateway config. Default `{}`.
+    #[serde(default = "empty_object")]
     pub config: serde_json::Value,
-    /// Request phases the plugin runs in.
+    /// Request phases the plugin runs in (an authorizer: `[authorize]`, the default).
     #[serde(default)]
     pub on_request: Vec<RequestPhaseName>,
     /// Response phases the plugin runs in.
@@ -38,6 +48,9 @@ pub struct PluginDef {
     /// Host capabilities granted; everything else is denied.
     #[serde(default)]
     pub capabilities: Vec<Capability>,
+    /// Settings of the `http` capability: the hosts the plugin may call and the bounds.
+    #[serde(default)]
+    pub http: Option<HttpCapability>,
     /// Linear-memory cap of one instance. Default 32MiB.
     #[serde(default = "default_memory")]
     pub memory: ByteSize,
@@ -57,6 +70,10 @@ pub struct PluginDef {
     /// (default, 500) or `skip` (log and go on). The authorize phase always fails closed.
     #[serde(default)]
     pub on_error: OnError,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
 }
 
 fn default_memory() -> ByteSize {
@@ -111,6 +128,48 @@ pub enum Capability {
     Log,
     /// Read the wall clock.
     Clock,
+    /// Cryptographically secure random bytes.
+    Random,
+    /// A key-value cache private to the plugin, with a TTL per entry.
+    Cache,
+    /// Counters and token buckets on the state store.
+    State,
+    /// Outbound HTTP to the hosts in `http.allow`.
+    Http,
+    /// Counters, gauges and histograms exported as metrics.
+    Metrics,
+}
+
+/// What a plugin granted `http` may call.
+///
+/// ```yaml
+/// http:
+///   allow: [idp.example.com, "*.internal.example.com", "127.0.0.1:9000"]
+///   timeout: 2s
+///   max_response: 1MiB
+/// ```
+#[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCapability {
+    /// Hosts: `name`, `*.domain` (subdomains only), either with `:port` to allow one port.
+    pub allow: Vec<String>,
+    /// Longest one request may take (also bounded by the plugin's `deadline`). Default 2s.
+    #[serde(default = "default_http_timeout")]
+    pub timeout: Duration,
+    /// Largest response body. Default 1MiB.
+    #[serde(default = "default_http_max_response")]
+    pub max_response: ByteSize,
+    /// Extra CA bundle (PEM) trusted for https, relative to the config file.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+}
+
+fn default_http_timeout() -> Duration {
+    Duration::from_millis(2000)
+}
+
+fn default_http_max_response() -> ByteSize {
+    ByteSize::mib(1)
 }
 
 /// Instance reuse.

@@ -7,7 +7,9 @@ use std::path::Path;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, de};
 
-use super::{Admin, Api, ConfigError, Limits, Listener, PluginDef, Upstream, load, validate};
+use super::{
+    Admin, Api, ConfigError, Limits, Listener, PluginDef, PluginRuntime, Upstream, load, validate,
+};
 
 /// A whole config file.
 ///
@@ -36,6 +38,9 @@ pub struct Config {
     /// WebAssembly plugins, attached to APIs and routes by name.
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginDef>,
+    /// The plugin engine: artifact cache, watched plugin folder, cache size.
+    #[serde(default)]
+    pub plugin_runtime: PluginRuntime,
     /// The APIs.
     #[serde(default)]
     pub apis: Vec<Api>,

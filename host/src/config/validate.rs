@@ -68,13 +68,75 @@ pub(super) fn check(config: &Config, file: &str) -> Check {
         }
     }
     for (name, p) in &config.plugins {
-        if p.on_request.is_empty() && p.on_response.is_empty() {
-            return err(
-                None,
-                format!("plugins.{name}"),
-                "the plugin runs in no phase".into(),
-                Some("add `on_request: [transform]` or `on_response: [...]`".into()),
-            );
+        let field = format!("plugins.{name}");
+        match (&p.path, &p.builtin) {
+            (Some(_), Some(_)) => {
+                return err(
+                    None,
+                    field,
+                    "set either `path` or `builtin`, not both".into(),
+                    None,
+                );
+            }
+            (None, None) => {
+                return err(
+                    None,
+                    field,
+                    "a plugin needs `path` (a .wasm file) or `builtin` (a name)".into(),
+                    Some(format!(
+                        "built-in plugins: {}",
+                        crate::builtins::names().collect::<Vec<_>>().join(", ")
+                    )),
+                );
+            }
+            (None, Some(b)) if crate::builtins::get(b).is_none() => {
+                return err(
+                    None,
+                    format!("{field}.builtin"),
+                    format!("there is no built-in plugin `{b}`"),
+                    Some(format!(
+                        "built-in plugins: {}",
+                        crate::builtins::names().collect::<Vec<_>>().join(", ")
+                    )),
+                );
+            }
+            _ => {}
+        }
+        let wants_http = p.capabilities.contains(&super::Capability::Http);
+        match &p.http {
+            None if wants_http => {
+                return err(
+                    None,
+                    field,
+                    "the `http` capability needs `http.allow`, the hosts the plugin may call"
+                        .into(),
+                    Some("e.g. `http: { allow: [idp.example.com] }`".into()),
+                );
+            }
+            Some(_) if !wants_http => {
+                return err(
+                    None,
+                    format!("{field}.http"),
+                    "`http` settings without the `http` capability".into(),
+                    Some("add `http` to `capabilities`".into()),
+                );
+            }
+            Some(h) => {
+                if h.allow.is_empty() {
+                    return err(
+                        None,
+                        format!("{field}.http.allow"),
+                        "the allow-list is empty".into(),
+                        None,
+                    );
+                }
+                for (i, host) in h.allow.iter().enumerate() {
+                    if let Err(e) = crate::plugin::HostPattern::parse(host) {
+                        return err(None, format!("{field}.http.allow[{i}]"), e, None);
+                    }
+                }
+            }
+            None => {}
         }
         if p.on_error == super::OnError::Skip
             && p.on_request.contains(&super::RequestPhaseName::Authorize)
@@ -238,7 +300,51 @@ fn check_integration(config: &Config, route: &Route, field: &str, file: &str) ->
         }
         Ok(())
     };
+    if i.kind.value != IntegrationKind::Function
+        && let Some(plugin) = &i.plugin
+    {
+        return fail(
+            at(plugin),
+            "plugin",
+            "`plugin` belongs to `type: function`".into(),
+            None,
+        );
+    }
     match i.kind.value {
+        IntegrationKind::Function => {
+            if i.url.is_some()
+                || i.upstream.is_some()
+                || i.path.is_some()
+                || i.timeout.is_some()
+                || i.preserve_host
+                || i.status.is_some()
+                || !i.headers.is_empty()
+                || i.body.is_some()
+            {
+                return fail(
+                    kind_pos,
+                    "",
+                    "a function integration takes only `plugin`".into(),
+                    None,
+                );
+            }
+            let Some(plugin) = &i.plugin else {
+                return fail(
+                    kind_pos,
+                    "",
+                    "a function integration needs `plugin`".into(),
+                    Some("e.g. `integration: { type: function, plugin: hello }`".into()),
+                );
+            };
+            if !config.plugins.contains_key(&plugin.value) {
+                return fail(
+                    at(plugin),
+                    "plugin",
+                    format!("unknown plugin `{}`", plugin.value),
+                    None,
+                );
+            }
+        }
         IntegrationKind::Http => {
             if i.status.is_some() || !i.headers.is_empty() || i.body.is_some() {
                 return fail(

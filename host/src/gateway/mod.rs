@@ -1,6 +1,7 @@
 //! The running gateway state: the current config snapshot, swapped atomically on reload,
 //! and the backend clients that outlive snapshots.
 
+mod plugin_dir;
 mod plugins;
 mod reload;
 pub mod snapshot;
@@ -11,6 +12,7 @@ use arc_swap::ArcSwap;
 
 use crate::config::Config;
 use crate::integration::client::ClientCache;
+pub use plugin_dir::watch_plugin_dir;
 pub use plugins::PluginHost;
 pub use reload::{Reloader, watch};
 use snapshot::{BuildError, Snapshot};

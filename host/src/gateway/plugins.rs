@@ -3,10 +3,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::config::{Capability, Config, Isolation};
+use crate::config::{Capability, Config, Isolation, PluginDef};
+use crate::integration::client::ClientKey;
 use crate::plugin::{
-    Grants, Origin, Plugin, PluginEngine, PluginError, PluginSettings, PluginSlot,
+    ArtifactCache, Grants, HostPattern, HttpGrant, Origin, Plugin, PluginEngine, PluginError,
+    PluginSettings, PluginSlot, Services, Source,
 };
+use crate::state::MemoryStore;
 
 /// The engine (made on first use: a config without plugins never pays for it) and the
 /// plugin slots, which live across config versions so that a hot-loaded version and the
@@ -15,6 +18,7 @@ use crate::plugin::{
 pub struct PluginHost {
     engine: OnceLock<Result<PluginEngine, String>>,
     slots: Mutex<HashMap<String, Arc<PluginSlot>>>,
+    state: Arc<MemoryStore>,
 }
 
 /// Plugins by name, as loaded for one config version, with their component sizes.
@@ -25,15 +29,105 @@ const MAX_INSTANCES: u32 = 256;
 /// Largest linear memory any plugin may be given.
 const MAX_MEMORY: u64 = 256 << 20;
 
+fn grants(def: &PluginDef) -> Result<Grants, String> {
+    let has = |c| def.capabilities.contains(&c);
+    let http = match (&def.http, has(Capability::Http)) {
+        (Some(h), true) => Some(Arc::new(HttpGrant {
+            allow: h
+                .allow
+                .iter()
+                .map(|p| HostPattern::parse(p))
+                .collect::<Result<_, _>>()?,
+            timeout: h.timeout.get(),
+            max_response: h.max_response.get(),
+            client: ClientKey {
+                protocol: crate::config::UpstreamProtocol::Auto,
+                connect_timeout: h.timeout.get(),
+                ca: h.ca.clone(),
+            },
+        })),
+        _ => None,
+    };
+    Ok(Grants {
+        log: has(Capability::Log),
+        clock: has(Capability::Clock),
+        random: has(Capability::Random),
+        cache: has(Capability::Cache),
+        state: has(Capability::State),
+        metrics: has(Capability::Metrics),
+        http,
+    })
+}
+
+/// How a declared plugin runs.
+pub fn settings(name: &str, def: &PluginDef) -> Result<PluginSettings, PluginError> {
+    let source = match (&def.path, &def.builtin) {
+        (_, Some(b)) => Source::Builtin(b.clone()),
+        (Some(p), None) => Source::File(p.clone()),
+        (None, None) => {
+            return Err(PluginError::Load {
+                plugin: name.to_owned(),
+                message: "neither `path` nor `builtin` is set".into(),
+            });
+        }
+    };
+    Ok(PluginSettings {
+        name: name.into(),
+        config: def.config.to_string(),
+        grants: grants(def).map_err(|message| PluginError::Load {
+            plugin: name.to_owned(),
+            message,
+        })?,
+        memory: def.memory.get().min(MAX_MEMORY),
+        deadline: def.deadline.get(),
+        instances: def.instances,
+        max_uses: def.max_uses,
+        fresh_per_request: def.isolation == Isolation::Request,
+        source,
+    })
+}
+
 impl PluginHost {
-    fn engine(&self) -> Result<&PluginEngine, PluginError> {
+    /// The state store shared by plugins (and, later, the rate limiters).
+    pub fn state(&self) -> &Arc<MemoryStore> {
+        &self.state
+    }
+
+    fn engine(&self, config: &Config) -> Result<&PluginEngine, PluginError> {
         self.engine
-            .get_or_init(|| PluginEngine::new(MAX_INSTANCES, MAX_MEMORY).map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                let runtime = &config.plugin_runtime;
+                let artifacts = runtime.artifact_dir().and_then(|dir| {
+                    ArtifactCache::open(&dir)
+                        .inspect_err(|e| {
+                            tracing::warn!(dir = %dir.display(), error = %e,
+                                "plugin artifact cache disabled");
+                        })
+                        .ok()
+                });
+                let services = Services::new(runtime.cache_bytes(), Arc::clone(&self.state))?;
+                PluginEngine::new(MAX_INSTANCES, MAX_MEMORY, Arc::new(services), artifacts)
+                    .map_err(|e| e.to_string())
+            })
             .as_ref()
             .map_err(|message| PluginError::Load {
                 plugin: "(engine)".into(),
                 message: message.clone(),
             })
+    }
+
+    fn running_engine(&self) -> Result<&PluginEngine, PluginError> {
+        match self.engine.get() {
+            Some(Ok(e)) => Ok(e),
+            Some(Err(message)) => Err(PluginError::Load {
+                plugin: "(engine)".into(),
+                message: message.clone(),
+            }),
+            None => Err(PluginError::Load {
+                plugin: "(engine)".into(),
+                message: "no plugin has been loaded yet".into(),
+            }),
+        }
     }
 
     /// Reads, compiles and initialises every plugin of `config`.
@@ -42,28 +136,17 @@ impl PluginHost {
         if config.plugins.is_empty() {
             return Ok(loaded);
         }
-        let engine = self.engine()?;
+        let engine = self.engine(config)?;
         for (name, def) in &config.plugins {
-            let wasm = tokio::fs::read(&def.path)
+            let settings = settings(name, def)?;
+            let wasm = settings
+                .source
+                .read()
                 .await
-                .map_err(|e| PluginError::Load {
+                .map_err(|message| PluginError::Load {
                     plugin: name.clone(),
-                    message: format!("cannot read {}: {e}", def.path.display()),
+                    message,
                 })?;
-            let settings = PluginSettings {
-                name: name.as_str().into(),
-                config: def.config.to_string(),
-                grants: Grants {
-                    log: def.capabilities.contains(&Capability::Log),
-                    clock: def.capabilities.contains(&Capability::Clock),
-                },
-                memory: def.memory.get().min(MAX_MEMORY),
-                deadline: def.deadline.get(),
-                instances: def.instances,
-                max_uses: def.max_uses,
-                fresh_per_request: def.isolation == Isolation::Request,
-                source: def.path.clone(),
-            };
             let size = wasm.len();
             loaded.insert(
                 name.clone(),
@@ -118,40 +201,51 @@ impl PluginHost {
         all
     }
 
-    /// Goes back from a hot-loaded version to the file the config names.
-    pub async fn revert(&self, name: &str) -> Result<(), PluginError> {
-        let slot = self.find(name).ok_or_else(|| PluginError::Load {
+    fn existing(&self, name: &str) -> Result<Arc<PluginSlot>, PluginError> {
+        self.find(name).ok_or_else(|| PluginError::Load {
             plugin: name.to_owned(),
             message: "no such plugin in the running config".into(),
-        })?;
+        })
+    }
+
+    /// Goes back from a hot-loaded version to what the config names.
+    pub async fn revert(&self, name: &str) -> Result<(), PluginError> {
+        let slot = self.existing(name)?;
         if slot.version().origin == Origin::Config {
             return Ok(());
         }
-        let source = slot.plugin().settings().source.clone();
-        let wasm = tokio::fs::read(&source)
+        let wasm = slot
+            .plugin()
+            .settings()
+            .source
+            .read()
             .await
-            .map_err(|e| PluginError::Load {
+            .map_err(|message| PluginError::Load {
                 plugin: name.to_owned(),
-                message: format!("cannot read {}: {e}", source.display()),
+                message,
             })?;
         self.hot_load(name, wasm, Origin::Config).await
     }
 
     /// Compiles and initialises another version of `name` with its current settings, off
-    /// the request path, then swaps it in. On error the running version stays.
+    /// the request path, then swaps it in. It must implement the same world as the running
+    /// version. On error the running version stays.
     pub async fn hot_load(
         &self,
         name: &str,
         wasm: Vec<u8>,
         origin: Origin,
     ) -> Result<(), PluginError> {
-        let slot = self.find(name).ok_or_else(|| PluginError::Load {
-            plugin: name.to_owned(),
-            message: "no such plugin in the running config".into(),
-        })?;
-        let settings = slot.plugin().settings().clone();
+        let slot = self.existing(name)?;
+        let running = slot.plugin();
         let size = wasm.len();
-        let plugin = Plugin::load(self.engine()?, wasm, settings).await?;
+        let plugin = Plugin::load_as(
+            self.running_engine()?,
+            wasm,
+            running.settings().clone(),
+            Some(running.kind()),
+        )
+        .await?;
         slot.swap(plugin, origin, size);
         Ok(())
     }

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use super::plugins::{LoadedPlugins, PluginHost};
+use crate::config::RequestPhaseName;
 use crate::config::{self, Config, DEFAULT_STAGE, IntegrationKind, RouteMethod};
 use crate::integration::client::{ClientCache, ClientError, ClientKey};
 use crate::integration::upstream::{PoolSettings, UpstreamPool};
 use crate::integration::{HttpIntegration, HttpTarget, Integration, MockIntegration};
 use crate::pipeline::phases::{Attached, Chains, request_index, response_index};
+use crate::plugin::{Kind, PluginSlot};
 use crate::router::{RouteTable, Router};
 
 /// A compiled API.
@@ -67,6 +69,14 @@ pub enum BuildError {
     /// A route names a plugin that was not loaded.
     #[error("unknown plugin `{0}`")]
     UnknownPlugin(String),
+    /// A plugin is used where its world does not fit.
+    #[error("plugin `{plugin}`: {message}")]
+    Misused {
+        /// The plugin.
+        plugin: String,
+        /// How.
+        message: String,
+    },
     /// A backend client could not be made.
     #[error("upstream `{upstream}`: {source}")]
     Client {
@@ -164,7 +174,12 @@ impl Snapshot {
                             .chain(&route.plugins)
                             .map(|p| p.value.as_str()),
                     )?,
-                    integration: compile_integration(&route.integration, &pools, &direct)?,
+                    integration: compile_integration(
+                        &route.integration,
+                        &pools,
+                        &direct,
+                        &|name| function_slot(host, plugins, name),
+                    )?,
                 });
             }
             let base = api.base_path.clone().unwrap_or_default();
@@ -196,7 +211,39 @@ fn chains<'a>(
             slot: host.slot(name, plugin, *size),
             on_error: def.on_error,
         };
-        for phase in &def.on_request {
+        let misused = |message: &str| BuildError::Misused {
+            plugin: name.to_owned(),
+            message: message.to_owned(),
+        };
+        let request: &[RequestPhaseName] = match plugin.kind() {
+            Kind::Function => {
+                return Err(misused(
+                    "a function plugin is an integration (`integration: { type: function }`), \
+                     not a phase plugin",
+                ));
+            }
+            Kind::Authorizer => {
+                if !def.on_response.is_empty()
+                    || def
+                        .on_request
+                        .iter()
+                        .any(|p| *p != RequestPhaseName::Authorize)
+                {
+                    return Err(misused("an authorizer runs in the authorize phase only"));
+                }
+                &[RequestPhaseName::Authorize]
+            }
+            Kind::Filter => {
+                if def.on_request.is_empty() && def.on_response.is_empty() {
+                    return Err(misused(
+                        "the filter runs in no phase; add `on_request: [transform]` or \
+                         `on_response: [...]`",
+                    ));
+                }
+                &def.on_request
+            }
+        };
+        for phase in request {
             chains.request[request_index(*phase)].push(attached.clone());
         }
         for phase in &def.on_response {
@@ -226,12 +273,38 @@ fn route_key(path: &crate::router::RoutePath, methods: &[Option<http::Method>]) 
     format!("{methods} {path}")
 }
 
+/// The slot of a function plugin named by an integration.
+fn function_slot(
+    host: &PluginHost,
+    plugins: &LoadedPlugins,
+    name: &str,
+) -> Result<Arc<PluginSlot>, BuildError> {
+    let Some((plugin, size)) = plugins.get(name) else {
+        return Err(BuildError::UnknownPlugin(name.to_owned()));
+    };
+    if plugin.kind() != Kind::Function {
+        return Err(BuildError::Misused {
+            plugin: name.to_owned(),
+            message: format!(
+                "a {} plugin cannot be an integration; build it for the `function` world",
+                plugin.kind()
+            ),
+        });
+    }
+    Ok(host.slot(name, plugin, *size))
+}
+
 fn compile_integration(
     i: &config::Integration,
     pools: &HashMap<&str, Arc<UpstreamPool>>,
     direct: &crate::integration::client::HttpClient,
+    function: &dyn Fn(&str) -> Result<Arc<PluginSlot>, BuildError>,
 ) -> Result<Integration, BuildError> {
     match i.kind.value {
+        IntegrationKind::Function => {
+            let name = i.plugin.as_ref().map_or("", |p| p.value.as_str());
+            Ok(Integration::Function(function(name)?))
+        }
         IntegrationKind::Http => {
             // Validation guarantees exactly one of `url` / `upstream`, and that the
             // upstream exists.

@@ -1,5 +1,5 @@
 //! Integrations: what answers a routed request — an HTTP backend (a URL or an upstream
-//! pool) or a mock response.
+//! pool), a mock response, or a function plugin.
 
 pub mod client;
 pub mod headers;
@@ -16,4 +16,6 @@ pub enum Integration {
     Http(HttpIntegration),
     /// Answer from the gateway.
     Mock(MockIntegration),
+    /// A function plugin produces the response.
+    Function(std::sync::Arc<crate::plugin::PluginSlot>),
 }

@@ -134,39 +134,45 @@ async fn route_and_call(
             limit: route.max_body,
         });
     }
-    let mut body: Body = Limited::new(body, route.max_body).boxed_unsync();
-    let mut params = m.params;
-    let mut parts = parts;
+    let body: Body = Limited::new(body, route.max_body).boxed_unsync();
+    let mut handle = RequestHandle {
+        parts,
+        body: Some(body),
+        buffered: None,
+        body_limit: route.max_body,
+        path: path.encoded(),
+        params: m.params,
+        route: RouteRef {
+            snapshot: Arc::clone(&snapshot),
+            api: m.api,
+            stage: m.stage,
+            route: m.route,
+        },
+        client_ip: conn.remote.ip(),
+        identity: None,
+    };
     if route.chains.has_request() {
-        let handle = RequestHandle {
-            parts,
-            body: Some(body),
-            buffered: None,
-            body_limit: route.max_body,
-            path: path.encoded(),
-            params,
-            route: RouteRef {
-                snapshot: Arc::clone(&snapshot),
-                api: m.api,
-                stage: m.stage,
-                route: m.route,
-            },
-            client_ip: conn.remote.ip(),
-            identity: None,
-        };
         match phases::run_request(&route.chains, handle).await? {
             RequestOutcome::Respond(response) => return Ok(response),
-            RequestOutcome::Continue(h) => {
-                parts = h.parts;
-                params = h.params;
-                body = match (h.buffered, h.body) {
-                    (Some(bytes), _) => crate::body::full(bytes),
-                    (None, Some(b)) => b,
-                    (None, None) => crate::body::empty(),
-                };
-            }
+            RequestOutcome::Continue(h) => handle = h,
         }
     }
+    if let Integration::Function(slot) = &route.integration {
+        let response = phases::run_function(&slot.plugin(), handle).await?;
+        return respond_phases(route, response).await;
+    }
+    let RequestHandle {
+        parts,
+        params,
+        body,
+        buffered,
+        ..
+    } = handle;
+    let body = match (buffered, body) {
+        (Some(bytes), _) => crate::body::full(bytes),
+        (None, Some(b)) => b,
+        (None, None) => crate::body::empty(),
+    };
 
     // The context borrows the request head; it ends before the head moves to the backend.
     let (http, rendered) = {
@@ -193,6 +199,11 @@ async fn route_and_call(
                 http,
                 http.render_target(&ctx, path.encoded_from(m.prefix_len)),
             ),
+            Integration::Function(_) => {
+                return Err(RequestError::Internal(
+                    "function integration reached the proxy".into(),
+                ));
+            }
         }
     };
     // X-Forwarded-Host carries what the client sent, port included.

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Response, StatusCode};
+use http::{Response, StatusCode};
 
 use crate::body::{Body, full};
 use crate::config::{OnError, RequestPhaseName, ResponsePhaseName};
 use crate::error::RequestError;
 use crate::plugin::{
     Action, Plugin, PluginResponse, PluginSlot, RequestHandle, RequestPhase, ResponseHandle,
-    ResponsePhase,
+    ResponsePhase, header_pair,
 };
 
 /// A plugin in a chain.
@@ -89,23 +89,43 @@ pub enum RequestOutcome {
     Respond(Response<Body>),
 }
 
+/// Turns a plugin's answer into a response. An invalid status or header (including one
+/// over [`crate::plugin::MAX_HEADER_VALUE`]) is the plugin's failure: 500, never a
+/// malformed response.
 fn plugin_response(plugin: &Plugin, r: PluginResponse) -> Result<Response<Body>, RequestError> {
-    let status = StatusCode::from_u16(r.status).map_err(|_| RequestError::Plugin {
+    let failed = |message: String| RequestError::Plugin {
         plugin: plugin.name().to_owned(),
-        message: format!("answered with invalid status {}", r.status),
+        message,
         authorize: false,
-    })?;
+    };
+    let status = StatusCode::from_u16(r.status)
+        .ok()
+        .filter(|s| s.as_u16() >= 200)
+        .ok_or_else(|| failed(format!("answered with invalid status {}", r.status)))?;
     let mut response = Response::new(full(Bytes::from(r.body)));
     *response.status_mut() = status;
     for (name, value) in r.headers {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            response.headers_mut().append(n, v);
-        }
+        let (n, v) =
+            header_pair(&name, &value).map_err(|e| failed(format!("answered with {e}")))?;
+        response.headers_mut().append(n, v);
     }
     Ok(response)
+}
+
+/// Runs a function plugin as the integration.
+pub async fn run_function(
+    plugin: &Plugin,
+    handle: RequestHandle,
+) -> Result<Response<Body>, RequestError> {
+    let (_, result) = plugin.handle(handle).await;
+    match result {
+        Ok(r) => plugin_response(plugin, r),
+        Err(e) => Err(RequestError::Plugin {
+            plugin: plugin.name().to_owned(),
+            message: e.to_string(),
+            authorize: false,
+        }),
+    }
 }
 
 /// Runs the request phases over `handle`.

@@ -1,14 +1,65 @@
-//! The host bindings of `sdk/wit/plugin.wit`. The only `bindgen!` in the host.
+//! The host bindings of `sdk/wit/plugin.wit`. The `filter` world generates the imported
+//! interfaces; the `authorizer` and `function` worlds reuse them, so one linker serves all
+//! three.
 
 pub use super::handles::{RequestHandle, ResponseHandle};
 
-wasmtime::component::bindgen!({
-    path: "sdk/wit",
-    world: "filter",
-    imports: { default: async | trappable },
-    exports: { default: async },
-    with: {
-        "tollgate:plugin/types.request": RequestHandle,
-        "tollgate:plugin/types.response-head": ResponseHandle,
-    },
-});
+/// The `filter` world and every imported interface.
+pub mod filter {
+    pub use super::{RequestHandle, ResponseHandle};
+    wasmtime::component::bindgen!({
+        path: "sdk/wit",
+        world: "filter",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "tollgate:plugin/types.request": RequestHandle,
+            "tollgate:plugin/types.response-head": ResponseHandle,
+        },
+    });
+}
+
+/// The `authorizer` world.
+pub mod authorizer {
+    wasmtime::component::bindgen!({
+        path: "sdk/wit",
+        world: "authorizer",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "tollgate:plugin/types": super::filter::tollgate::plugin::types,
+            "tollgate:plugin/log": super::filter::tollgate::plugin::log,
+            "tollgate:plugin/clock": super::filter::tollgate::plugin::clock,
+            "tollgate:plugin/random": super::filter::tollgate::plugin::random,
+            "tollgate:plugin/cache": super::filter::tollgate::plugin::cache,
+            "tollgate:plugin/state": super::filter::tollgate::plugin::state,
+            "tollgate:plugin/outbound": super::filter::tollgate::plugin::outbound,
+            "tollgate:plugin/metrics": super::filter::tollgate::plugin::metrics,
+        },
+    });
+}
+
+/// The `function` world.
+pub mod function {
+    wasmtime::component::bindgen!({
+        path: "sdk/wit",
+        world: "function",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "tollgate:plugin/types": super::filter::tollgate::plugin::types,
+            "tollgate:plugin/log": super::filter::tollgate::plugin::log,
+            "tollgate:plugin/clock": super::filter::tollgate::plugin::clock,
+            "tollgate:plugin/random": super::filter::tollgate::plugin::random,
+            "tollgate:plugin/cache": super::filter::tollgate::plugin::cache,
+            "tollgate:plugin/state": super::filter::tollgate::plugin::state,
+            "tollgate:plugin/outbound": super::filter::tollgate::plugin::outbound,
+            "tollgate:plugin/metrics": super::filter::tollgate::plugin::metrics,
+        },
+    });
+}
+
+pub use filter::tollgate::plugin::types::{
+    Action, Decision, RequestPhase, Response, ResponsePhase,
+};
+pub use filter::tollgate::plugin::{cache, clock, log, metrics, outbound, random, state, types};

@@ -4,11 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::bindings::Filter;
-use super::host::HostState;
+use super::artifacts::ArtifactCache;
+use super::bindings::filter::Filter;
+use super::host::{HostState, Services};
 
 /// How often the epoch advances: the granularity of plugin deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -19,6 +20,10 @@ pub struct PluginEngine {
     pub engine: Engine,
     /// The linker with WASI (no files, no sockets) and the Tollgate imports.
     pub linker: Arc<Linker<HostState>>,
+    /// What the plugins' capabilities share.
+    pub services: Arc<Services>,
+    /// Precompiled plugins on disk, when enabled.
+    pub artifacts: Option<ArtifactCache>,
 }
 
 /// The engine could not be set up.
@@ -28,7 +33,12 @@ pub struct EngineError(String);
 
 impl PluginEngine {
     /// Builds the engine and starts the epoch ticker thread.
-    pub fn new(max_instances: u32, max_memory: u64) -> Result<Self, EngineError> {
+    pub fn new(
+        max_instances: u32,
+        max_memory: u64,
+        services: Arc<Services>,
+        artifacts: Option<ArtifactCache>,
+    ) -> Result<Self, EngineError> {
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(max_instances)
             .total_core_instances(max_instances * 4)
@@ -61,6 +71,22 @@ impl PluginEngine {
         Ok(Self {
             engine,
             linker: Arc::new(linker),
+            services,
+            artifacts,
         })
+    }
+
+    /// Compiles a component off the async workers, through the artifact cache when there
+    /// is one. Returns the component and whether it came from the cache.
+    pub async fn compile(&self, wasm: Vec<u8>) -> Result<(Component, bool), String> {
+        let engine = self.engine.clone();
+        let artifacts = self.artifacts.clone();
+        tokio::task::spawn_blocking(move || match artifacts {
+            Some(cache) => cache.compile(&engine, &wasm),
+            None => Component::new(&engine, &wasm).map(|c| (c, false)),
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("not a valid component: {e:#}"))
     }
 }

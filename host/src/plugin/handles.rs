@@ -15,8 +15,10 @@ use crate::router::ParamValue;
 pub struct Identity {
     /// The principal (user, client id, consumer).
     pub principal: String,
-    /// Selected claims.
+    /// Selected claims (an authorizer's context).
     pub claims: Vec<(String, String)>,
+    /// The key usage plans meter by, when an authorizer named one.
+    pub usage_key: Option<String>,
 }
 
 /// Where a request was routed, for `path-param` and `stage-variable`.

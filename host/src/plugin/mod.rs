@@ -1,18 +1,24 @@
 //! The plugin runtime: WebAssembly components built against `sdk/wit` run as pipeline
-//! phases, sandboxed (memory cap, per-call deadline, no files or sockets, capabilities only
-//! when granted) and pooled.
+//! phases, authorizers and integrations, sandboxed (memory cap, per-call deadline, no
+//! files or sockets, capabilities only when granted) and pooled.
 
+mod artifacts;
 mod bindings;
+mod calls;
 mod engine;
 mod handles;
 mod host;
 mod runtime;
 mod slot;
 
-pub use bindings::tollgate::plugin::types::Response as PluginResponse;
+pub use artifacts::ArtifactCache;
+pub use bindings::Response as PluginResponse;
 pub use bindings::{Action, RequestPhase, ResponsePhase};
 pub use engine::{EngineError, PluginEngine};
 pub use handles::{Identity, RequestHandle, ResponseHandle, RouteRef};
-pub use host::Grants;
-pub use runtime::{CONTRACT_VERSION, Plugin, PluginError, PluginSettings};
+pub use host::{
+    Grants, HostDeadline, HostPattern, HttpGrant, MAX_HEADER_VALUE, PluginCache, Services,
+    header_pair,
+};
+pub use runtime::{CONTRACT_VERSION, Kind, Plugin, PluginError, PluginSettings, Source};
 pub use slot::{Origin, PluginSlot, Version};

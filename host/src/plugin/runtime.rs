@@ -3,16 +3,17 @@
 //! trap, a deadline overrun or a memory-limit hit discards the instance.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use wasmtime::component::{Component, Resource, ResourceTable};
+use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreLimitsBuilder};
 use wasmtime_wasi::WasiCtx;
 
-use super::bindings::{Action, Filter, FilterPre, RequestPhase, ResponsePhase};
+use super::bindings::authorizer::{Authorizer, AuthorizerPre};
+use super::bindings::filter::{Filter, FilterPre};
+use super::bindings::function::{Function, FunctionPre};
 use super::engine::{EPOCH_TICK, PluginEngine};
-use super::handles::{RequestHandle, ResponseHandle};
-use super::host::{Grants, HostState};
+use super::host::{Grants, HostState, Services};
 
 /// The contract this host provides: `tollgate:plugin@CONTRACT_VERSION`.
 pub const CONTRACT_VERSION: &str = "0.1.0";
@@ -37,8 +38,40 @@ pub struct PluginSettings {
     pub max_uses: u64,
     /// A fresh instance for every request.
     pub fresh_per_request: bool,
-    /// The file the config names, to return to after a hot-load.
-    pub source: std::path::PathBuf,
+    /// What the config names, to return to after a hot-load.
+    pub source: Source,
+}
+
+/// Where a plugin's component comes from in the config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A `.wasm` file.
+    File(std::path::PathBuf),
+    /// A built-in plugin.
+    Builtin(String),
+}
+
+impl Source {
+    /// Reads the component.
+    pub async fn read(&self) -> Result<Vec<u8>, String> {
+        match self {
+            Self::File(path) => tokio::fs::read(path)
+                .await
+                .map_err(|e| format!("cannot read {}: {e}", path.display())),
+            Self::Builtin(name) => crate::builtins::get(name)
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| format!("there is no built-in plugin `{name}`")),
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(p) => write!(f, "{}", p.display()),
+            Self::Builtin(n) => write!(f, "builtin:{n}"),
+        }
+    }
 }
 
 /// A plugin could not be loaded or failed a call.
@@ -81,18 +114,54 @@ pub enum PluginError {
     },
 }
 
+/// Which world of the contract a plugin implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Request and response hooks.
+    Filter,
+    /// An authorize-phase decision.
+    Authorizer,
+    /// The integration of a route.
+    Function,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Filter => "filter",
+            Self::Authorizer => "authorizer",
+            Self::Function => "function",
+        })
+    }
+}
+
+enum Pre {
+    Filter(FilterPre<HostState>),
+    Authorizer(AuthorizerPre<HostState>),
+    Function(FunctionPre<HostState>),
+}
+
+/// The exports of one instance.
+pub(super) enum Bindings {
+    Filter(Filter),
+    Authorizer(Authorizer),
+    Function(Function),
+}
+
 /// A loaded plugin.
 pub struct Plugin {
-    settings: PluginSettings,
+    pub(super) settings: PluginSettings,
     engine: wasmtime::Engine,
-    pre: FilterPre<HostState>,
+    services: Arc<Services>,
+    from_cache: bool,
+    pre: Pre,
     warm: Mutex<Vec<PluginInstance>>,
 }
 
 /// One instance: a store and the instantiated component.
 pub struct PluginInstance {
-    store: Store<HostState>,
-    bindings: Filter,
+    pub(super) store: Store<HostState>,
+    pub(super) bindings: Bindings,
     uses: u64,
 }
 
@@ -118,16 +187,23 @@ impl Plugin {
         wasm: Vec<u8>,
         settings: PluginSettings,
     ) -> Result<Arc<Self>, PluginError> {
+        Self::load_as(engine, wasm, settings, None).await
+    }
+
+    /// Like [`Plugin::load`], refusing a component of another world than `expect` before
+    /// it is initialised (a hot-load cannot change the world).
+    pub async fn load_as(
+        engine: &PluginEngine,
+        wasm: Vec<u8>,
+        settings: PluginSettings,
+        expect: Option<Kind>,
+    ) -> Result<Arc<Self>, PluginError> {
         let name = settings.name.to_string();
         let load_err = |message: String| PluginError::Load {
             plugin: name.clone(),
             message,
         };
-        let wt = engine.engine.clone();
-        let component = tokio::task::spawn_blocking(move || Component::new(&wt, &wasm))
-            .await
-            .map_err(|e| load_err(e.to_string()))?
-            .map_err(|e| load_err(format!("not a valid component: {e:#}")))?;
+        let (component, from_cache) = engine.compile(wasm).await.map_err(load_err)?;
         let ty = component.component_type();
         for (import, _) in ty.imports(&engine.engine) {
             if let Some(rest) = import.strip_prefix(CONTRACT_PACKAGE)
@@ -144,14 +220,38 @@ impl Plugin {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| load_err(format!("{e:#}")))?;
-        let pre =
-            FilterPre::new(pre).map_err(|e| load_err(format!("not a tollgate filter: {e:#}")))?;
-        let plugin = Arc::new(Self {
+        let pre = if let Ok(p) = FilterPre::new(pre.clone()) {
+            Pre::Filter(p)
+        } else if let Ok(p) = AuthorizerPre::new(pre.clone()) {
+            Pre::Authorizer(p)
+        } else {
+            let p = FunctionPre::new(pre).map_err(|_| {
+                load_err(
+                    "it exports none of the worlds filter, authorizer or function of \
+                     tollgate:plugin"
+                        .into(),
+                )
+            })?;
+            Pre::Function(p)
+        };
+        let plugin = Self {
             settings,
             engine: engine.engine.clone(),
+            services: Arc::clone(&engine.services),
+            from_cache,
             pre,
             warm: Mutex::new(Vec::new()),
-        });
+        };
+        if let Some(expected) = expect
+            && plugin.kind() != expected
+        {
+            return Err(load_err(format!(
+                "the running version implements the {expected} world and this one the {} \
+                 world; the world cannot change in a hot-load",
+                plugin.kind()
+            )));
+        }
+        let plugin = Arc::new(plugin);
         let first = plugin.instantiate().await?;
         plugin.put_back(first);
         Ok(plugin)
@@ -162,19 +262,33 @@ impl Plugin {
         &self.settings.name
     }
 
+    /// Whether its machine code came from the artifact cache.
+    pub fn from_cache(&self) -> bool {
+        self.from_cache
+    }
+
+    /// The world it implements.
+    pub fn kind(&self) -> Kind {
+        match self.pre {
+            Pre::Filter(_) => Kind::Filter,
+            Pre::Authorizer(_) => Kind::Authorizer,
+            Pre::Function(_) => Kind::Function,
+        }
+    }
+
     /// How it runs (to load another version with the same settings).
     pub fn settings(&self) -> &PluginSettings {
         &self.settings
     }
 
-    fn call_err(&self, message: impl Into<String>) -> PluginError {
+    pub(super) fn call_err(&self, message: impl Into<String>) -> PluginError {
         PluginError::Call {
             plugin: self.settings.name.to_string(),
             message: message.into(),
         }
     }
 
-    fn deadline_ticks(&self) -> u64 {
+    pub(super) fn deadline_ticks(&self) -> u64 {
         let ticks = self.settings.deadline.as_millis() / EPOCH_TICK.as_millis().max(1);
         u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1)
     }
@@ -189,17 +303,33 @@ impl Plugin {
             wasi: WasiCtx::builder().build(),
             limits,
             plugin: Arc::clone(&self.settings.name),
-            grants: self.settings.grants,
+            grants: self.settings.grants.clone(),
+            services: Arc::clone(&self.services),
+            deadline: Instant::now() + self.settings.deadline,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(self.deadline_ticks());
-        let bindings = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| self.call_err(format!("instantiation failed: {e:#}")))?;
-        match bindings.call_init(&mut store, &self.settings.config).await {
+        let failed = |e: wasmtime::Error| self.call_err(format!("instantiation failed: {e:#}"));
+        let config = &self.settings.config;
+        let (bindings, init) = match &self.pre {
+            Pre::Filter(pre) => {
+                let b = pre.instantiate_async(&mut store).await.map_err(failed)?;
+                let init = b.call_init(&mut store, config).await;
+                (Bindings::Filter(b), init)
+            }
+            Pre::Authorizer(pre) => {
+                let b = pre.instantiate_async(&mut store).await.map_err(failed)?;
+                let init = b.call_init(&mut store, config).await;
+                (Bindings::Authorizer(b), init)
+            }
+            Pre::Function(pre) => {
+                let b = pre.instantiate_async(&mut store).await.map_err(failed)?;
+                let init = b.call_init(&mut store, config).await;
+                (Bindings::Function(b), init)
+            }
+        };
+        match init {
             Ok(Ok(())) => Ok(PluginInstance {
                 store,
                 bindings,
@@ -213,7 +343,7 @@ impl Plugin {
         }
     }
 
-    async fn take(&self) -> Result<PluginInstance, PluginError> {
+    pub(super) async fn take(&self) -> Result<PluginInstance, PluginError> {
         if !self.settings.fresh_per_request {
             let warm = self.warm.lock().unwrap_or_else(|e| e.into_inner()).pop();
             if let Some(instance) = warm {
@@ -223,7 +353,7 @@ impl Plugin {
         self.instantiate().await
     }
 
-    fn put_back(&self, mut instance: PluginInstance) {
+    pub(super) fn put_back(&self, mut instance: PluginInstance) {
         instance.uses += 1;
         if self.settings.fresh_per_request || instance.uses >= self.settings.max_uses {
             return;
@@ -231,79 +361,6 @@ impl Plugin {
         let mut warm = self.warm.lock().unwrap_or_else(|e| e.into_inner());
         if warm.len() < self.settings.instances {
             warm.push(instance);
-        }
-    }
-
-    /// Runs a request hook. The handle always comes back, even when the call fails.
-    pub async fn on_request(
-        &self,
-        phase: RequestPhase,
-        handle: RequestHandle,
-    ) -> (Option<RequestHandle>, Result<Action, PluginError>) {
-        let mut instance = match self.take().await {
-            Ok(i) => i,
-            Err(e) => return (Some(handle), Err(e)),
-        };
-        let res = match instance.store.data_mut().table.push(handle) {
-            Ok(r) => r,
-            Err(e) => return (None, Err(self.call_err(e.to_string()))),
-        };
-        let rep = res.rep();
-        instance.store.set_epoch_deadline(self.deadline_ticks());
-        let result = instance
-            .bindings
-            .call_on_request(&mut instance.store, phase, Resource::new_borrow(rep))
-            .await;
-        let handle = instance.store.data_mut().table.delete(res).ok();
-        self.finish(instance, result, handle)
-    }
-
-    /// Runs a response hook.
-    pub async fn on_response(
-        &self,
-        phase: ResponsePhase,
-        handle: ResponseHandle,
-    ) -> (Option<ResponseHandle>, Result<Action, PluginError>) {
-        let mut instance = match self.take().await {
-            Ok(i) => i,
-            Err(e) => return (Some(handle), Err(e)),
-        };
-        let res = match instance.store.data_mut().table.push(handle) {
-            Ok(r) => r,
-            Err(e) => return (None, Err(self.call_err(e.to_string()))),
-        };
-        let rep = res.rep();
-        instance.store.set_epoch_deadline(self.deadline_ticks());
-        let result = instance
-            .bindings
-            .call_on_response(&mut instance.store, phase, Resource::new_borrow(rep))
-            .await;
-        let handle = instance.store.data_mut().table.delete(res).ok();
-        self.finish(instance, result, handle)
-    }
-
-    fn finish<H>(
-        &self,
-        instance: PluginInstance,
-        result: wasmtime::Result<Action>,
-        handle: Option<H>,
-    ) -> (Option<H>, Result<Action, PluginError>) {
-        match result {
-            Ok(action) => {
-                self.put_back(instance);
-                (handle, Ok(action))
-            }
-            Err(e) => {
-                // The instance may be in any state: it is dropped, never reused.
-                let message = match e.downcast_ref::<wasmtime::Trap>() {
-                    Some(wasmtime::Trap::Interrupt) => {
-                        format!("deadline of {:?} exceeded", self.settings.deadline)
-                    }
-                    Some(trap) => format!("trapped: {trap}"),
-                    None => format!("{e:#}"),
-                };
-                (handle, Err(self.call_err(message)))
-            }
         }
     }
 }

@@ -14,6 +14,19 @@ pub enum Origin {
     Config,
     /// Uploaded through the admin API.
     Admin,
+    /// Written to the watched plugin folder.
+    Folder,
+}
+
+impl Origin {
+    /// How the admin API names it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Admin => "admin",
+            Self::Folder => "folder",
+        }
+    }
 }
 
 /// The running version of a plugin and where it came from.

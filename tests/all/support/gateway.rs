@@ -75,7 +75,12 @@ impl Gateway {
     }
 
     async fn spawn(mut cmd: Command, dir: tempfile::TempDir) -> Self {
+        // One artifact cache for the whole suite: each plugin is compiled once.
         cmd.env("RUST_LOG", "info,tollgate=debug")
+            .env(
+                "XDG_CACHE_HOME",
+                concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache"),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

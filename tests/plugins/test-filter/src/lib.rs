@@ -2,7 +2,10 @@
 //! including deliberately bad ones (infinite loop, memory bomb, panic).
 
 use serde::Deserialize;
-use tollgate_sdk::{Action, Identity, Plugin, Request, RequestPhase, ResponseHead, ResponsePhase, clock, log};
+use tollgate_sdk::{
+    Action, Identity, Plugin, Request, RequestPhase, ResponseHead, ResponsePhase, cache, clock,
+    log, metrics, outbound, random, state,
+};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -25,7 +28,19 @@ struct Config {
     use_capabilities: bool,
     /// Transform: try to set a forbidden header, reporting the error in `x-forbidden`.
     set_forbidden: bool,
-    /// Misbehave in the request phase: "loop", "memory", "panic".
+    /// Transform: `x-cache-set: key=value;ttl-ms` stores, `x-cache-get: key` reports
+    /// `x-cache-value` (or `x-cache-error`).
+    cache_ops: bool,
+    /// Transform: count requests in a 60 s window, reported in `x-count`.
+    counter: bool,
+    /// Meter: a token bucket (capacity, refill per second); 429 when empty.
+    bucket: Option<(u64, f64)>,
+    /// Transform: add 1 to the `requests` metric, reporting errors in `x-metric`.
+    metric: bool,
+    /// Transform: GET this URL through `outbound`, reporting `x-fetch` (status and body, or
+    /// the error).
+    fetch: Option<String>,
+    /// Misbehave in the request phase: "loop", "memory", "panic", "huge-header".
     misbehave: Option<String>,
     /// Only misbehave when this request header is present.
     misbehave_if: Option<String>,
@@ -33,6 +48,7 @@ struct Config {
 
 struct TestFilter(Config);
 
+#[tollgate_sdk::plugin]
 impl Plugin for TestFilter {
     type Config = Config;
 
@@ -46,8 +62,16 @@ impl Plugin for TestFilter {
     fn on_request(&self, phase: RequestPhase, req: &Request) -> Action {
         let c = &self.0;
         if let Some(mode) = &c.misbehave {
-            let triggered = c.misbehave_if.as_ref().is_none_or(|h| req.header(h).is_some());
+            let triggered = c
+                .misbehave_if
+                .as_ref()
+                .is_none_or(|h| req.header(h).is_some());
             if triggered {
+                if mode == "huge-header" {
+                    // Answer with a header far beyond any sane size: the host must refuse it.
+                    let huge = "x".repeat(1 << 20);
+                    return tollgate_sdk::respond(200, &[("x-huge", huge.as_str())], "huge");
+                }
                 misbehave(mode);
             }
         }
@@ -55,17 +79,45 @@ impl Plugin for TestFilter {
             RequestPhase::Authorize => {
                 if let Some(header) = &c.require_header {
                     let Some(value) = req.header(header) else {
-                        return tollgate_sdk::respond(401, &[("www-authenticate", "Test")], "no credentials");
+                        return tollgate_sdk::respond(
+                            401,
+                            &[("www-authenticate", "Test")],
+                            "no credentials",
+                        );
                     };
-                    req.set_identity(&Identity { principal: value, claims: vec![("via".into(), "test-filter".into())] });
+                    req.set_identity(&Identity {
+                        principal: value,
+                        claims: vec![("via".into(), "test-filter".into())],
+                    });
+                }
+            }
+            RequestPhase::Meter => {
+                if let Some((capacity, rate)) = c.bucket {
+                    match state::take("bucket", capacity, rate, 1) {
+                        Ok(t) if t.allowed => {
+                            let _ = req.set_header("x-remaining", &t.remaining.to_string());
+                        }
+                        Ok(t) => {
+                            let secs = t.retry_after_ms.div_ceil(1000).to_string();
+                            return tollgate_sdk::respond(
+                                429,
+                                &[("retry-after", secs.as_str())],
+                                "slow down",
+                            );
+                        }
+                        Err(e) => return tollgate_sdk::respond(500, &[], e),
+                    }
                 }
             }
             RequestPhase::Transform => {
+                self.capabilities(req);
                 if let Some((name, value)) = &c.request_header {
                     let _ = req.set_header(name, value);
                 }
                 if let Some(header) = &c.principal_header {
-                    let principal = req.identity().map_or_else(|| "anonymous".to_owned(), |i| i.principal);
+                    let principal = req
+                        .identity()
+                        .map_or_else(|| "anonymous".to_owned(), |i| i.principal);
                     let _ = req.set_header(header, &principal);
                 }
                 if c.read_body {
@@ -86,6 +138,15 @@ impl Plugin for TestFilter {
                         Err(e) => e,
                     };
                     let _ = req.set_header("x-log", &logged);
+                    let random = match random::bytes(16) {
+                        Ok(b) => format!(
+                            "{} bytes, distinct {}",
+                            b.len(),
+                            b.iter().any(|x| *x != b[0])
+                        ),
+                        Err(e) => e,
+                    };
+                    let _ = req.set_header("x-random", &random);
                 }
                 if c.set_forbidden {
                     let outcome = match req.set_header("transfer-encoding", "chunked") {
@@ -115,6 +176,62 @@ impl Plugin for TestFilter {
     }
 }
 
+impl TestFilter {
+    fn capabilities(&self, req: &Request) {
+        let c = &self.0;
+        if c.cache_ops {
+            if let Some(set) = req.header("x-cache-set") {
+                let (kv, ttl) = set.split_once(';').unwrap_or((set.as_str(), "60000"));
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                if let Err(e) = cache::set(k, v.as_bytes(), ttl.parse().unwrap_or(60_000)) {
+                    let _ = req.set_header("x-cache-error", &e);
+                }
+            }
+            if let Some(key) = req.header("x-cache-get") {
+                match cache::get(&key) {
+                    Ok(Some(v)) => {
+                        let _ = req.set_header("x-cache-value", &String::from_utf8_lossy(&v));
+                    }
+                    Ok(None) => {
+                        let _ = req.set_header("x-cache-value", "(none)");
+                    }
+                    Err(e) => {
+                        let _ = req.set_header("x-cache-error", &e);
+                    }
+                }
+            }
+        }
+        if c.counter {
+            let count = match state::incr("hits", 1, 60_000) {
+                Ok(n) => n.to_string(),
+                Err(e) => e,
+            };
+            let _ = req.set_header("x-count", &count);
+        }
+        if c.metric {
+            let path = req.path();
+            let outcome = match metrics::counter_add("requests", &[("path".into(), path)], 1) {
+                Ok(()) => "ok".to_owned(),
+                Err(e) => e,
+            };
+            let _ = req.set_header("x-metric", &outcome);
+        }
+        if let Some(url) = &c.fetch {
+            let request = outbound::OutboundRequest {
+                method: "GET".into(),
+                url: url.clone(),
+                headers: vec![("x-from".into(), "test-filter".into())],
+                body: Vec::new(),
+            };
+            let report = match outbound::send(&request) {
+                Ok(r) => format!("{} {}", r.status, String::from_utf8_lossy(&r.body)),
+                Err(e) => format!("error: {e}"),
+            };
+            let _ = req.set_header("x-fetch", &report);
+        }
+    }
+}
+
 #[expect(clippy::panic, reason = "a deliberately failing plugin")]
 fn misbehave(mode: &str) {
     match mode {
@@ -135,5 +252,3 @@ fn misbehave(mode: &str) {
         _ => {}
     }
 }
-
-tollgate_sdk::plugin!(TestFilter);

@@ -5,6 +5,7 @@ use tollgate_sdk::{Action, Plugin, Request, RequestPhase};
 
 struct VersionTwo;
 
+#[tollgate_sdk::plugin]
 impl Plugin for VersionTwo {
     type Config = serde::de::IgnoredAny;
 
@@ -19,5 +20,3 @@ impl Plugin for VersionTwo {
         Action::Continue
     }
 }
-
-tollgate_sdk::plugin!(VersionTwo);

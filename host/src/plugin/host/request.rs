@@ -1,82 +1,14 @@
-//! The host side of the plugin imports: the request/response handles, `log` and `clock`,
-//! each capability checked against what the plugin was granted.
-
-use std::sync::Arc;
+//! The request and response handles: what a hook reads and edits.
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue};
 use http_body_util::BodyExt;
-use wasmtime::component::{Resource, ResourceTable};
-use wasmtime::{Result, StoreLimits};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::Result;
+use wasmtime::component::Resource;
 
-use super::bindings::tollgate::plugin::{clock, log, types};
-use super::handles::{Identity, RequestHandle, ResponseHandle};
+use super::{HostState, first, header_pair, removable, until};
+use crate::plugin::bindings::types;
+use crate::plugin::handles::{Identity, RequestHandle, ResponseHandle};
 use crate::router::ParamValue;
-
-/// Capabilities a plugin may use; everything else is denied.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Grants {
-    /// `log`.
-    pub log: bool,
-    /// `clock`.
-    pub clock: bool,
-}
-
-/// Per-instance host state.
-pub struct HostState {
-    /// Resource handles.
-    pub table: ResourceTable,
-    /// WASI: no preopened files, no network, no environment.
-    pub wasi: WasiCtx,
-    /// Memory cap.
-    pub limits: StoreLimits,
-    /// The plugin's name, for logs.
-    pub plugin: Arc<str>,
-    /// What it may use.
-    pub grants: Grants,
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-/// Headers a plugin may not set (hop-by-hop and framing), as in wasi-http.
-const FORBIDDEN: [&str; 11] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "http2-settings",
-    "te",
-    "trailer",
-];
-
-fn header_pair(name: &str, value: &str) -> std::result::Result<(HeaderName, HeaderValue), String> {
-    let name = HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| format!("`{name}` is not a header name"))?;
-    if FORBIDDEN.contains(&name.as_str()) {
-        return Err(format!("plugins may not set the `{name}` header"));
-    }
-    let value = HeaderValue::from_str(value).map_err(|_| format!("invalid value for `{name}`"))?;
-    Ok((name, value))
-}
-
-fn first(headers: &http::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
 
 impl types::Host for HostState {}
 
@@ -94,10 +26,7 @@ impl types::HostRequest for HostState {
     }
 
     async fn header(&mut self, r: Resource<RequestHandle>, name: String) -> Result<Option<String>> {
-        Ok(first(
-            &self.table.get(&r)?.parts.headers,
-            &name.to_ascii_lowercase(),
-        ))
+        Ok(first(&self.table.get(&r)?.parts.headers, &name))
     }
 
     async fn path_param(
@@ -149,6 +78,7 @@ impl types::HostRequest for HostState {
         self.table.get_mut(&r)?.identity = Some(Identity {
             principal: identity.principal,
             claims: identity.claims,
+            usage_key: None,
         });
         Ok(())
     }
@@ -167,9 +97,7 @@ impl types::HostRequest for HostState {
     }
 
     async fn remove_header(&mut self, r: Resource<RequestHandle>, name: String) -> Result<()> {
-        if let Ok(name) = HeaderName::from_bytes(name.as_bytes())
-            && !FORBIDDEN.contains(&name.as_str())
-        {
+        if let Some(name) = removable(&name) {
             self.table.get_mut(&r)?.parts.headers.remove(name);
         }
         Ok(())
@@ -187,7 +115,7 @@ impl types::HostRequest for HostState {
             return Ok(Ok(Vec::new()));
         };
         let limit = usize::try_from(h.body_limit).unwrap_or(usize::MAX);
-        match read_body(body, limit).await {
+        match until(self.deadline, "reading the body", read_body(body, limit)).await? {
             Ok(bytes) => {
                 let out = bytes.to_vec();
                 self.table.get_mut(&r)?.buffered = Some(bytes);
@@ -253,10 +181,7 @@ impl types::HostResponseHead for HostState {
         r: Resource<ResponseHandle>,
         name: String,
     ) -> Result<Option<String>> {
-        Ok(first(
-            &self.table.get(&r)?.parts.headers,
-            &name.to_ascii_lowercase(),
-        ))
+        Ok(first(&self.table.get(&r)?.parts.headers, &name))
     }
 
     async fn set_header(
@@ -273,9 +198,7 @@ impl types::HostResponseHead for HostState {
     }
 
     async fn remove_header(&mut self, r: Resource<ResponseHandle>, name: String) -> Result<()> {
-        if let Ok(name) = HeaderName::from_bytes(name.as_bytes())
-            && !FORBIDDEN.contains(&name.as_str())
-        {
+        if let Some(name) = removable(&name) {
             self.table.get_mut(&r)?.parts.headers.remove(name);
         }
         Ok(())
@@ -283,41 +206,5 @@ impl types::HostResponseHead for HostState {
 
     async fn drop(&mut self, _r: Resource<ResponseHandle>) -> Result<()> {
         Ok(())
-    }
-}
-
-impl log::Host for HostState {
-    async fn log(
-        &mut self,
-        level: log::Level,
-        message: String,
-    ) -> Result<std::result::Result<(), String>> {
-        if !self.grants.log {
-            return Ok(Err("capability `log` is not granted to this plugin".into()));
-        }
-        let plugin = &*self.plugin;
-        match level {
-            log::Level::Trace => tracing::trace!(plugin, "{message}"),
-            log::Level::Debug => tracing::debug!(plugin, "{message}"),
-            log::Level::Info => tracing::info!(plugin, "{message}"),
-            log::Level::Warn => tracing::warn!(plugin, "{message}"),
-            log::Level::Error => tracing::error!(plugin, "{message}"),
-        }
-        Ok(Ok(()))
-    }
-}
-
-impl clock::Host for HostState {
-    async fn now_ms(&mut self) -> Result<std::result::Result<u64, String>> {
-        if !self.grants.clock {
-            return Ok(Err(
-                "capability `clock` is not granted to this plugin".into()
-            ));
-        }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0);
-        Ok(Ok(now))
     }
 }

@@ -1,0 +1,183 @@
+//! Calling a plugin's hooks. One call moves the request or response handle into the
+//! instance's resource table, runs the hook under the epoch deadline and a tokio timeout,
+//! and takes the handle back. A failed call discards the instance.
+
+use std::time::{Duration, Instant};
+
+use wasmtime::component::Resource;
+
+use super::bindings::{Action, Decision, RequestPhase, Response, ResponsePhase};
+use super::handles::{Identity, RequestHandle, ResponseHandle};
+use super::host::HostDeadline;
+use super::runtime::{Bindings, Plugin, PluginError, PluginInstance};
+
+/// Time past the deadline the tokio timeout allows before dropping a call that the epoch
+/// interruption did not stop (it only fires while guest code runs).
+const GRACE: Duration = Duration::from_millis(50);
+
+enum Call {
+    Request(RequestPhase),
+    Response(ResponsePhase),
+    Authorize,
+    Handle,
+}
+
+enum Outcome {
+    Action(Action),
+    Decision(Decision),
+    Response(Response),
+}
+
+/// A JSON error body as Amazon API Gateway sends it.
+fn message(status: u16, text: &str) -> Action {
+    Action::Respond(Response {
+        status,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: format!("{{\"message\":\"{text}\"}}").into_bytes(),
+    })
+}
+
+impl Plugin {
+    async fn run<H: Send + 'static>(
+        &self,
+        handle: H,
+        call: Call,
+    ) -> (Option<H>, Result<Outcome, PluginError>) {
+        let mut instance = match self.take().await {
+            Ok(i) => i,
+            Err(e) => return (Some(handle), Err(e)),
+        };
+        let res = match instance.store.data_mut().table.push(handle) {
+            Ok(r) => r,
+            Err(e) => return (None, Err(self.call_err(e.to_string()))),
+        };
+        let rep = res.rep();
+        let deadline = self.settings.deadline;
+        instance.store.data_mut().deadline = Instant::now() + deadline;
+        instance.store.set_epoch_deadline(self.deadline_ticks());
+        let result = tokio::time::timeout(deadline + GRACE, invoke(&mut instance, call, rep)).await;
+        let handle = instance.store.data_mut().table.delete(res).ok();
+        match result {
+            Ok(Ok(outcome)) => {
+                self.put_back(instance);
+                (handle, Ok(outcome))
+            }
+            // The instance may be in any state: it is dropped, never reused.
+            Ok(Err(e)) => (handle, Err(self.call_err(self.describe(&e)))),
+            Err(_) => (
+                handle,
+                Err(self.call_err(format!("deadline of {deadline:?} exceeded in a host call"))),
+            ),
+        }
+    }
+
+    fn describe(&self, e: &wasmtime::Error) -> String {
+        if let Some(HostDeadline(what)) = e.downcast_ref::<HostDeadline>() {
+            return format!(
+                "deadline of {:?} exceeded during {what}",
+                self.settings.deadline
+            );
+        }
+        match e.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => {
+                format!("deadline of {:?} exceeded", self.settings.deadline)
+            }
+            Some(trap) => format!("trapped: {trap}"),
+            None => format!("{e:#}"),
+        }
+    }
+
+    /// Runs a request phase. An authorizer runs in the authorize phase only and its
+    /// decision becomes an action: allow sets the identity and continues, deny answers
+    /// 403, unauthorized 401. The handle always comes back, even when the call fails.
+    pub async fn on_request(
+        &self,
+        phase: RequestPhase,
+        handle: RequestHandle,
+    ) -> (Option<RequestHandle>, Result<Action, PluginError>) {
+        let call = match (&self.kind(), phase) {
+            (super::Kind::Filter, p) => Call::Request(p),
+            (super::Kind::Authorizer, RequestPhase::Authorize) => Call::Authorize,
+            _ => return (Some(handle), Ok(Action::Continue)),
+        };
+        let (mut back, result) = self.run(handle, call).await;
+        let result = result.map(|outcome| match outcome {
+            Outcome::Action(a) => a,
+            Outcome::Decision(Decision::Allow(grant)) => {
+                if let Some(h) = back.as_mut() {
+                    h.identity = Some(Identity {
+                        principal: grant.principal,
+                        claims: grant.context,
+                        usage_key: grant.usage_key,
+                    });
+                }
+                Action::Continue
+            }
+            Outcome::Decision(Decision::Deny) => message(403, "Forbidden"),
+            Outcome::Decision(Decision::Unauthorized) => message(401, "Unauthorized"),
+            Outcome::Response(r) => Action::Respond(r),
+        });
+        (back, result)
+    }
+
+    /// Runs a response phase.
+    pub async fn on_response(
+        &self,
+        phase: ResponsePhase,
+        handle: ResponseHandle,
+    ) -> (Option<ResponseHandle>, Result<Action, PluginError>) {
+        if self.kind() != super::Kind::Filter {
+            return (Some(handle), Ok(Action::Continue));
+        }
+        let (back, result) = self.run(handle, Call::Response(phase)).await;
+        let result = result.map(|outcome| match outcome {
+            Outcome::Action(a) => a,
+            Outcome::Response(r) => Action::Respond(r),
+            Outcome::Decision(_) => Action::Continue,
+        });
+        (back, result)
+    }
+
+    /// Runs a function plugin: it produces the response.
+    pub async fn handle(
+        &self,
+        handle: RequestHandle,
+    ) -> (Option<RequestHandle>, Result<Response, PluginError>) {
+        if self.kind() != super::Kind::Function {
+            let kind = self.kind();
+            return (
+                Some(handle),
+                Err(self.call_err(format!("a {kind} plugin cannot be an integration"))),
+            );
+        }
+        let (back, result) = self.run(handle, Call::Handle).await;
+        let result = result.and_then(|outcome| match outcome {
+            Outcome::Response(r) => Ok(r),
+            _ => Err(self.call_err("the function gave no response")),
+        });
+        (back, result)
+    }
+}
+
+async fn invoke(instance: &mut PluginInstance, call: Call, rep: u32) -> wasmtime::Result<Outcome> {
+    let store = &mut instance.store;
+    match (&instance.bindings, call) {
+        (Bindings::Filter(b), Call::Request(phase)) => b
+            .call_on_request(store, phase, Resource::new_borrow(rep))
+            .await
+            .map(Outcome::Action),
+        (Bindings::Filter(b), Call::Response(phase)) => b
+            .call_on_response(store, phase, Resource::new_borrow(rep))
+            .await
+            .map(Outcome::Action),
+        (Bindings::Authorizer(b), Call::Authorize) => b
+            .call_authorize(store, Resource::new_borrow(rep))
+            .await
+            .map(Outcome::Decision),
+        (Bindings::Function(b), Call::Handle) => b
+            .call_handle(store, Resource::new_borrow(rep))
+            .await
+            .map(Outcome::Response),
+        _ => Err(wasmtime::Error::msg("the plugin has no such hook")),
+    }
+}

@@ -1,0 +1,89 @@
+//! `metrics`: counters, gauges and histograms a plugin records, exported with the
+//! gateway's metrics as `tollgate_plugin_<name>{plugin="..."}`.
+
+use metrics::Label;
+use wasmtime::Result;
+
+use super::{HostState, denied};
+use crate::plugin::bindings::metrics as wit;
+
+/// Most labels per observation.
+const MAX_LABELS: usize = 8;
+/// Longest label value.
+const MAX_LABEL_VALUE: usize = 128;
+
+fn is_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    s.len() <= 64
+        && bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl HostState {
+    fn metric(
+        &self,
+        name: &str,
+        labels: Vec<(String, String)>,
+    ) -> std::result::Result<(String, Vec<Label>), String> {
+        if !self.grants.metrics {
+            return Err(denied("metrics"));
+        }
+        if !is_name(name) {
+            return Err(format!(
+                "`{name}` is not a metric name ([a-z_][a-z0-9_]*, at most 64)"
+            ));
+        }
+        if labels.len() > MAX_LABELS {
+            return Err(format!("at most {MAX_LABELS} labels"));
+        }
+        let mut out = Vec::with_capacity(labels.len() + 1);
+        out.push(Label::new("plugin", self.plugin.to_string()));
+        for (k, v) in labels {
+            if !is_name(&k) || k == "plugin" {
+                return Err(format!("`{k}` is not a label name"));
+            }
+            if v.len() > MAX_LABEL_VALUE {
+                return Err(format!("label values are at most {MAX_LABEL_VALUE} bytes"));
+            }
+            out.push(Label::new(k, v));
+        }
+        Ok((format!("tollgate_plugin_{name}"), out))
+    }
+}
+
+impl wit::Host for HostState {
+    async fn counter_add(
+        &mut self,
+        name: String,
+        labels: Vec<(String, String)>,
+        value: u64,
+    ) -> Result<std::result::Result<(), String>> {
+        Ok(self
+            .metric(&name, labels)
+            .map(|(n, l)| metrics::counter!(n, l).increment(value)))
+    }
+
+    async fn gauge_set(
+        &mut self,
+        name: String,
+        labels: Vec<(String, String)>,
+        value: f64,
+    ) -> Result<std::result::Result<(), String>> {
+        Ok(self
+            .metric(&name, labels)
+            .map(|(n, l)| metrics::gauge!(n, l).set(value)))
+    }
+
+    async fn histogram_record(
+        &mut self,
+        name: String,
+        labels: Vec<(String, String)>,
+        value: f64,
+    ) -> Result<std::result::Result<(), String>> {
+        Ok(self
+            .metric(&name, labels)
+            .map(|(n, l)| metrics::histogram!(n, l).record(value)))
+    }
+}

@@ -1,0 +1,162 @@
+//! The host side of the plugin imports. Each capability is checked against what the
+//! plugin was granted; a denied one returns an error to the plugin, never a trap.
+
+mod basic;
+mod cache;
+mod metrics;
+mod outbound;
+mod request;
+mod state;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderName, HeaderValue};
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+pub use cache::PluginCache;
+pub use outbound::{HostPattern, HttpGrant, OutboundClient};
+
+use crate::state::MemoryStore;
+
+/// Capabilities a plugin may use; everything else is denied.
+#[derive(Clone, Debug, Default)]
+pub struct Grants {
+    /// `log`.
+    pub log: bool,
+    /// `clock`.
+    pub clock: bool,
+    /// `random`.
+    pub random: bool,
+    /// `cache`.
+    pub cache: bool,
+    /// `state`.
+    pub state: bool,
+    /// `metrics`.
+    pub metrics: bool,
+    /// `http`, with its allow-list and bounds.
+    pub http: Option<Arc<HttpGrant>>,
+}
+
+/// What all plugins share: the cache, the state store, the outbound HTTP client.
+pub struct Services {
+    /// Per-plugin key-value cache.
+    pub cache: PluginCache,
+    /// Counters and token buckets.
+    pub state: Arc<MemoryStore>,
+    /// Outbound HTTP.
+    pub http: OutboundClient,
+}
+
+impl Services {
+    /// Services with a cache of at most `cache_bytes`.
+    pub fn new(cache_bytes: u64, state: Arc<MemoryStore>) -> Result<Self, String> {
+        Ok(Self {
+            cache: PluginCache::new(cache_bytes),
+            state,
+            http: OutboundClient::new()?,
+        })
+    }
+}
+
+/// Per-instance host state.
+pub struct HostState {
+    /// Resource handles.
+    pub table: ResourceTable,
+    /// WASI: no preopened files, no network, no environment.
+    pub wasi: WasiCtx,
+    /// Memory cap.
+    pub limits: StoreLimits,
+    /// The plugin's name, for logs and namespaces.
+    pub plugin: Arc<str>,
+    /// What it may use.
+    pub grants: Grants,
+    /// Shared services.
+    pub services: Arc<Services>,
+    /// When the current call must end; asynchronous host calls stop there.
+    pub deadline: Instant,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+fn denied(capability: &str) -> String {
+    format!("capability `{capability}` is not granted to this plugin")
+}
+
+/// A host call ran into the plugin call's deadline: the call fails (the instance is
+/// discarded), as when the guest itself overruns.
+#[derive(Debug, thiserror::Error)]
+#[error("the deadline passed during {0}")]
+pub struct HostDeadline(pub &'static str);
+
+/// Runs a host future until the call's deadline: the tokio side of the per-call deadline
+/// (epoch interruption only stops code running inside the guest). Past the deadline the
+/// call traps.
+async fn until<T>(
+    deadline: Instant,
+    what: &'static str,
+    fut: impl Future<Output = T>,
+) -> wasmtime::Result<T> {
+    tokio::time::timeout_at(deadline.into(), fut)
+        .await
+        .map_err(|_| wasmtime::Error::new(HostDeadline(what)))
+}
+
+/// Headers a plugin may not set (hop-by-hop and framing), as in wasi-http.
+const FORBIDDEN: [&str; 11] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "http2-settings",
+    "te",
+    "trailer",
+];
+
+/// Largest header value a plugin may set: larger ones are refused before they reach a
+/// backend or client that would reject the whole message.
+pub const MAX_HEADER_VALUE: usize = 16 * 1024;
+
+/// A header a plugin may set, or why not.
+pub fn header_pair(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("`{name}` is not a header name"))?;
+    if value.len() > MAX_HEADER_VALUE {
+        return Err(format!(
+            "the value for `{name}` is {} bytes; the limit is {MAX_HEADER_VALUE}",
+            value.len()
+        ));
+    }
+    if FORBIDDEN.contains(&name.as_str()) {
+        return Err(format!("plugins may not set the `{name}` header"));
+    }
+    let value = HeaderValue::from_str(value).map_err(|_| format!("invalid value for `{name}`"))?;
+    Ok((name, value))
+}
+
+/// A header a plugin may remove.
+fn removable(name: &str) -> Option<HeaderName> {
+    HeaderName::from_bytes(name.as_bytes())
+        .ok()
+        .filter(|n| !FORBIDDEN.contains(&n.as_str()))
+}
+
+fn first(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name.to_ascii_lowercase())
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}

@@ -1,0 +1,58 @@
+//! `state`: counters and token buckets on the state store, namespaced by plugin.
+
+use std::time::Duration;
+
+use wasmtime::Result;
+
+use super::{HostState, denied};
+use crate::plugin::bindings::state;
+
+impl HostState {
+    fn state_key(&self, key: &str) -> String {
+        format!("plugin\0{}\0{key}", self.plugin)
+    }
+}
+
+impl state::Host for HostState {
+    async fn incr(
+        &mut self,
+        key: String,
+        delta: i64,
+        window_ms: u64,
+    ) -> Result<std::result::Result<i64, String>> {
+        if !self.grants.state {
+            return Ok(Err(denied("state")));
+        }
+        if window_ms == 0 {
+            return Ok(Err("the window must be at least 1 ms".into()));
+        }
+        let key = self.state_key(&key);
+        Ok(Ok(self.services.state.incr(
+            &key,
+            delta,
+            Duration::from_millis(window_ms),
+        )))
+    }
+
+    async fn take(
+        &mut self,
+        key: String,
+        capacity: u64,
+        refill_per_second: f64,
+        cost: u64,
+    ) -> Result<std::result::Result<state::Taken, String>> {
+        if !self.grants.state {
+            return Ok(Err(denied("state")));
+        }
+        let key = self.state_key(&key);
+        let t = self
+            .services
+            .state
+            .take(&key, capacity, refill_per_second, cost);
+        Ok(Ok(state::Taken {
+            allowed: t.allowed,
+            remaining: t.remaining,
+            retry_after_ms: u64::try_from(t.retry_after.as_millis()).unwrap_or(u64::MAX),
+        }))
+    }
+}

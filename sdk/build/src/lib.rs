@@ -1,0 +1,48 @@
+//! For build scripts: builds a workspace of plugin crates for `wasm32-wasip2` with a nested
+//! cargo into a target directory of its own (never the outer one, whose lock the outer
+//! build holds) and tells where the `.wasm` files are.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Builds the workspace at `manifest` in release mode into `target_dir` and returns the
+/// folder holding the `.wasm` files. Panics with a clear message on failure: this runs in
+/// build scripts, where a panic is how an error is reported.
+#[expect(clippy::panic, reason = "build scripts report errors by panicking")]
+pub fn build(manifest: &Path, target_dir: &Path) -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
+    if !status.success() {
+        panic!(
+            "building {} for wasm32-wasip2 failed; is the target installed? \
+             (`rustup target add wasm32-wasip2`)",
+            manifest.display()
+        );
+    }
+    target_dir.join("wasm32-wasip2/release")
+}
+
+/// The `.wasm` file a cdylib crate named `crate_name` builds to.
+pub fn wasm_file(release: &Path, crate_name: &str) -> PathBuf {
+    release.join(format!("{}.wasm", crate_name.replace('-', "_")))
+}

@@ -1,0 +1,132 @@
+//! How plugin code gets in: the on-disk artifact cache, the watched plugin folder, and
+//! hot-loads that must keep the plugin's world.
+
+use crate::support::{Backend, DEADLINE, FetchJson, Gateway, client, poll_until};
+use tollgate_test_artifacts::{TEST_AUTHORIZER, TEST_FILTER, VERSION_TWO};
+
+fn config(backend: &Backend, runtime: &str) -> String {
+    format!(
+        r#"
+version: 1
+listeners: [{{ address: "127.0.0.1:0" }}]
+admin: {{ address: "127.0.0.1:0" }}
+plugin_runtime: {{ {runtime} }}
+plugins:
+  p:
+    path: "{TEST_FILTER}"
+    on_request: [transform]
+    config: {{ request_header: [x-version, one] }}
+apis:
+  - name: api
+    kind: http
+    plugins: [p]
+    routes:
+      - path: /{{proxy+}}
+        integration: {{ type: http, url: "{}/{{proxy}}" }}
+"#,
+        backend.url()
+    )
+}
+
+async fn plugin_info(gw: &Gateway) -> serde_json::Value {
+    let v = client()
+        .get(format!("{}/plugins", gw.admin_url()))
+        .fetch_json()
+        .await;
+    v["plugins"][0].clone()
+}
+
+#[tokio::test]
+async fn compiled_plugins_are_cached_on_disk_and_corrupt_entries_ignored() {
+    let backend = Backend::start("b").await;
+    let cache = tempfile::tempdir().expect("dir");
+    let yaml = config(
+        &backend,
+        &format!("artifact_cache: \"{}\"", cache.path().display()),
+    );
+    let gw = Gateway::start(&yaml).await;
+    assert_eq!(plugin_info(&gw).await["from_artifact_cache"], false);
+    drop(gw);
+    let files: Vec<_> = std::fs::read_dir(cache.path())
+        .expect("cache dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let gw = Gateway::start(&yaml).await;
+    assert_eq!(plugin_info(&gw).await["from_artifact_cache"], true);
+    let v = client().get(format!("{}/x", gw.url())).fetch_json().await;
+    assert_eq!(v["headers"]["x-version"], "one");
+    drop(gw);
+
+    // Flip a byte of the machine code: the entry is refused and the plugin recompiled.
+    let mut bytes = std::fs::read(&files[0]).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&files[0], bytes).expect("write");
+    let gw = Gateway::start(&yaml).await;
+    assert_eq!(plugin_info(&gw).await["from_artifact_cache"], false);
+    gw.wait_log("corrupt compiled plugin ignored").await;
+    let v = client().get(format!("{}/x", gw.url())).fetch_json().await;
+    assert_eq!(v["headers"]["x-version"], "one");
+}
+
+#[tokio::test]
+async fn the_plugin_folder_hot_loads_and_reverts() {
+    let backend = Backend::start("b").await;
+    let folder = tempfile::tempdir().expect("dir");
+    let yaml = config(
+        &backend,
+        &format!("plugin_dir: \"{}\"", folder.path().display()),
+    );
+    let gw = Gateway::start(&yaml).await;
+    let url = format!("{}/x", gw.url());
+    let version =
+        || async { client().get(&url).fetch_json().await["headers"]["x-version"].clone() };
+    assert_eq!(version().await, "one");
+
+    // Written by rename, as deploy tools do.
+    let tmp = folder.path().join("p.wasm.tmp");
+    std::fs::copy(VERSION_TWO, &tmp).expect("copy");
+    std::fs::rename(&tmp, folder.path().join("p.wasm")).expect("rename");
+    assert!(
+        poll_until(DEADLINE, || async { version().await == "two" }).await,
+        "the folder's version never served"
+    );
+    assert_eq!(plugin_info(&gw).await["origin"], "folder");
+
+    // A broken file keeps the running version.
+    std::fs::write(folder.path().join("p.wasm"), b"not wasm").expect("write");
+    gw.wait_log("hot-load refused; the running version stays")
+        .await;
+    assert_eq!(version().await, "two");
+
+    std::fs::remove_file(folder.path().join("p.wasm")).expect("remove");
+    assert!(
+        poll_until(DEADLINE, || async { version().await == "one" }).await,
+        "removing the file never went back to the config's version"
+    );
+    assert_eq!(plugin_info(&gw).await["origin"], "config");
+}
+
+#[tokio::test]
+async fn a_hot_load_cannot_change_the_world() {
+    let backend = Backend::start("b").await;
+    let gw = Gateway::start(&config(&backend, "")).await;
+    let r = client()
+        .put(format!("{}/plugins/p", gw.admin_url()))
+        .body(std::fs::read(TEST_AUTHORIZER).expect("read"))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 400);
+    let v: serde_json::Value = r.json().await.expect("json");
+    assert!(
+        v["message"].as_str().unwrap_or_default().contains(
+            "the running version implements the filter world and this one the authorizer world"
+        ),
+        "{v}"
+    );
+    let v = client().get(format!("{}/x", gw.url())).fetch_json().await;
+    assert_eq!(v["headers"]["x-version"], "one");
+}
