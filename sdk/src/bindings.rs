@@ -14,42 +14,41 @@ pub mod filter {
     });
 }
 
+/// Bindings of a world whose imports are the `filter` world's.
+macro_rules! world_sharing_imports {
+    ($world:literal, $export:literal, $module:literal) => {
+        wit_bindgen::generate!({
+            path: "wit",
+            world: $world,
+            pub_export_macro: true,
+            export_macro_name: $export,
+            default_bindings_module: $module,
+            with: {
+                "tollgate:plugin/types@0.1.0": crate::bindings::filter::tollgate::plugin::types,
+                "tollgate:plugin/log@0.1.0": crate::bindings::filter::tollgate::plugin::log,
+                "tollgate:plugin/clock@0.1.0": crate::bindings::filter::tollgate::plugin::clock,
+                "tollgate:plugin/random@0.1.0": crate::bindings::filter::tollgate::plugin::random,
+                "tollgate:plugin/cache@0.1.0": crate::bindings::filter::tollgate::plugin::cache,
+                "tollgate:plugin/state@0.1.0": crate::bindings::filter::tollgate::plugin::state,
+                "tollgate:plugin/outbound@0.1.0": crate::bindings::filter::tollgate::plugin::outbound,
+                "tollgate:plugin/metrics@0.1.0": crate::bindings::filter::tollgate::plugin::metrics,
+            },
+        });
+    };
+}
+
 pub mod authorizer {
-    wit_bindgen::generate!({
-        path: "wit",
-        world: "authorizer",
-        pub_export_macro: true,
-        export_macro_name: "__export_authorizer_world",
-        default_bindings_module: "$crate::bindings::authorizer",
-        with: {
-            "tollgate:plugin/types@0.1.0": crate::bindings::filter::tollgate::plugin::types,
-            "tollgate:plugin/log@0.1.0": crate::bindings::filter::tollgate::plugin::log,
-            "tollgate:plugin/clock@0.1.0": crate::bindings::filter::tollgate::plugin::clock,
-            "tollgate:plugin/random@0.1.0": crate::bindings::filter::tollgate::plugin::random,
-            "tollgate:plugin/cache@0.1.0": crate::bindings::filter::tollgate::plugin::cache,
-            "tollgate:plugin/state@0.1.0": crate::bindings::filter::tollgate::plugin::state,
-            "tollgate:plugin/outbound@0.1.0": crate::bindings::filter::tollgate::plugin::outbound,
-            "tollgate:plugin/metrics@0.1.0": crate::bindings::filter::tollgate::plugin::metrics,
-        },
-    });
+    world_sharing_imports!(
+        "authorizer",
+        "__export_authorizer_world",
+        "$crate::bindings::authorizer"
+    );
 }
 
 pub mod function {
-    wit_bindgen::generate!({
-        path: "wit",
-        world: "function",
-        pub_export_macro: true,
-        export_macro_name: "__export_function_world",
-        default_bindings_module: "$crate::bindings::function",
-        with: {
-            "tollgate:plugin/types@0.1.0": crate::bindings::filter::tollgate::plugin::types,
-            "tollgate:plugin/log@0.1.0": crate::bindings::filter::tollgate::plugin::log,
-            "tollgate:plugin/clock@0.1.0": crate::bindings::filter::tollgate::plugin::clock,
-            "tollgate:plugin/random@0.1.0": crate::bindings::filter::tollgate::plugin::random,
-            "tollgate:plugin/cache@0.1.0": crate::bindings::filter::tollgate::plugin::cache,
-            "tollgate:plugin/state@0.1.0": crate::bindings::filter::tollgate::plugin::state,
-            "tollgate:plugin/outbound@0.1.0": crate::bindings::filter::tollgate::plugin::outbound,
-            "tollgate:plugin/metrics@0.1.0": crate::bindings::filter::tollgate::plugin::metrics,
-        },
-    });
+    world_sharing_imports!(
+        "function",
+        "__export_function_world",
+        "$crate::bindings::function"
+    );
 }

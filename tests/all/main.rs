@@ -5,6 +5,7 @@ mod support;
 mod admin;
 mod cli;
 mod config_errors;
+mod examples;
 mod lifecycle;
 mod limits;
 mod plugin_capabilities;

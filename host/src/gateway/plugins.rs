@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::config::{Capability, Config, Isolation, PluginDef};
 use crate::integration::client::ClientKey;
 use crate::plugin::{
-    ArtifactCache, Grants, HostPattern, HttpGrant, Origin, Plugin, PluginEngine, PluginError,
-    PluginSettings, PluginSlot, Services, Source,
+    ArtifactCache, EngineOptions, Grants, HostPattern, HttpGrant, Origin, Plugin, PluginEngine,
+    PluginError, PluginSettings, PluginSlot, Services, Source,
 };
 use crate::state::MemoryStore;
 
@@ -106,8 +106,12 @@ impl PluginHost {
                         .ok()
                 });
                 let services = Services::new(runtime.cache_bytes(), Arc::clone(&self.state))?;
-                PluginEngine::new(MAX_INSTANCES, MAX_MEMORY, Arc::new(services), artifacts)
-                    .map_err(|e| e.to_string())
+                let options = EngineOptions {
+                    max_instances: MAX_INSTANCES,
+                    max_memory: MAX_MEMORY,
+                    pooling: true,
+                };
+                PluginEngine::new(options, Arc::new(services), artifacts).map_err(|e| e.to_string())
             })
             .as_ref()
             .map_err(|message| PluginError::Load {

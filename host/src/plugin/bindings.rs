@@ -19,44 +19,36 @@ pub mod filter {
     });
 }
 
+/// Bindings of a world whose imports are the `filter` world's.
+macro_rules! world_sharing_imports {
+    ($world:literal) => {
+        wasmtime::component::bindgen!({
+            path: "sdk/wit",
+            world: $world,
+            imports: { default: async | trappable },
+            exports: { default: async },
+            with: {
+                "tollgate:plugin/types": super::filter::tollgate::plugin::types,
+                "tollgate:plugin/log": super::filter::tollgate::plugin::log,
+                "tollgate:plugin/clock": super::filter::tollgate::plugin::clock,
+                "tollgate:plugin/random": super::filter::tollgate::plugin::random,
+                "tollgate:plugin/cache": super::filter::tollgate::plugin::cache,
+                "tollgate:plugin/state": super::filter::tollgate::plugin::state,
+                "tollgate:plugin/outbound": super::filter::tollgate::plugin::outbound,
+                "tollgate:plugin/metrics": super::filter::tollgate::plugin::metrics,
+            },
+        });
+    };
+}
+
 /// The `authorizer` world.
 pub mod authorizer {
-    wasmtime::component::bindgen!({
-        path: "sdk/wit",
-        world: "authorizer",
-        imports: { default: async | trappable },
-        exports: { default: async },
-        with: {
-            "tollgate:plugin/types": super::filter::tollgate::plugin::types,
-            "tollgate:plugin/log": super::filter::tollgate::plugin::log,
-            "tollgate:plugin/clock": super::filter::tollgate::plugin::clock,
-            "tollgate:plugin/random": super::filter::tollgate::plugin::random,
-            "tollgate:plugin/cache": super::filter::tollgate::plugin::cache,
-            "tollgate:plugin/state": super::filter::tollgate::plugin::state,
-            "tollgate:plugin/outbound": super::filter::tollgate::plugin::outbound,
-            "tollgate:plugin/metrics": super::filter::tollgate::plugin::metrics,
-        },
-    });
+    world_sharing_imports!("authorizer");
 }
 
 /// The `function` world.
 pub mod function {
-    wasmtime::component::bindgen!({
-        path: "sdk/wit",
-        world: "function",
-        imports: { default: async | trappable },
-        exports: { default: async },
-        with: {
-            "tollgate:plugin/types": super::filter::tollgate::plugin::types,
-            "tollgate:plugin/log": super::filter::tollgate::plugin::log,
-            "tollgate:plugin/clock": super::filter::tollgate::plugin::clock,
-            "tollgate:plugin/random": super::filter::tollgate::plugin::random,
-            "tollgate:plugin/cache": super::filter::tollgate::plugin::cache,
-            "tollgate:plugin/state": super::filter::tollgate::plugin::state,
-            "tollgate:plugin/outbound": super::filter::tollgate::plugin::outbound,
-            "tollgate:plugin/metrics": super::filter::tollgate::plugin::metrics,
-        },
-    });
+    world_sharing_imports!("function");
 }
 
 pub use filter::tollgate::plugin::types::{

@@ -26,6 +26,18 @@ pub struct PluginEngine {
     pub artifacts: Option<ArtifactCache>,
 }
 
+/// How the engine allocates instances.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineOptions {
+    /// Instances alive at once (pooling allocator slots).
+    pub max_instances: u32,
+    /// Largest linear memory of any instance.
+    pub max_memory: u64,
+    /// The pooling allocator (the default); `false` allocates each instance on demand
+    /// (for comparison in benchmarks).
+    pub pooling: bool,
+}
+
 /// The engine could not be set up.
 #[derive(Debug, thiserror::Error)]
 #[error("plugin engine: {0}")]
@@ -34,11 +46,15 @@ pub struct EngineError(String);
 impl PluginEngine {
     /// Builds the engine and starts the epoch ticker thread.
     pub fn new(
-        max_instances: u32,
-        max_memory: u64,
+        options: EngineOptions,
         services: Arc<Services>,
         artifacts: Option<ArtifactCache>,
     ) -> Result<Self, EngineError> {
+        let EngineOptions {
+            max_instances,
+            max_memory,
+            pooling,
+        } = options;
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(max_instances)
             .total_core_instances(max_instances * 4)
@@ -48,7 +64,11 @@ impl PluginEngine {
             .max_memory_size(usize::try_from(max_memory).unwrap_or(usize::MAX));
         let mut config = Config::new();
         config
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .allocation_strategy(if pooling {
+                InstanceAllocationStrategy::Pooling(pool)
+            } else {
+                InstanceAllocationStrategy::OnDemand
+            })
             .epoch_interruption(true)
             .parallel_compilation(true);
         let engine = Engine::new(&config).map_err(|e| EngineError(e.to_string()))?;

@@ -14,7 +14,7 @@ mod slot;
 pub use artifacts::ArtifactCache;
 pub use bindings::Response as PluginResponse;
 pub use bindings::{Action, RequestPhase, ResponsePhase};
-pub use engine::{EngineError, PluginEngine};
+pub use engine::{EngineError, EngineOptions, PluginEngine};
 pub use handles::{Identity, RequestHandle, ResponseHandle, RouteRef};
 pub use host::{
     Grants, HostDeadline, HostPattern, HttpGrant, MAX_HEADER_VALUE, PluginCache, Services,

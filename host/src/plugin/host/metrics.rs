@@ -22,11 +22,13 @@ fn is_name(s: &str) -> bool {
 }
 
 impl HostState {
-    fn metric(
+    /// Checks the grant, name and labels, then records through `f`.
+    fn record(
         &self,
         name: &str,
         labels: Vec<(String, String)>,
-    ) -> std::result::Result<(String, Vec<Label>), String> {
+        f: impl FnOnce(String, Vec<Label>),
+    ) -> std::result::Result<(), String> {
         if !self.grants.metrics {
             return Err(denied("metrics"));
         }
@@ -49,7 +51,8 @@ impl HostState {
             }
             out.push(Label::new(k, v));
         }
-        Ok((format!("tollgate_plugin_{name}"), out))
+        f(format!("tollgate_plugin_{name}"), out);
+        Ok(())
     }
 }
 
@@ -60,9 +63,9 @@ impl wit::Host for HostState {
         labels: Vec<(String, String)>,
         value: u64,
     ) -> Result<std::result::Result<(), String>> {
-        Ok(self
-            .metric(&name, labels)
-            .map(|(n, l)| metrics::counter!(n, l).increment(value)))
+        Ok(self.record(&name, labels, |n, l| {
+            metrics::counter!(n, l).increment(value)
+        }))
     }
 
     async fn gauge_set(
@@ -71,9 +74,7 @@ impl wit::Host for HostState {
         labels: Vec<(String, String)>,
         value: f64,
     ) -> Result<std::result::Result<(), String>> {
-        Ok(self
-            .metric(&name, labels)
-            .map(|(n, l)| metrics::gauge!(n, l).set(value)))
+        Ok(self.record(&name, labels, |n, l| metrics::gauge!(n, l).set(value)))
     }
 
     async fn histogram_record(
@@ -82,8 +83,8 @@ impl wit::Host for HostState {
         labels: Vec<(String, String)>,
         value: f64,
     ) -> Result<std::result::Result<(), String>> {
-        Ok(self
-            .metric(&name, labels)
-            .map(|(n, l)| metrics::histogram!(n, l).record(value)))
+        Ok(self.record(&name, labels, |n, l| {
+            metrics::histogram!(n, l).record(value)
+        }))
     }
 }

@@ -11,14 +11,15 @@ mod state;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use wasmtime::StoreLimits;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub use cache::PluginCache;
 pub use outbound::{HostPattern, HttpGrant, OutboundClient};
 
+use super::handles::{RequestHandle, ResponseHandle};
 use crate::state::MemoryStore;
 
 /// Capabilities a plugin may use; everything else is denied.
@@ -147,11 +148,46 @@ pub fn header_pair(name: &str, value: &str) -> Result<(HeaderName, HeaderValue),
     Ok((name, value))
 }
 
-/// A header a plugin may remove.
-fn removable(name: &str) -> Option<HeaderName> {
-    HeaderName::from_bytes(name.as_bytes())
-        .ok()
-        .filter(|n| !FORBIDDEN.contains(&n.as_str()))
+/// A handle whose headers plugins edit.
+trait HasHeaders: Send + 'static {
+    fn headers_mut(&mut self) -> &mut HeaderMap;
+}
+
+impl HasHeaders for RequestHandle {
+    fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.parts.headers
+    }
+}
+
+impl HasHeaders for ResponseHandle {
+    fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.parts.headers
+    }
+}
+
+/// Applies `edit` to the headers of the handle `r`.
+fn edit_headers<H: HasHeaders, T>(
+    table: &mut ResourceTable,
+    r: &Resource<H>,
+    edit: impl FnOnce(&mut HeaderMap) -> T,
+) -> wasmtime::Result<T> {
+    Ok(edit(table.get_mut(r)?.headers_mut()))
+}
+
+/// Sets a header unless plugins may not.
+fn set(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
+    let (n, v) = header_pair(name, value)?;
+    headers.insert(n, v);
+    Ok(())
+}
+
+/// Removes a header unless it is one plugins may not touch.
+fn remove(headers: &mut HeaderMap, name: &str) {
+    if let Ok(n) = HeaderName::from_bytes(name.as_bytes())
+        && !FORBIDDEN.contains(&n.as_str())
+    {
+        headers.remove(n);
+    }
 }
 
 fn first(headers: &http::HeaderMap, name: &str) -> Option<String> {

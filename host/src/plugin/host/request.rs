@@ -5,7 +5,7 @@ use http_body_util::BodyExt;
 use wasmtime::Result;
 use wasmtime::component::Resource;
 
-use super::{HostState, first, header_pair, removable, until};
+use super::{HostState, edit_headers, first, remove, set, until};
 use crate::plugin::bindings::types;
 use crate::plugin::handles::{Identity, RequestHandle, ResponseHandle};
 use crate::router::ParamValue;
@@ -89,18 +89,11 @@ impl types::HostRequest for HostState {
         name: String,
         value: String,
     ) -> Result<std::result::Result<(), String>> {
-        let pair = header_pair(&name, &value);
-        let h = self.table.get_mut(&r)?;
-        Ok(pair.map(|(n, v)| {
-            h.parts.headers.insert(n, v);
-        }))
+        edit_headers(&mut self.table, &r, |h| set(h, &name, &value))
     }
 
     async fn remove_header(&mut self, r: Resource<RequestHandle>, name: String) -> Result<()> {
-        if let Some(name) = removable(&name) {
-            self.table.get_mut(&r)?.parts.headers.remove(name);
-        }
-        Ok(())
+        edit_headers(&mut self.table, &r, |h| remove(h, &name))
     }
 
     async fn body(
@@ -190,18 +183,11 @@ impl types::HostResponseHead for HostState {
         name: String,
         value: String,
     ) -> Result<std::result::Result<(), String>> {
-        let pair = header_pair(&name, &value);
-        let h = self.table.get_mut(&r)?;
-        Ok(pair.map(|(n, v)| {
-            h.parts.headers.insert(n, v);
-        }))
+        edit_headers(&mut self.table, &r, |h| set(h, &name, &value))
     }
 
     async fn remove_header(&mut self, r: Resource<ResponseHandle>, name: String) -> Result<()> {
-        if let Some(name) = removable(&name) {
-            self.table.get_mut(&r)?.parts.headers.remove(name);
-        }
-        Ok(())
+        edit_headers(&mut self.table, &r, |h| remove(h, &name))
     }
 
     async fn drop(&mut self, _r: Resource<ResponseHandle>) -> Result<()> {
