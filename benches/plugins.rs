@@ -6,8 +6,9 @@
 //!   call (`isolation: request`: instantiate, `init` with the config, the hook), with the
 //!   pooling allocator and with on-demand allocation;
 //! - `request/plugins_{0,1,4}`: a whole keep-alive HTTP/1.1 request through an in-process
-//!   gateway (mock integration) with 0, 1 and 4 trivial plugins in the transform phase. The
-//!   difference per plugin is what one plugin adds to a request.
+//!   gateway (mock integration) with 0, 1 and 4 trivial plugins in the transform phase;
+//! - `request/added_per_plugin`: what one trivial plugin adds to a request, from
+//!   alternating requests without and with four plugins.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,65 +96,93 @@ fn hooks(c: &mut Criterion) {
     group.finish();
 }
 
-fn gateway_yaml(plugins: usize) -> String {
-    let names: Vec<String> = (0..plugins).map(|i| format!("p{i}")).collect();
-    let mut yaml = String::from(
-        "version: 1\nlisteners: [{ address: \"127.0.0.1:0\" }]\nplugin_runtime: { artifact_cache: \"off\" }\n",
-    );
-    if plugins > 0 {
-        yaml.push_str("plugins:\n");
-        for n in &names {
-            yaml.push_str(&format!(
-                "  {n}: {{ path: \"{NOOP}\", on_request: [transform] }}\n"
-            ));
-        }
-    }
-    yaml.push_str(&format!(
-        "apis:\n  - name: api\n    kind: http\n    plugins: [{}]\n    routes:\n      - path: /x\n        integration: {{ type: mock, body: ok }}\n",
-        names.join(", ")
-    ));
-    yaml
+/// One gateway with three mock routes: `/p0` without plugins, `/p1` with one trivial
+/// plugin in the transform phase, `/p4` with four.
+const GATEWAY_YAML: &str = r#"
+version: 1
+listeners: [{ address: "127.0.0.1:0" }]
+plugin_runtime: { artifact_cache: "off" }
+plugins:
+  a: { path: "NOOP", on_request: [transform] }
+  b: { path: "NOOP", on_request: [transform] }
+  c: { path: "NOOP", on_request: [transform] }
+  d: { path: "NOOP", on_request: [transform] }
+apis:
+  - name: api
+    kind: http
+    routes:
+      - path: /p0
+        integration: { type: mock, body: ok }
+      - path: /p1
+        plugins: [a]
+        integration: { type: mock, body: ok }
+      - path: /p4
+        plugins: [a, b, c, d]
+        integration: { type: mock, body: ok }
+"#;
+
+type Client = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Empty<bytes::Bytes>,
+>;
+
+async fn get(client: &Client, uri: &http::Uri) {
+    let r = client.get(uri.clone()).await.expect("request");
+    assert_eq!(r.status(), 200);
+    http_body_util::BodyExt::collect(r.into_body())
+        .await
+        .expect("body");
 }
 
 fn requests(c: &mut Criterion) {
     let rt = runtime();
-    let mut group = c.benchmark_group("request");
-    for plugins in [0, 1, 4] {
-        let config = tollgate::config::Config::from_yaml(&gateway_yaml(plugins), "bench.yaml")
-            .expect("config");
-        let (url, stop) = rt.block_on(async {
-            let gateway = Arc::new(
-                tollgate::gateway::Gateway::new(&config)
-                    .await
-                    .expect("gateway"),
-            );
-            let server = tollgate::server::Server::bind(&config, gateway)
+    let yaml = GATEWAY_YAML.replace("NOOP", NOOP);
+    let config = tollgate::config::Config::from_yaml(&yaml, "bench.yaml").expect("config");
+    let (base, _stop) = rt.block_on(async {
+        let gateway = Arc::new(
+            tollgate::gateway::Gateway::new(&config)
                 .await
-                .expect("bind");
-            let url = format!("http://{}/x", server.listeners()[0].address);
-            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            tokio::spawn(server.run(async move {
-                let _ = rx.await;
-            }));
-            (url, tx)
-        });
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http::<http_body_util::Empty<bytes::Bytes>>();
-        let uri: http::Uri = url.parse().expect("uri");
-        group.bench_function(format!("plugins_{plugins}"), |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let r = client.get(uri.clone()).await.expect("request");
-                    assert_eq!(r.status(), 200);
-                    http_body_util::BodyExt::collect(r.into_body())
-                        .await
-                        .expect("body");
-                });
-            });
-        });
-        let _ = stop.send(());
+                .expect("gateway"),
+        );
+        let server = tollgate::server::Server::bind(&config, gateway)
+            .await
+            .expect("bind");
+        let base = format!("http://{}", server.listeners()[0].address);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run(async move {
+            let _ = rx.await;
+        }));
+        (base, tx)
+    });
+    let client: Client =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let uri = |p: &str| -> http::Uri { format!("{base}{p}").parse().expect("uri") };
+    let (p0, p1, p4) = (uri("/p0"), uri("/p1"), uri("/p4"));
+    let mut group = c.benchmark_group("request");
+    for (name, u) in [("plugins_0", &p0), ("plugins_1", &p1), ("plugins_4", &p4)] {
+        group.bench_function(name, |b| b.iter(|| rt.block_on(get(&client, u))));
     }
+    // What one plugin adds: requests to /p0 and /p4 alternate one by one, so the machine's
+    // drifting clock speed affects both alike; one iteration is 16 such pairs and reports
+    // (t4 - t0) / 4 / 16. (A sample where noise outweighs the difference reports 1 ns:
+    // criterion refuses zero.)
+    group.bench_function("added_per_plugin", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let (mut t0, mut t4) = (Duration::ZERO, Duration::ZERO);
+                for _ in 0..iters * 16 {
+                    let start = std::time::Instant::now();
+                    get(&client, &p0).await;
+                    let mid = std::time::Instant::now();
+                    get(&client, &p4).await;
+                    t0 += mid - start;
+                    t4 += mid.elapsed();
+                }
+                (t4.saturating_sub(t0) / 64).max(Duration::from_nanos(1))
+            })
+        });
+    });
     group.finish();
 }
 

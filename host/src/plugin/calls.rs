@@ -1,8 +1,9 @@
 //! Calling a plugin's hooks. One call moves the request or response handle into the
-//! instance's resource table, runs the hook under the epoch deadline and a tokio timeout,
-//! and takes the handle back. A failed call discards the instance.
+//! instance's resource table, runs the hook under the epoch deadline (host calls that wait
+//! stop at the same deadline), and takes the handle back. A failed call, or one whose
+//! future is dropped, discards the instance.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use wasmtime::component::Resource;
 
@@ -10,10 +11,6 @@ use super::bindings::{Action, Decision, RequestPhase, Response, ResponsePhase};
 use super::handles::{Identity, RequestHandle, ResponseHandle};
 use super::host::HostDeadline;
 use super::runtime::{Bindings, Plugin, PluginError, PluginInstance};
-
-/// Time past the deadline the tokio timeout allows before dropping a call that the epoch
-/// interruption did not stop (it only fires while guest code runs).
-const GRACE: Duration = Duration::from_millis(50);
 
 enum Call {
     Request(RequestPhase),
@@ -55,19 +52,18 @@ impl Plugin {
         let deadline = self.settings.deadline;
         instance.store.data_mut().deadline = Instant::now() + deadline;
         instance.store.set_epoch_deadline(self.deadline_ticks());
-        let result = tokio::time::timeout(deadline + GRACE, invoke(&mut instance, call, rep)).await;
+        // Guest code is stopped by the epoch deadline; the host calls that can wait (the
+        // body, outbound HTTP) stop at the same deadline themselves (`host::until`), so the
+        // call needs no timer of its own.
+        let result = invoke(&mut instance, call, rep).await;
         let handle = instance.store.data_mut().table.delete(res).ok();
         match result {
-            Ok(Ok(outcome)) => {
+            Ok(outcome) => {
                 self.put_back(instance);
                 (handle, Ok(outcome))
             }
             // The instance may be in any state: it is dropped, never reused.
-            Ok(Err(e)) => (handle, Err(self.call_err(self.describe(&e)))),
-            Err(_) => (
-                handle,
-                Err(self.call_err(format!("deadline of {deadline:?} exceeded in a host call"))),
-            ),
+            Err(e) => (handle, Err(self.call_err(self.describe(&e)))),
         }
     }
 
