@@ -3,29 +3,19 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::support::{Backend, DEADLINE, FetchJson, Gateway, client, poll_until};
-use tollgate_test_artifacts::{FUTURE_CONTRACT, TEST_FILTER, VERSION_TWO};
+use crate::support::{
+    Backend, DEADLINE, FetchJson, Gateway, client, one_plugin_config, poll_until,
+};
+use tollgate_test_artifacts::{FUTURE_CONTRACT, VERSION_TWO};
 
 fn config(backend: &Backend, version: &str) -> String {
-    format!(
-        r#"
-version: 1
-listeners: [{{ address: "127.0.0.1:0" }}]
-admin: {{ address: "127.0.0.1:0", token: s3cret }}
-plugins:
-  p:
-    path: "{TEST_FILTER}"
-    on_request: [transform]
-    config: {{ request_header: [x-version, {version}] }}
-apis:
-  - name: api
-    kind: http
-    plugins: [p]
-    routes:
-      - path: /{{proxy+}}
-        integration: {{ type: http, url: "{}/{{proxy}}" }}
-"#,
-        backend.url()
+    let plugin = format!(
+        "    on_request: [transform]\n    config: {{ request_header: [x-version, {version}] }}"
+    );
+    one_plugin_config(
+        backend,
+        "admin: { address: \"127.0.0.1:0\", token: s3cret }",
+        &plugin,
     )
 }
 

@@ -2,33 +2,15 @@
 //! TTL), counters and token buckets, metrics at the admin API, and outbound HTTP bounded
 //! by an allow-list and the plugin's deadline.
 
-use crate::support::{Backend, DEADLINE, FetchJson, Gateway, client, poll_until};
-use tollgate_test_artifacts::TEST_FILTER;
+use crate::support::{
+    Backend, DEADLINE, FetchJson, Gateway, client, one_plugin_config, poll_until,
+};
 
 /// One plugin `p` with `extra` YAML lines, fresh instance per request (so anything shared
-/// is shared by the host, not kept in one instance), on a proxied route.
+/// is shared by the host, not kept in one instance), and the admin API.
 fn config(backend: &Backend, extra: &str) -> String {
-    format!(
-        r#"
-version: 1
-listeners: [{{ address: "127.0.0.1:0" }}]
-admin: {{ address: "127.0.0.1:0" }}
-plugins:
-  p:
-    path: "{TEST_FILTER}"
-    on_request: [meter, transform]
-    isolation: request
-{extra}
-apis:
-  - name: api
-    kind: http
-    plugins: [p]
-    routes:
-      - path: /{{proxy+}}
-        integration: {{ type: http, url: "{}/{{proxy}}" }}
-"#,
-        backend.url()
-    )
+    let plugin = format!("    on_request: [meter, transform]\n    isolation: request\n{extra}");
+    one_plugin_config(backend, "admin: { address: \"127.0.0.1:0\" }", &plugin)
 }
 
 #[tokio::test]

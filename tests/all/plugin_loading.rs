@@ -1,31 +1,15 @@
 //! How plugin code gets in: the on-disk artifact cache, the watched plugin folder, and
 //! hot-loads that must keep the plugin's world.
 
-use crate::support::{Backend, DEADLINE, FetchJson, Gateway, client, poll_until};
-use tollgate_test_artifacts::{TEST_AUTHORIZER, TEST_FILTER, VERSION_TWO};
+use crate::support::{
+    Backend, DEADLINE, FetchJson, Gateway, client, one_plugin_config, poll_until,
+};
+use tollgate_test_artifacts::{TEST_AUTHORIZER, VERSION_TWO};
 
 fn config(backend: &Backend, runtime: &str) -> String {
-    format!(
-        r#"
-version: 1
-listeners: [{{ address: "127.0.0.1:0" }}]
-admin: {{ address: "127.0.0.1:0" }}
-plugin_runtime: {{ {runtime} }}
-plugins:
-  p:
-    path: "{TEST_FILTER}"
-    on_request: [transform]
-    config: {{ request_header: [x-version, one] }}
-apis:
-  - name: api
-    kind: http
-    plugins: [p]
-    routes:
-      - path: /{{proxy+}}
-        integration: {{ type: http, url: "{}/{{proxy}}" }}
-"#,
-        backend.url()
-    )
+    let top = format!("admin: {{ address: \"127.0.0.1:0\" }}\nplugin_runtime: {{ {runtime} }}");
+    let plugin = "    on_request: [transform]\n    config: { request_header: [x-version, one] }";
+    one_plugin_config(backend, &top, plugin)
 }
 
 async fn plugin_info(gw: &Gateway) -> serde_json::Value {

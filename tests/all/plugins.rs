@@ -3,32 +3,14 @@
 
 use bytes::Bytes;
 
-use crate::support::{Backend, DEADLINE, FetchJson, Gateway, client, poll_until};
+use crate::support::{
+    Backend, DEADLINE, FetchJson, Gateway, client, one_plugin_config, poll_until,
+};
 use tollgate_test_artifacts::{FUTURE_CONTRACT, TEST_FILTER};
 
 /// A config with one plugin `p` (extra YAML lines under it) on a proxied route.
 fn config(backend: &Backend, plugin: &str) -> String {
-    format!(
-        r#"
-version: 1
-listeners: [{{ address: "127.0.0.1:0" }}]
-plugins:
-  p:
-    path: "{TEST_FILTER}"
-{plugin}
-apis:
-  - name: api
-    kind: http
-    plugins: [p]
-    routes:
-      - path: /{{proxy+}}
-        max_body: 64MiB
-        integration: {{ type: http, url: "{}/{{proxy}}" }}
-      - path: /mock
-        integration: {{ type: mock, body: "mocked" }}
-"#,
-        backend.url()
-    )
+    one_plugin_config(backend, "", plugin)
 }
 
 #[tokio::test]

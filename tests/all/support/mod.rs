@@ -73,3 +73,33 @@ pub async fn raw_request(addr: std::net::SocketAddr, bytes: &[u8]) -> String {
     let _ = tokio::time::timeout(DEADLINE, tcp.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// A config with one plugin `p` (the `test-filter` plugin) attached to an API whose routes
+/// are `/{proxy+}` (proxied to `backend`, 64 MiB body limit) and `/mock` (answers
+/// `mocked`). `top` adds top-level YAML lines (`admin:`, `plugin_runtime:`); `plugin` adds
+/// lines under `p`, indented by four spaces.
+pub fn one_plugin_config(backend: &Backend, top: &str, plugin: &str) -> String {
+    format!(
+        r#"
+version: 1
+listeners: [{{ address: "127.0.0.1:0" }}]
+{top}
+plugins:
+  p:
+    path: "{}"
+{plugin}
+apis:
+  - name: api
+    kind: http
+    plugins: [p]
+    routes:
+      - path: /{{proxy+}}
+        max_body: 64MiB
+        integration: {{ type: http, url: "{}/{{proxy}}" }}
+      - path: /mock
+        integration: {{ type: mock, body: "mocked" }}
+"#,
+        tollgate_test_artifacts::TEST_FILTER,
+        backend.url()
+    )
+}
