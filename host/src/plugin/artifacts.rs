@@ -7,6 +7,7 @@
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ring::digest::{SHA256, digest};
 use wasmtime::Engine;
@@ -83,7 +84,10 @@ impl ArtifactCache {
         let code = component
             .serialize()
             .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        // Unique per write: two loads of one component may store it at the same time.
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp{}.{n}", std::process::id()));
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(MAGIC)?;
         file.write_all(digest(&SHA256, &code).as_ref())?;

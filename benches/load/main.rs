@@ -1,0 +1,337 @@
+//! Load benchmark: Tollgate against nginx and HAProxy (and nginx + Lua, how OpenResty-based
+//! gateways run plugins), in the same run, interleaved rounds. `cargo bench --bench load`
+//! (needs `wrk`, `h2load`, `nginx`, `haproxy`; `LOAD_ROUNDS`, `LOAD_SECONDS` override 5
+//! rounds of 10 s). Scenarios whose tools or parts are missing are skipped with a line
+//! saying so.
+//!
+//! The proxies are pinned to CPU 0; the backend and the load generator share CPU 1. For
+//! each run the proxy's CPU time (utime + stime from /proc) is divided by the requests
+//! counted: CPU µs per request is the headline figure, since this machine's clock speed
+//! drifts and only ratios within a round mean much.
+
+mod setups;
+mod tools;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+
+use setups::{Proc, Proxy};
+use tools::{Load, Sample};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("backend") {
+        backend(args.get(2).map_or("127.0.0.1:0", String::as_str));
+        return;
+    }
+    if args.iter().any(|a| a == "--list" || a == "--test") {
+        // `cargo test --benches` / `cargo bench -- --list`: nothing to list.
+        return;
+    }
+    if let Err(e) = run() {
+        eprintln!("load benchmark: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// A fast keep-alive HTTP/1.1 backend answering 200 "hello" on one thread.
+fn backend(addr: &str) {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper_util::rt::TokioIo;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        println!("{}", listener.local_addr().expect("addr"));
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                        Bytes::from_static(b"hello"),
+                    )))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// One row of the table.
+struct Setup {
+    name: &'static str,
+    load: Load,
+    /// The proxy whose CPU is measured (`None`: the backend alone).
+    proxy: Option<usize>,
+    /// The row this one's CPU per request is compared with, in the same round.
+    baseline: Option<usize>,
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn start_backend(me: &std::path::Path) -> Result<(Proc, SocketAddr), String> {
+    let mut backend = Command::new("taskset")
+        .args(["-c", "1"])
+        .arg(me)
+        .args(["backend", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    BufReader::new(backend.stdout.take().ok_or("backend stdout")?)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let addr: SocketAddr = line
+        .trim()
+        .parse()
+        .map_err(|e| format!("backend address {line:?}: {e}"))?;
+    Ok((Proc { child: backend }, addr))
+}
+
+fn wrk(port: u16, scheme: &str, path: &str, headers: &[&str]) -> Load {
+    Load::Wrk {
+        url: format!("{scheme}://127.0.0.1:{port}{path}"),
+        headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+    }
+}
+
+fn run() -> Result<(), String> {
+    let rounds = usize::try_from(env_or("LOAD_ROUNDS", 5)).unwrap_or(5);
+    let seconds = env_or("LOAD_SECONDS", 10);
+    for tool in ["wrk", "taskset"] {
+        if !tools::installed(tool) {
+            return Err(format!(
+                "`{tool}` is not installed (apt-get install wrk util-linux)"
+            ));
+        }
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    setups::certificate(dir.path())?;
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let (_backend, backend) = start_backend(&me)?;
+
+    let mut skipped = vec![
+        "default chain (jwt-auth ES256 + rate limit + transform + CORS): the built-ins do not exist yet",
+        "Redis-backed rate limit: not built yet",
+    ];
+    let mut proxies: Vec<(&str, Proxy)> = Vec::new();
+    let nginx_dir = dir.path().join("nginx");
+    let haproxy_dir = dir.path().join("haproxy");
+    for d in [&nginx_dir, &haproxy_dir] {
+        std::fs::create_dir_all(d).map_err(|e| e.to_string())?;
+        for f in ["cert.pem", "key.pem", "combined.pem"] {
+            std::fs::copy(dir.path().join(f), d.join(f)).map_err(|e| e.to_string())?;
+        }
+    }
+    proxies.push((
+        "tollgate",
+        setups::tollgate(dir.path(), backend, tollgate_test_artifacts::TEST_FILTER)?,
+    ));
+    if tools::installed("nginx") {
+        proxies.push(("nginx", setups::nginx(&nginx_dir, backend)?));
+    } else {
+        skipped.push("nginx: not installed (apt-get install nginx-light)");
+    }
+    if tools::installed("haproxy") {
+        proxies.push(("haproxy", setups::haproxy(&haproxy_dir, backend)?));
+    } else {
+        skipped.push("HAProxy: not installed (apt-get install haproxy)");
+    }
+    for (_, p) in &proxies {
+        setups::wait_ready(p.plain)?;
+        setups::wait_ready(p.tls)?;
+        if let Some(l) = p.lua {
+            setups::wait_ready(l)?;
+        }
+    }
+    let find = |name: &str| proxies.iter().position(|(n, _)| *n == name);
+    let (tg, nx, hp) = (find("tollgate"), find("nginx"), find("haproxy"));
+    let h2 = tools::installed("h2load");
+    if !h2 {
+        skipped.push("HTTP/2: h2load not installed (apt-get install nghttp2-client)");
+    }
+
+    let mut rows: Vec<Setup> = vec![Setup {
+        name: "backend alone",
+        load: wrk(backend.port(), "http", "/", &[]),
+        proxy: None,
+        baseline: None,
+    }];
+    // Rows are listed by hand so that each names its baseline row by index.
+    let port = |i: Option<usize>, f: fn(&Proxy) -> u16| i.map(|i| f(&proxies[i].1));
+    let mut push =
+        |name: &'static str, proxy: Option<usize>, load: Option<Load>, baseline: Option<usize>| {
+            if let (Some(proxy), Some(load)) = (proxy, load) {
+                rows.push(Setup {
+                    name,
+                    load,
+                    proxy: Some(proxy),
+                    baseline,
+                });
+                Some(rows.len() - 1)
+            } else {
+                None
+            }
+        };
+    let nginx_plain = push(
+        "nginx",
+        nx,
+        port(nx, |p| p.plain).map(|p| wrk(p, "http", "/", &[])),
+        None,
+    );
+    let tollgate_plain = push(
+        "tollgate",
+        tg,
+        port(tg, |p| p.plain).map(|p| wrk(p, "http", "/", &[])),
+        nginx_plain,
+    );
+    push(
+        "haproxy",
+        hp,
+        port(hp, |p| p.plain).map(|p| wrk(p, "http", "/", &[])),
+        nginx_plain,
+    );
+    let nginx_tls = push(
+        "nginx TLS",
+        nx,
+        port(nx, |p| p.tls).map(|p| wrk(p, "https", "/", &[])),
+        None,
+    );
+    push(
+        "tollgate TLS",
+        tg,
+        port(tg, |p| p.tls).map(|p| wrk(p, "https", "/", &[])),
+        nginx_tls,
+    );
+    push(
+        "haproxy TLS",
+        hp,
+        port(hp, |p| p.tls).map(|p| wrk(p, "https", "/", &[])),
+        nginx_tls,
+    );
+    if h2 {
+        let h2url = |p: u16| Load::H2load {
+            url: format!("https://127.0.0.1:{p}/"),
+        };
+        let haproxy_h2 = push("haproxy h2", hp, port(hp, |p| p.tls).map(h2url), None);
+        push(
+            "tollgate h2",
+            tg,
+            port(tg, |p| p.tls).map(h2url),
+            haproxy_h2,
+        );
+        push("nginx h2", nx, port(nx, |p| p.tls).map(h2url), haproxy_h2);
+    }
+    let lua = nx.and_then(|i| proxies[i].1.lua);
+    if lua.is_none() {
+        skipped.push("nginx + Lua: libnginx-mod-http-lua not installed");
+    }
+    let nginx_lua = push(
+        "nginx + Lua token check",
+        nx,
+        lua.map(|p| wrk(p, "http", "/", &["x-token: t"])),
+        None,
+    );
+    push(
+        "tollgate + headers plugin",
+        tg,
+        port(tg, |p| p.plain).map(|p| wrk(p, "http", "/trivial/x", &[])),
+        tollgate_plain,
+    );
+    push(
+        "tollgate + token plugin",
+        tg,
+        port(tg, |p| p.plain).map(|p| wrk(p, "http", "/token/x", &["x-token: t"])),
+        nginx_lua,
+    );
+
+    for row in &rows {
+        tools::run(&row.load, 1, None).map_err(|e| format!("{}: {e}", row.name))?;
+    }
+    let mut samples: Vec<Vec<Sample>> = rows.iter().map(|_| Vec::new()).collect();
+    let mut ratios: Vec<Vec<f64>> = rows.iter().map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        for k in 0..rows.len() {
+            let i = (k + round) % rows.len();
+            let row = &rows[i];
+            let pid = row.proxy.map(|p| proxies[p].1.proc_.child.id());
+            let s =
+                tools::run(&row.load, seconds, pid).map_err(|e| format!("{}: {e}", row.name))?;
+            eprintln!(
+                "round {}: {:>28}: {:>9.0} req/s  cpu {}",
+                round + 1,
+                row.name,
+                s.rps,
+                s.cpu_us_per_req
+                    .map_or("-".into(), |c| format!("{c:.1} µs/req"))
+            );
+            samples[i].push(s);
+        }
+        for (i, row) in rows.iter().enumerate() {
+            if let Some(b) = row.baseline
+                && let (Some(x), Some(y)) = (
+                    samples[i][round].cpu_us_per_req,
+                    samples[b][round].cpu_us_per_req,
+                )
+            {
+                ratios[i].push(x / y);
+            }
+        }
+    }
+    println!(
+        "\n{rounds} rounds of {seconds} s (wrk -t1 -c64; h2load -t1 -c64 -m10); proxies on CPU 0, backend and load generator on CPU 1\n"
+    );
+    println!("| setup | req/s (median) | p50 ms | p99 ms | proxy CPU µs/req | CPU/req vs |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let ms = |v: Vec<f64>| {
+        if v.is_empty() {
+            "-".to_owned()
+        } else {
+            format!("{:.2}", median(v))
+        }
+    };
+    for (i, row) in rows.iter().enumerate() {
+        let s = &samples[i];
+        let cpu: Vec<f64> = s.iter().filter_map(|x| x.cpu_us_per_req).collect();
+        let ratio = match row.baseline {
+            Some(b) => format!("{:.2}× {}", median(ratios[i].clone()), rows[b].name),
+            None => "-".into(),
+        };
+        println!(
+            "| {} | {:.0} | {} | {} | {} | {ratio} |",
+            row.name,
+            median(s.iter().map(|x| x.rps).collect()),
+            ms(s.iter().filter_map(|x| x.p50_ms).collect()),
+            ms(s.iter().filter_map(|x| x.p99_ms).collect()),
+            if cpu.is_empty() {
+                "-".into()
+            } else {
+                format!("{:.1}", median(cpu))
+            }
+        );
+    }
+    println!();
+    for s in skipped {
+        println!("skipped: {s}");
+    }
+    Ok(())
+}

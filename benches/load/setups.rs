@@ -1,0 +1,232 @@
+//! The proxies under test, each one process pinned to CPU 0 serving every scenario of its
+//! kind on its own ports: Tollgate, nginx (with the Lua module when installed) and HAProxy,
+//! with equivalent settings (upstream keep-alive, one worker, no access log).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process, killed when dropped.
+pub struct Proc {
+    pub child: Child,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// Waits until `port` accepts connections.
+pub fn wait_ready(port: u16) -> Result<(), String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let end = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < end {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(format!("{addr} did not start listening"))
+}
+
+fn spawn_pinned(program: &str, args: &[&str]) -> Result<Proc, String> {
+    let child = Command::new("taskset")
+        .args(["-c", "0", program])
+        .args(args)
+        .env("RUST_LOG", "warn,rustls=error")
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{program}: {e}"))?;
+    Ok(Proc { child })
+}
+
+/// A running proxy and its ports.
+pub struct Proxy {
+    pub proc_: Proc,
+    pub plain: u16,
+    pub tls: u16,
+    /// nginx: the port of the Lua server, when the module is installed.
+    pub lua: Option<u16>,
+}
+
+/// Tollgate: `/{proxy+}` proxied; `/trivial/...` through one built-in `headers` plugin;
+/// `/token/...` through a plugin checking `x-token` and setting a response header (what
+/// the nginx Lua reference does).
+pub fn tollgate(dir: &Path, backend: SocketAddr, token_plugin: &str) -> Result<Proxy, String> {
+    let (plain, tls) = (free_port(), free_port());
+    let d = dir.display();
+    let cfg = format!(
+        r#"version: 1
+listeners:
+  - {{ address: "127.0.0.1:{plain}" }}
+  - {{ address: "127.0.0.1:{tls}", tls: {{ cert: "{d}/cert.pem", key: "{d}/key.pem" }} }}
+plugin_runtime: {{ artifact_cache: "{d}/artifacts" }}
+upstreams:
+  backend: {{ targets: ["http://{backend}"] }}
+plugins:
+  trivial:
+    builtin: headers
+    on_response: [configure]
+    config: {{ response: {{ set: {{ x-served-by: tollgate }} }} }}
+  token:
+    path: "{token_plugin}"
+    on_request: [authorize]
+    on_response: [configure]
+    config: {{ require_header: x-token, response_header: [x-served-by, tollgate] }}
+apis:
+  - name: bench
+    kind: http
+    routes:
+      - path: /
+        integration: {{ type: http, upstream: backend }}
+      - path: /{{proxy+}}
+        integration: {{ type: http, upstream: backend }}
+      - path: /trivial/{{proxy+}}
+        plugins: [trivial]
+        integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
+      - path: /token/{{proxy+}}
+        plugins: [token]
+        integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
+"#
+    );
+    let path = dir.join("tollgate.yaml");
+    std::fs::write(&path, cfg).map_err(|e| e.to_string())?;
+    let path = path.display().to_string();
+    let proc_ = spawn_pinned(
+        env!("CARGO_BIN_EXE_tollgate"),
+        &["run", "--no-watch", "-c", &path],
+    )?;
+    Ok(Proxy {
+        proc_,
+        plain,
+        tls,
+        lua: None,
+    })
+}
+
+/// nginx: `proxy_pass` with upstream keep-alive (`proxy_http_version 1.1`, empty
+/// `Connection`, raised `keepalive_requests`); TLS with HTTP/2; with the Lua module, a
+/// server whose access phase checks `x-token` and whose header filter sets a header.
+pub fn nginx(dir: &Path, backend: SocketAddr) -> Result<Proxy, String> {
+    let (plain, tls, lua_port) = (free_port(), free_port(), free_port());
+    let d = dir.display();
+    let lua_module = Path::new("/usr/lib/nginx/modules/ngx_http_lua_module.so").exists();
+    let (modules, lua_server) = if lua_module {
+        (
+            "load_module /usr/lib/nginx/modules/ndk_http_module.so;\nload_module /usr/lib/nginx/modules/ngx_http_lua_module.so;\n".to_owned(),
+            format!(
+                r#"  server {{
+    listen 127.0.0.1:{lua_port};
+    keepalive_requests 1000000;
+    location / {{
+      access_by_lua_block {{ if ngx.var.http_x_token == nil then return ngx.exit(401) end }}
+      header_filter_by_lua_block {{ ngx.header["x-served-by"] = "nginx" }}
+      proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection "";
+    }}
+  }}
+"#
+            ),
+        )
+    } else {
+        (String::new(), String::new())
+    };
+    let cfg = format!(
+        r#"{modules}daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log stderr error;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+  upstream backend {{ server {backend}; keepalive 128; keepalive_requests 1000000; }}
+  server {{
+    listen 127.0.0.1:{plain};
+    keepalive_requests 1000000;
+    location / {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }}
+  }}
+  server {{
+    listen 127.0.0.1:{tls} ssl http2;
+    ssl_certificate {d}/cert.pem;
+    ssl_certificate_key {d}/key.pem;
+    keepalive_requests 1000000;
+    location / {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }}
+  }}
+{lua_server}}}
+"#
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, cfg).map_err(|e| e.to_string())?;
+    let prefix = d.to_string();
+    let path = path.display().to_string();
+    let proc_ = spawn_pinned("nginx", &["-p", &prefix, "-c", &path])?;
+    Ok(Proxy {
+        proc_,
+        plain,
+        tls,
+        lua: lua_module.then_some(lua_port),
+    })
+}
+
+/// HAProxy: one thread, server-side keep-alive (`http-reuse always`), TLS with ALPN h2.
+pub fn haproxy(dir: &Path, backend: SocketAddr) -> Result<Proxy, String> {
+    let (plain, tls) = (free_port(), free_port());
+    let d = dir.display();
+    let cfg = format!(
+        r#"global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  http-reuse always
+frontend plain
+  bind 127.0.0.1:{plain}
+  default_backend be
+frontend tls
+  bind 127.0.0.1:{tls} ssl crt {d}/combined.pem alpn h2,http/1.1
+  default_backend be
+backend be
+  server s1 {backend}
+"#
+    );
+    let path = dir.join("haproxy.cfg");
+    std::fs::write(&path, cfg).map_err(|e| e.to_string())?;
+    let path = path.display().to_string();
+    let proc_ = spawn_pinned("haproxy", &["-db", "-f", &path])?;
+    Ok(Proxy {
+        proc_,
+        plain,
+        tls,
+        lua: None,
+    })
+}
+
+/// A self-signed certificate for 127.0.0.1: `cert.pem`, `key.pem` and (for HAProxy)
+/// `combined.pem`.
+pub fn certificate(dir: &Path) -> Result<(), String> {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .map_err(|e| e.to_string())?;
+    let (cert, key) = (ck.cert.pem(), ck.signing_key.serialize_pem());
+    std::fs::write(dir.join("cert.pem"), &cert).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("key.pem"), &key).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("combined.pem"), format!("{cert}{key}")).map_err(|e| e.to_string())
+}

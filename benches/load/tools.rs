@@ -1,0 +1,134 @@
+//! Running the load generators and reading a process's CPU time.
+
+use std::process::Command;
+
+/// One measured run.
+pub struct Sample {
+    pub rps: f64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub cpu_us_per_req: Option<f64>,
+}
+
+/// The load generator of a setup.
+#[derive(Clone)]
+pub enum Load {
+    /// `wrk -t1 -c64` (HTTP/1.1, plain or TLS), with extra headers.
+    Wrk { url: String, headers: Vec<String> },
+    /// `h2load -t1 -c64 -m10` (HTTP/2 over TLS).
+    H2load { url: String },
+}
+
+/// utime + stime of a process, in clock ticks (1/100 s).
+pub fn cpu_ticks(pid: u32) -> Result<u64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or("bad stat")?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: u64 = fields.get(11).and_then(|v| v.parse().ok()).ok_or("utime")?;
+    let stime: u64 = fields.get(12).and_then(|v| v.parse().ok()).ok_or("stime")?;
+    Ok(utime + stime)
+}
+
+fn parse_ms(v: &str) -> Option<f64> {
+    let v = v.trim();
+    if let Some(x) = v.strip_suffix("us") {
+        x.parse::<f64>().ok().map(|x| x / 1000.0)
+    } else if let Some(x) = v.strip_suffix("ms") {
+        x.parse().ok()
+    } else if let Some(x) = v.strip_suffix('s') {
+        x.parse::<f64>().ok().map(|x| x * 1000.0)
+    } else {
+        None
+    }
+}
+
+/// Runs `load` for `seconds` on CPU 1, measuring the CPU of `pid` meanwhile.
+pub fn run(load: &Load, seconds: u64, pid: Option<u32>) -> Result<Sample, String> {
+    let before = pid.map(cpu_ticks).transpose()?;
+    let (text, requests, rps, p50, p99) = match load {
+        Load::Wrk { url, headers } => {
+            let mut cmd = Command::new("taskset");
+            cmd.args(["-c", "1", "wrk", "-t1", "-c64", "--latency"])
+                .arg(format!("-d{seconds}s"));
+            for h in headers {
+                cmd.args(["-H", h]);
+            }
+            let out = cmd.arg(url).output().map_err(|e| format!("wrk: {e}"))?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if text.contains("Non-2xx") || text.contains("Socket errors") {
+                return Err(format!("{url}: wrk saw errors:\n{text}"));
+            }
+            let mut rps = None;
+            let mut requests = None;
+            let (mut p50, mut p99) = (None, None);
+            for line in text.lines() {
+                let mut words = line.split_whitespace();
+                match (words.next(), words.next()) {
+                    (Some("Requests/sec:"), Some(v)) => rps = v.parse::<f64>().ok(),
+                    (Some("50%"), Some(v)) => p50 = parse_ms(v),
+                    (Some("99%"), Some(v)) => p99 = parse_ms(v),
+                    (Some(n), Some("requests")) => requests = n.parse::<f64>().ok(),
+                    _ => {}
+                }
+            }
+            (text, requests, rps, p50, p99)
+        }
+        Load::H2load { url } => {
+            let out = Command::new("taskset")
+                .args(["-c", "1", "h2load", "-t1", "-c64", "-m10"])
+                .arg(format!("-D{seconds}"))
+                .arg(url)
+                .output()
+                .map_err(|e| format!("h2load: {e}"))?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let mut rps = None;
+            let mut requests = None;
+            for line in text.lines() {
+                let line = line.trim();
+                if let Some(rest) = line.strip_prefix("finished in ") {
+                    rps = rest
+                        .split(", ")
+                        .nth(1)
+                        .and_then(|v| v.strip_suffix(" req/s"))
+                        .and_then(|v| v.parse::<f64>().ok());
+                }
+                if let Some(rest) = line.strip_prefix("requests: ") {
+                    let succeeded = rest
+                        .split(", ")
+                        .find_map(|p| p.strip_suffix(" succeeded"))
+                        .and_then(|v| v.parse::<f64>().ok());
+                    let total = rest.split(' ').next().and_then(|v| v.parse::<f64>().ok());
+                    if succeeded != total {
+                        return Err(format!("{url}: h2load saw failures:\n{text}"));
+                    }
+                    requests = succeeded;
+                }
+            }
+            (text, requests, rps, None, None)
+        }
+    };
+    let after = pid.map(cpu_ticks).transpose()?;
+    let requests =
+        requests.ok_or_else(|| format!("cannot read the load generator's output:\n{text}"))?;
+    let cpu_us_per_req = match (before, after) {
+        (Some(b), Some(a)) => Some((a - b) as f64 * 10_000.0 / requests),
+        _ => None,
+    };
+    Ok(Sample {
+        rps: rps.ok_or_else(|| format!("no request rate in:\n{text}"))?,
+        p50_ms: p50,
+        p99_ms: p99,
+        cpu_us_per_req,
+    })
+}
+
+/// Whether `tool` is on PATH.
+pub fn installed(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
