@@ -135,43 +135,45 @@ async fn route_and_call(
         });
     }
     let body: Body = Limited::new(body, route.max_body).boxed_unsync();
-    let mut handle = RequestHandle {
-        parts,
-        body: Some(body),
-        buffered: None,
-        body_limit: route.max_body,
-        path: path.encoded(),
-        params: m.params,
-        route: RouteRef {
-            snapshot: Arc::clone(&snapshot),
-            api: m.api,
-            stage: m.stage,
-            route: m.route,
-        },
-        client_ip: conn.remote.ip(),
-        identity: None,
-    };
-    if route.chains.has_request() {
-        match phases::run_request(&route.chains, handle).await? {
-            RequestOutcome::Respond(response) => return Ok(response),
-            RequestOutcome::Continue(h) => handle = h,
+    // Routes without request plugins or a function proxy the request as it came: no
+    // plugin handle (and none of its allocations) on their path.
+    let plugged =
+        route.chains.has_request() || matches!(route.integration, Integration::Function(_));
+    let (parts, params, body) = if plugged {
+        let mut handle = RequestHandle {
+            parts,
+            body: Some(body),
+            buffered: None,
+            body_limit: route.max_body,
+            path: path.encoded(),
+            params: m.params,
+            route: RouteRef {
+                snapshot: Arc::clone(&snapshot),
+                api: m.api,
+                stage: m.stage,
+                route: m.route,
+            },
+            client_ip: conn.remote.ip(),
+            identity: None,
+        };
+        if route.chains.has_request() {
+            match phases::run_request(&route.chains, handle).await? {
+                RequestOutcome::Respond(response) => return Ok(response),
+                RequestOutcome::Continue(h) => handle = h,
+            }
         }
-    }
-    if let Integration::Function(slot) = &route.integration {
-        let response = phases::run_function(&slot.plugin(), handle).await?;
-        return respond_phases(route, response).await;
-    }
-    let RequestHandle {
-        parts,
-        params,
-        body,
-        buffered,
-        ..
-    } = handle;
-    let body = match (buffered, body) {
-        (Some(bytes), _) => crate::body::full(bytes),
-        (None, Some(b)) => b,
-        (None, None) => crate::body::empty(),
+        if let Integration::Function(slot) = &route.integration {
+            let response = phases::run_function(&slot.plugin(), handle).await?;
+            return respond_phases(route, response).await;
+        }
+        let body = match (handle.buffered, handle.body) {
+            (Some(bytes), _) => crate::body::full(bytes),
+            (None, Some(b)) => b,
+            (None, None) => crate::body::empty(),
+        };
+        (handle.parts, handle.params, body)
+    } else {
+        (parts, m.params, body)
     };
 
     // The context borrows the request head; it ends before the head moves to the backend.
