@@ -4,11 +4,14 @@
 //! - `router/match_{100,10000}`: normalising a request path and routing it in an API of
 //!   100 or 10,000 routes (a third literal, a third with a parameter, a third greedy);
 //! - `state/bucket_take_{hot,spread}`: taking a token from the in-memory token bucket store,
-//!   one key or 10,000 keys in turn (what a local rate limit costs per request).
+//!   one key or 10,000 keys in turn (what a local rate limit costs per request);
+//! - `jwt/verify_{es256,rs256}`: the host's native verification of a token (signature and
+//!   claim checks) against an inline key, what `jwt-auth` costs besides the plugin call.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Method;
 use std::hint::black_box;
+use tollgate::jwt::Verifiers;
 use tollgate::router::{NormalizedPath, RoutePath, RouteTable, Routed, Router};
 use tollgate::state::MemoryStore;
 
@@ -64,5 +67,49 @@ fn buckets(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, routing, buckets);
+/// Signs a day-long token with the fixture key `kid`.
+fn token(kid: &str, alg: jsonwebtoken::Algorithm) -> String {
+    let pem = std::fs::read(format!("{JWT_KEYS}/{kid}.pem")).expect("fixture key");
+    let key = match alg {
+        jsonwebtoken::Algorithm::ES256 => jsonwebtoken::EncodingKey::from_ec_pem(&pem),
+        _ => jsonwebtoken::EncodingKey::from_rsa_pem(&pem),
+    }
+    .expect("key");
+    let exp = jsonwebtoken::get_current_timestamp() + 86_400;
+    let claims = serde_json::json!({ "sub": "bench", "exp": exp, "aud": "api" });
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(alg), &claims, &key).expect("sign")
+}
+
+const JWT_KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt");
+
+fn jwt(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let verifiers = Verifiers::default();
+    let mut group = c.benchmark_group("jwt");
+    for (name, kid, alg) in [
+        ("verify_es256", "ec256", jsonwebtoken::Algorithm::ES256),
+        ("verify_rs256", "rsa", jsonwebtoken::Algorithm::RS256),
+    ] {
+        let pem = std::fs::read_to_string(format!("{JWT_KEYS}/{kid}.pub.pem")).expect("key");
+        let settings = serde_json::json!({
+            "public_keys": pem, "algorithms": [format!("{alg:?}")], "audience": "api"
+        });
+        let verifier = verifiers.get(&settings.to_string()).expect("verifier");
+        let token = token(kid, alg);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(
+                    rt.block_on(verifier.verify(black_box(&token)))
+                        .expect("valid"),
+                )
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, routing, buckets, jwt);
 criterion_main!(benches);

@@ -50,6 +50,7 @@ fn settings(config: &str, fresh: bool) -> PluginSettings {
         max_uses: u64::MAX,
         fresh_per_request: fresh,
         source: Source::File(NOOP.into()),
+        authorizer: Default::default(),
     }
 }
 

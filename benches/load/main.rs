@@ -1,8 +1,8 @@
 //! Load benchmark: Tollgate against nginx and HAProxy (and nginx + Lua, how OpenResty-based
 //! gateways run plugins), in the same run, interleaved rounds. `cargo bench --bench load`
-//! (needs `wrk`, `h2load`, `nginx`, `haproxy`; `LOAD_ROUNDS`, `LOAD_SECONDS` override 5
-//! rounds of 10 s). Scenarios whose tools or parts are missing are skipped with a line
-//! saying so.
+//! (uses `wrk`, `h2load`, `nginx`, `haproxy`, installed with apt-get when missing and
+//! running as root; `LOAD_ROUNDS`, `LOAD_SECONDS` override 5 rounds of 10 s). Scenarios
+//! whose tools or parts are still missing are skipped with a line saying so.
 //!
 //! The proxies are pinned to CPU 0; the backend and the load generator share CPU 1. For
 //! each run the proxy's CPU time (utime + stime from /proc) is divided by the requests
@@ -117,6 +117,7 @@ fn wrk(port: u16, scheme: &str, path: &str, headers: &[&str]) -> Load {
 fn run() -> Result<(), String> {
     let rounds = usize::try_from(env_or("LOAD_ROUNDS", 5)).unwrap_or(5);
     let seconds = env_or("LOAD_SECONDS", 10);
+    tools::install_missing();
     for tool in ["wrk", "taskset"] {
         if !tools::installed(tool) {
             return Err(format!(
@@ -130,7 +131,7 @@ fn run() -> Result<(), String> {
     let (_backend, backend) = start_backend(&me)?;
 
     let mut skipped = vec![
-        "default chain (jwt-auth ES256 + rate limit + transform + CORS): the built-ins do not exist yet",
+        "default chain (jwt-auth ES256 + rate limit + transform + CORS): rate-limit, transform and cors do not exist yet",
         "Redis-backed rate limit: not built yet",
     ];
     let mut proxies: Vec<(&str, Proxy)> = Vec::new();
@@ -262,6 +263,26 @@ fn run() -> Result<(), String> {
         tg,
         port(tg, |p| p.plain).map(|p| wrk(p, "http", "/token/x", &["x-token: t"])),
         nginx_lua,
+    );
+    let es = format!(
+        "authorization: Bearer {}",
+        setups::jwt("ec256", jsonwebtoken::Algorithm::ES256)?
+    );
+    let rs = format!(
+        "authorization: Bearer {}",
+        setups::jwt("rsa", jsonwebtoken::Algorithm::RS256)?
+    );
+    push(
+        "tollgate + jwt-auth ES256",
+        tg,
+        port(tg, |p| p.plain).map(|p| wrk(p, "http", "/jwt-es/x", &[es.as_str()])),
+        tollgate_plain,
+    );
+    push(
+        "tollgate + jwt-auth RS256",
+        tg,
+        port(tg, |p| p.plain).map(|p| wrk(p, "http", "/jwt-rs/x", &[rs.as_str()])),
+        tollgate_plain,
     );
 
     for row in &rows {

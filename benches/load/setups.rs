@@ -59,12 +59,34 @@ pub struct Proxy {
     pub lua: Option<u16>,
 }
 
+/// The test keys the JWT scenarios sign and verify with.
+pub const JWT_KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt");
+
+/// A token valid for a day, signed with the fixture key `kid` (`ec256` or `rsa`).
+pub fn jwt(kid: &str, alg: jsonwebtoken::Algorithm) -> Result<String, String> {
+    let pem = std::fs::read(format!("{JWT_KEYS}/{kid}.pem")).map_err(|e| e.to_string())?;
+    let key = match alg {
+        jsonwebtoken::Algorithm::ES256 => jsonwebtoken::EncodingKey::from_ec_pem(&pem),
+        _ => jsonwebtoken::EncodingKey::from_rsa_pem(&pem),
+    }
+    .map_err(|e| e.to_string())?;
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs()
+        + 86_400;
+    let claims = serde_json::json!({ "sub": "bench", "exp": exp });
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(alg), &claims, &key).map_err(|e| e.to_string())
+}
+
 /// Tollgate: `/{proxy+}` proxied; `/trivial/...` through one built-in `headers` plugin;
 /// `/token/...` through a plugin checking `x-token` and setting a response header (what
-/// the nginx Lua reference does).
+/// the nginx Lua reference does); `/jwt-es/...` and `/jwt-rs/...` through `jwt-auth` with
+/// an ES256 or RS256 key.
 pub fn tollgate(dir: &Path, backend: SocketAddr, token_plugin: &str) -> Result<Proxy, String> {
     let (plain, tls) = (free_port(), free_port());
     let d = dir.display();
+    let keys = JWT_KEYS;
     let cfg = format!(
         r#"version: 1
 listeners:
@@ -83,6 +105,16 @@ plugins:
     on_request: [authorize]
     on_response: [configure]
     config: {{ require_header: x-token, response_header: [x-served-by, tollgate] }}
+  jwt-es:
+    builtin: jwt-auth
+    capabilities: [jwt]
+    on_request: [authorize]
+    config: {{ public_keys: {{ $file: "{keys}/ec256.pub.pem" }}, algorithms: [ES256] }}
+  jwt-rs:
+    builtin: jwt-auth
+    capabilities: [jwt]
+    on_request: [authorize]
+    config: {{ public_keys: {{ $file: "{keys}/rsa.pub.pem" }}, algorithms: [RS256] }}
 apis:
   - name: bench
     kind: http
@@ -96,6 +128,12 @@ apis:
         integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
       - path: /token/{{proxy+}}
         plugins: [token]
+        integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
+      - path: /jwt-es/{{proxy+}}
+        plugins: [jwt-es]
+        integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
+      - path: /jwt-rs/{{proxy+}}
+        plugins: [jwt-rs]
         integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
 "#
     );

@@ -1,6 +1,6 @@
 //! Running the load generators and reading a process's CPU time.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// One measured run.
 pub struct Sample {
@@ -131,4 +131,57 @@ pub fn installed(tool: &str) -> bool {
         .args(["-c", &format!("command -v {tool}")])
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// The Debian packages the benchmark uses, each with the file that shows it is installed.
+const PACKAGES: &[(&str, &str)] = &[
+    ("wrk", "/usr/bin/wrk"),
+    ("util-linux", "/usr/bin/taskset"),
+    ("nginx-light", "/usr/sbin/nginx"),
+    (
+        "libnginx-mod-http-lua",
+        "/usr/lib/nginx/modules/ngx_http_lua_module.so",
+    ),
+    ("haproxy", "/usr/sbin/haproxy"),
+    ("nghttp2-client", "/usr/bin/h2load"),
+];
+
+/// Installs the missing packages with apt-get when running as root (`LOAD_NO_INSTALL=1`
+/// turns this off). Failures are reported and the scenarios that need the package are
+/// then skipped, so a machine without network still runs what it can.
+pub fn install_missing() {
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .filter(|(_, file)| !std::path::Path::new(file).exists())
+        .map(|(package, _)| *package)
+        .collect();
+    if missing.is_empty() || std::env::var_os("LOAD_NO_INSTALL").is_some() {
+        return;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !root || !installed("apt-get") {
+        eprintln!(
+            "missing packages (not root or no apt-get): {}",
+            missing.join(" ")
+        );
+        return;
+    }
+    eprintln!("installing {}", missing.join(" "));
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend(&missing);
+    let ok = apt(&install) || (apt(&["update"]) && apt(&install));
+    if !ok {
+        eprintln!("apt-get could not install {}", missing.join(" "));
+    }
 }

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod gateway;
 pub mod integration;
+pub mod jwt;
 pub mod pipeline;
 pub mod plugin;
 pub mod router;

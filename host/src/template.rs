@@ -256,6 +256,17 @@ fn check_name(name: &str, what: &str) -> Result<(), String> {
     }
 }
 
+impl Var {
+    /// Parses a variable as written in an identity source: `$request.header.X`,
+    /// `$request.querystring.y`, `$request.path.p`, `$stageVariables.z` or `$context.x`.
+    pub fn parse_source(source: &str) -> Result<Self, String> {
+        let expr = source
+            .strip_prefix('$')
+            .ok_or_else(|| format!("`{source}` does not start with `$`"))?;
+        parse_expression(expr)
+    }
+}
+
 fn parse_expression(expr: &str) -> Result<Var, String> {
     let expr = expr.trim();
     let named = |prefix: &str, what: &str| -> Option<Result<String, String>> {

@@ -32,6 +32,7 @@ macro_rules! world_sharing_imports {
                 "tollgate:plugin/state@0.1.0": crate::bindings::filter::tollgate::plugin::state,
                 "tollgate:plugin/outbound@0.1.0": crate::bindings::filter::tollgate::plugin::outbound,
                 "tollgate:plugin/metrics@0.1.0": crate::bindings::filter::tollgate::plugin::metrics,
+                "tollgate:plugin/jwt@0.1.0": crate::bindings::filter::tollgate::plugin::jwt,
             },
         });
     };

@@ -72,7 +72,9 @@ pub const CONTRACT_VERSION: &str = "0.1.0";
 pub use bindings::filter::tollgate::plugin::types::{
     Action, Decision, Grant, Identity, Request, RequestPhase, Response, ResponseHead, ResponsePhase,
 };
-pub use bindings::filter::tollgate::plugin::{cache, clock, log, metrics, outbound, random, state};
+pub use bindings::filter::tollgate::plugin::{
+    cache, clock, jwt, log, metrics, outbound, random, state,
+};
 
 /// A plugin. Every hook has a default; define the ones your plugin needs.
 pub trait Plugin: Sized + 'static {

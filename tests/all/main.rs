@@ -3,9 +3,12 @@
 mod support;
 
 mod admin;
+mod auth;
 mod cli;
 mod config_errors;
 mod examples;
+mod introspection;
+mod jwt;
 mod lifecycle;
 mod limits;
 mod plugin_capabilities;

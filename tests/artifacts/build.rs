@@ -1,6 +1,6 @@
-//! Builds the guest plugins of `tests/plugins` and the example plugin of
-//! `examples/hmac-authorizer` for `wasm32-wasip2` into this crate's own target directory
-//! and exports their paths as constants.
+//! Builds the guest plugins of `tests/plugins` and the example plugins of `examples/`
+//! (`hmac-authorizer`, `introspection-authorizer`) for `wasm32-wasip2` into this crate's
+//! own target directory and exports their paths as constants.
 
 use std::path::PathBuf;
 
@@ -27,16 +27,26 @@ fn main() {
         ));
     }
 
-    // The example plugin of `examples/hmac-authorizer`, its own workspace.
-    let example = manifest_dir.join("../../examples/hmac-authorizer");
-    let release =
-        tollgate_guest_build::build(&example.join("Cargo.toml"), &out_dir.join("examples"));
-    let path = tollgate_guest_build::wasm_file(&release, "hmac-authorizer");
-    assert!(path.exists(), "{} was not built", path.display());
-    consts.push_str(&format!(
-        "/// The `examples/hmac-authorizer` example plugin.\npub const HMAC_AUTHORIZER: &str = {:?};\n",
-        path.display().to_string()
-    ));
+    // The example plugins of `examples/`, each its own workspace, sharing one target folder.
+    let examples = manifest_dir.join("../../examples");
+    for (name, krate) in [
+        ("HMAC_AUTHORIZER", "hmac-authorizer"),
+        ("INTROSPECTION_AUTHORIZER", "introspection-authorizer"),
+    ] {
+        let example = examples.join(krate);
+        let release =
+            tollgate_guest_build::build(&example.join("Cargo.toml"), &out_dir.join("examples"));
+        let path = tollgate_guest_build::wasm_file(&release, krate);
+        assert!(path.exists(), "{} was not built", path.display());
+        consts.push_str(&format!(
+            "/// The `examples/{krate}` example plugin.\npub const {name}: &str = {:?};\n",
+            path.display().to_string()
+        ));
+        // Not the whole folder: its `target/` changes whenever the example is built by hand.
+        for part in ["src", "Cargo.toml", "Cargo.lock"] {
+            println!("cargo:rerun-if-changed={}", example.join(part).display());
+        }
+    }
 
     std::fs::write(out_dir.join("artifacts.rs"), consts).expect("write artifacts.rs");
     println!("cargo:rerun-if-changed={}", plugins.display());
@@ -44,8 +54,4 @@ fn main() {
         "cargo:rerun-if-changed={}",
         manifest_dir.join("../../sdk").display()
     );
-    // Not the whole folder: its `target/` changes whenever the example is built by hand.
-    for part in ["src", "Cargo.toml", "Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", example.join(part).display());
-    }
 }

@@ -102,6 +102,10 @@ pub struct Route {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub plugins: Vec<Spanned<String>>,
+    /// Scopes for this route, as Amazon API Gateway's `authorizationScopes`: a caller's
+    /// token must carry at least one of them (`scope` or `scp` claim); read by `jwt-auth`.
+    #[serde(default)]
+    pub authorization_scopes: Vec<String>,
     /// What answers the request.
     pub integration: Integration,
 }

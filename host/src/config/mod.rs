@@ -26,6 +26,7 @@ mod limits;
 mod listener;
 mod load;
 mod plugin;
+mod refs;
 mod root;
 mod runtime;
 mod units;

@@ -66,6 +66,23 @@ pub struct PluginDef {
     /// `pool` (default): warm instances are reused; `request`: a fresh instance per call.
     #[serde(default)]
     pub isolation: Isolation,
+    /// Authorizers: where the caller's identity is, e.g. `$request.header.Authorization`,
+    /// `$request.querystring.token`, `$context.identity.sourceIp`, `$stageVariables.x`. A
+    /// request missing any of them gets 401 without the plugin being called; their values
+    /// key the decision cache.
+    #[serde(default)]
+    pub identity_source: Vec<String>,
+    /// Authorizers with `identity_source`: how long an allow is reused (at most 1h; `0s`
+    /// turns caching off). Default 300s.
+    #[serde(default)]
+    pub result_ttl: Option<Duration>,
+    /// How long a deny or unauthorized decision is reused. Default: `result_ttl`.
+    #[serde(default)]
+    pub deny_ttl: Option<Duration>,
+    /// Whether the route is part of the cache key (a decision for one route is not reused
+    /// on another). Default false.
+    #[serde(default)]
+    pub cache_per_route: bool,
     /// When the plugin fails (trap, deadline, memory) outside the authorize phase: `fail`
     /// (default, 500) or `skip` (log and go on). The authorize phase always fails closed.
     #[serde(default)]
@@ -138,6 +155,8 @@ pub enum Capability {
     Http,
     /// Counters, gauges and histograms exported as metrics.
     Metrics,
+    /// JWT verification with key sets fetched and cached by the host.
+    Jwt,
 }
 
 /// What a plugin granted `http` may call.

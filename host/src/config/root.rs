@@ -7,6 +7,7 @@ use std::path::Path;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, de};
 
+use super::refs;
 use super::{
     Admin, Api, ConfigError, Limits, Listener, PluginDef, PluginRuntime, Upstream, load, validate,
 };
@@ -64,6 +65,7 @@ impl Config {
         let mut config = Self::from_yaml(&text, &path.display().to_string())?;
         if let Some(dir) = path.parent() {
             load::resolve_paths(&mut config, dir);
+            refs::resolve(&mut config, dir, &path.display().to_string())?;
         }
         Ok(config)
     }

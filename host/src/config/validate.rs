@@ -148,6 +148,30 @@ pub(super) fn check(config: &Config, file: &str) -> Check {
                 None,
             );
         }
+        for (i, source) in p.identity_source.iter().enumerate() {
+            if let Err(e) = crate::template::Var::parse_source(source) {
+                return err(None, format!("{field}.identity_source[{i}]"), e, None);
+            }
+        }
+        for (key, ttl) in [("result_ttl", p.result_ttl), ("deny_ttl", p.deny_ttl)] {
+            let Some(ttl) = ttl else { continue };
+            if p.identity_source.is_empty() {
+                return err(
+                    None,
+                    format!("{field}.{key}"),
+                    "decisions are cached by their identity sources; none are given".into(),
+                    Some("add e.g. `identity_source: [\"$request.header.Authorization\"]`".into()),
+                );
+            }
+            if ttl.get() > crate::plugin::MAX_AUTHORIZER_TTL {
+                return err(
+                    None,
+                    format!("{field}.{key}"),
+                    format!("at most 3600s, not {}s", ttl.get().as_secs()),
+                    None,
+                );
+            }
+        }
         if p.instances == 0 || p.max_uses == 0 {
             return err(
                 None,

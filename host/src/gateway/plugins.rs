@@ -6,10 +6,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::config::{Capability, Config, Isolation, PluginDef};
 use crate::integration::client::ClientKey;
 use crate::plugin::{
-    ArtifactCache, EngineOptions, Grants, HostPattern, HttpGrant, Origin, Plugin, PluginEngine,
-    PluginError, PluginSettings, PluginSlot, Services, Source,
+    ArtifactCache, AuthorizerSettings, EngineOptions, Grants, HostPattern, HttpGrant,
+    MAX_AUTHORIZER_TTL, Origin, Plugin, PluginEngine, PluginError, PluginSettings, PluginSlot,
+    Services, Source,
 };
 use crate::state::MemoryStore;
+use crate::template::Var;
 
 /// The engine (made on first use: a config without plugins never pays for it) and the
 /// plugin slots, which live across config versions so that a hot-loaded version and the
@@ -55,7 +57,34 @@ fn grants(def: &PluginDef) -> Result<Grants, String> {
         cache: has(Capability::Cache),
         state: has(Capability::State),
         metrics: has(Capability::Metrics),
+        jwt: has(Capability::Jwt),
         http,
+    })
+}
+
+/// Default lifetime of a cached authorizer decision (Amazon API Gateway's).
+const DEFAULT_RESULT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Identity sources and caching of an authorizer (config validation has checked them).
+fn authorizer_settings(def: &PluginDef) -> Result<AuthorizerSettings, String> {
+    let identity_source = def
+        .identity_source
+        .iter()
+        .map(|s| Var::parse_source(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let result_ttl = def
+        .result_ttl
+        .map_or(DEFAULT_RESULT_TTL, |d| d.get())
+        .min(MAX_AUTHORIZER_TTL);
+    let deny_ttl = def
+        .deny_ttl
+        .map_or(result_ttl, |d| d.get())
+        .min(MAX_AUTHORIZER_TTL);
+    Ok(AuthorizerSettings {
+        identity_source,
+        result_ttl,
+        deny_ttl,
+        per_route: def.cache_per_route,
     })
 }
 
@@ -84,6 +113,10 @@ pub fn settings(name: &str, def: &PluginDef) -> Result<PluginSettings, PluginErr
         max_uses: def.max_uses,
         fresh_per_request: def.isolation == Isolation::Request,
         source,
+        authorizer: authorizer_settings(def).map_err(|message| PluginError::Load {
+            plugin: name.to_owned(),
+            message,
+        })?,
     })
 }
 

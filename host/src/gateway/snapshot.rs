@@ -40,6 +40,8 @@ pub struct RouteRuntime {
     pub key: Arc<str>,
     /// Parameter names in path order.
     pub param_names: Vec<String>,
+    /// Scopes a token must carry (read by authorizers such as `jwt-auth`).
+    pub scopes: Vec<String>,
     /// Body limit in bytes.
     pub max_body: u64,
     /// Plugin chains per phase (API-level plugins first, then the route's).
@@ -160,6 +162,7 @@ impl Snapshot {
                 routes.push(RouteRuntime {
                     key: route_key(&route.path.value, &methods).into(),
                     param_names: route.path.value.param_names().map(str::to_owned).collect(),
+                    scopes: route.authorization_scopes.clone(),
                     max_body: route
                         .max_body
                         .or(api.max_body)
@@ -234,6 +237,11 @@ fn chains<'a>(
                 &[RequestPhaseName::Authorize]
             }
             Kind::Filter => {
+                if !def.identity_source.is_empty() {
+                    return Err(misused(
+                        "`identity_source` and decision caching are for authorizer plugins",
+                    ));
+                }
                 if def.on_request.is_empty() && def.on_response.is_empty() {
                     return Err(misused(
                         "the filter runs in no phase; add `on_request: [transform]` or \

@@ -48,15 +48,19 @@ impl RequestContext<'_> {
 
     /// The first query parameter `name`, decoded (`+` is a space).
     pub fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
-        let query = self.query?;
-        query.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == name).then(|| {
-                let v = v.replace('+', " ");
-                Cow::Owned(percent_decode_str(&v).decode_utf8_lossy().into_owned())
-            })
-        })
+        query_param(self.query?, name)
     }
+}
+
+/// The first parameter `name` of a raw query string, decoded (`+` is a space).
+pub fn query_param<'a>(query: &str, name: &str) -> Option<Cow<'a, str>> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| {
+            let v = v.replace('+', " ");
+            Cow::Owned(percent_decode_str(&v).decode_utf8_lossy().into_owned())
+        })
+    })
 }
 
 impl Lookup for RequestContext<'_> {

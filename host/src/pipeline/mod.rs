@@ -12,7 +12,7 @@ use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-pub use context::RequestContext;
+pub use context::{RequestContext, query_param};
 
 use crate::body::{Body, Limited};
 use crate::error::{ErrorSource, RequestError, respond};

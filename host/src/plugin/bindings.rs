@@ -3,10 +3,11 @@
 //! three.
 
 pub use super::handles::{RequestHandle, ResponseHandle};
+pub use super::host::VerifierHandle;
 
 /// The `filter` world and every imported interface.
 pub mod filter {
-    pub use super::{RequestHandle, ResponseHandle};
+    pub use super::{RequestHandle, ResponseHandle, VerifierHandle};
     wasmtime::component::bindgen!({
         path: "sdk/wit",
         world: "filter",
@@ -15,6 +16,7 @@ pub mod filter {
         with: {
             "tollgate:plugin/types.request": RequestHandle,
             "tollgate:plugin/types.response-head": ResponseHandle,
+            "tollgate:plugin/jwt.verifier": VerifierHandle,
         },
     });
 }
@@ -36,6 +38,7 @@ macro_rules! world_sharing_imports {
                 "tollgate:plugin/state": super::filter::tollgate::plugin::state,
                 "tollgate:plugin/outbound": super::filter::tollgate::plugin::outbound,
                 "tollgate:plugin/metrics": super::filter::tollgate::plugin::metrics,
+                "tollgate:plugin/jwt": super::filter::tollgate::plugin::jwt,
             },
         });
     };
@@ -54,4 +57,6 @@ pub mod function {
 pub use filter::tollgate::plugin::types::{
     Action, Decision, RequestPhase, Response, ResponsePhase,
 };
-pub use filter::tollgate::plugin::{cache, clock, log, metrics, outbound, random, state, types};
+pub use filter::tollgate::plugin::{
+    cache, clock, jwt, log, metrics, outbound, random, state, types,
+};

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use wasmtime::component::Resource;
 
+use super::authorizer::Cached;
 use super::bindings::{Action, Decision, RequestPhase, Response, ResponsePhase};
 use super::handles::{Identity, RequestHandle, ResponseHandle};
 use super::host::HostDeadline;
@@ -96,7 +97,36 @@ impl Plugin {
             (super::Kind::Authorizer, RequestPhase::Authorize) => Call::Authorize,
             _ => return (Some(handle), Ok(Action::Continue)),
         };
+        let mut cache_key = None;
+        if let (Call::Authorize, Some(decisions)) = (&call, &self.decisions) {
+            let Some(key) = decisions.key(&handle) else {
+                return (Some(handle), Ok(message(401, "Unauthorized")));
+            };
+            let plugin = self.name().to_owned();
+            if let Some(hit) = decisions.get(&key) {
+                metrics::counter!("tollgate_authorizer_cache_total", "plugin" => plugin, "result" => "hit")
+                    .increment(1);
+                let mut handle = handle;
+                let action = match hit {
+                    Cached::Allow(identity) => {
+                        handle.identity = Some(identity);
+                        Action::Continue
+                    }
+                    Cached::Deny => message(403, "Forbidden"),
+                    Cached::Unauthorized => message(401, "Unauthorized"),
+                };
+                return (Some(handle), Ok(action));
+            }
+            metrics::counter!("tollgate_authorizer_cache_total", "plugin" => plugin, "result" => "miss")
+                .increment(1);
+            cache_key = Some(key);
+        }
         let (mut back, result) = self.run(handle, call).await;
+        if let (Some(key), Ok(Outcome::Decision(d)), Some(decisions)) =
+            (cache_key, &result, &self.decisions)
+        {
+            decisions.put(key, d);
+        }
         let result = result.map(|outcome| match outcome {
             Outcome::Action(a) => a,
             Outcome::Decision(Decision::Allow(grant)) => {

@@ -3,6 +3,7 @@
 //! files or sockets, capabilities only when granted) and pooled.
 
 mod artifacts;
+mod authorizer;
 mod bindings;
 mod calls;
 mod engine;
@@ -12,6 +13,7 @@ mod runtime;
 mod slot;
 
 pub use artifacts::ArtifactCache;
+pub use authorizer::{AuthorizerSettings, MAX_TTL as MAX_AUTHORIZER_TTL};
 pub use bindings::Response as PluginResponse;
 pub use bindings::{Action, RequestPhase, ResponsePhase};
 pub use engine::{EngineError, EngineOptions, PluginEngine};

@@ -40,6 +40,8 @@ pub struct PluginSettings {
     pub fresh_per_request: bool,
     /// What the config names, to return to after a hot-load.
     pub source: Source,
+    /// Authorizers: identity sources and decision caching.
+    pub authorizer: super::AuthorizerSettings,
 }
 
 /// Where a plugin's component comes from in the config.
@@ -156,6 +158,9 @@ pub struct Plugin {
     from_cache: bool,
     pre: Pre,
     warm: Mutex<Vec<PluginInstance>>,
+    /// Identity sources and cached decisions (authorizers with `identity_source`); a new
+    /// version starts with an empty cache.
+    pub(super) decisions: Option<super::authorizer::AuthorizerCache>,
 }
 
 /// One instance: a store and the instantiated component.
@@ -235,6 +240,7 @@ impl Plugin {
             Pre::Function(p)
         };
         let plugin = Self {
+            decisions: super::authorizer::AuthorizerCache::new(&settings.authorizer),
             settings,
             engine: engine.engine.clone(),
             services: Arc::clone(&engine.services),

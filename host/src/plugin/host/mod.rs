@@ -3,6 +3,7 @@
 
 mod basic;
 mod cache;
+mod jwt;
 mod metrics;
 mod outbound;
 mod request;
@@ -17,6 +18,7 @@ use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub use cache::PluginCache;
+pub use jwt::VerifierHandle;
 pub use outbound::{HostPattern, HttpGrant, OutboundClient};
 
 use super::handles::{RequestHandle, ResponseHandle};
@@ -37,6 +39,8 @@ pub struct Grants {
     pub state: bool,
     /// `metrics`.
     pub metrics: bool,
+    /// `jwt`.
+    pub jwt: bool,
     /// `http`, with its allow-list and bounds.
     pub http: Option<Arc<HttpGrant>>,
 }
@@ -49,6 +53,8 @@ pub struct Services {
     pub state: Arc<MemoryStore>,
     /// Outbound HTTP.
     pub http: OutboundClient,
+    /// JWT verifiers, shared by settings.
+    pub jwt: crate::jwt::Verifiers,
 }
 
 impl Services {
@@ -58,6 +64,7 @@ impl Services {
             cache: PluginCache::new(cache_bytes),
             state,
             http: OutboundClient::new()?,
+            jwt: crate::jwt::Verifiers::default(),
         })
     }
 }

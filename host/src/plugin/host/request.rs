@@ -121,6 +121,20 @@ impl types::HostRequest for HostState {
         }
     }
 
+    async fn route_key(&mut self, r: Resource<RequestHandle>) -> Result<String> {
+        let h = self.table.get(&r)?;
+        Ok(h.route.snapshot.apis[h.route.api].routes[h.route.route]
+            .key
+            .to_string())
+    }
+
+    async fn authorization_scopes(&mut self, r: Resource<RequestHandle>) -> Result<Vec<String>> {
+        let h = self.table.get(&r)?;
+        Ok(h.route.snapshot.apis[h.route.api].routes[h.route.route]
+            .scopes
+            .clone())
+    }
+
     async fn drop(&mut self, _r: Resource<RequestHandle>) -> Result<()> {
         // The host owns the handle and takes it back after the call.
         Ok(())

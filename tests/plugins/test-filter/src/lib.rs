@@ -18,6 +18,9 @@ struct Config {
     request_header: Option<(String, String)>,
     /// Transform: copy the principal into this request header.
     principal_header: Option<String>,
+    /// Transform: copy the identity's claims into this request header, as `key=value`
+    /// pairs joined by `;` in the order the authorizer gave them.
+    claims_header: Option<String>,
     /// Response configure: set this response header.
     response_header: Option<(String, String)>,
     /// Response configure: replace the status.
@@ -119,6 +122,12 @@ impl Plugin for TestFilter {
                         .identity()
                         .map_or_else(|| "anonymous".to_owned(), |i| i.principal);
                     let _ = req.set_header(header, &principal);
+                }
+                if let Some(header) = &c.claims_header {
+                    let claims = req.identity().map_or_else(Vec::new, |i| i.claims);
+                    let joined: Vec<String> =
+                        claims.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let _ = req.set_header(header, &joined.join(";"));
                 }
                 if c.read_body {
                     let report = match req.body() {

@@ -1,0 +1,291 @@
+//! Native JSON Web Token verification behind the plugins' `jwt` capability. A verifier is
+//! built from settings (key source plus claim checks); verifiers with the same settings are
+//! shared on the node, so their key caches are too. Signatures are checked with `ring`
+//! (`ring_crypto`).
+
+mod keys;
+mod remote;
+mod ring_crypto;
+mod settings;
+
+use std::sync::Arc;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
+use serde_json::{Map, Value};
+
+pub use keys::KeySet;
+pub use settings::Settings;
+
+use crate::integration::client::{ClientCache, ClientKey, HttpClient};
+use remote::Remote;
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// The token is malformed, forged, expired or fails a claim check (401).
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// No key could be had: the IdP is unreachable and nothing is cached (503).
+    #[error("no signing keys available: {0}")]
+    Unavailable(String),
+}
+
+/// What trying a set of keys came to.
+enum Tried {
+    /// No key of the set applies to the token.
+    NoKey,
+    /// Keys applied, and none verified the signature.
+    BadSignature,
+    /// A key verified the signature; the claims decided.
+    Done(Result<Map<String, Value>, VerifyError>),
+}
+
+impl Tried {
+    /// This outcome, or `next` when it settles more.
+    fn or(self, next: Self) -> Self {
+        match (self, next) {
+            (_, done @ Self::Done(_)) => done,
+            (Self::NoKey, other) => other,
+            (this, _) => this,
+        }
+    }
+
+    fn refusal(self) -> VerifyError {
+        match self {
+            Self::Done(Err(e)) => e,
+            Self::BadSignature => invalid("bad signature"),
+            Self::NoKey | Self::Done(Ok(_)) => invalid("no key matches the token"),
+        }
+    }
+}
+
+/// A verifier: its checks and key sources.
+pub struct Verifier {
+    settings: Settings,
+    inline: KeySet,
+    remote: Option<Arc<Remote>>,
+}
+
+/// `typ` values accepted (RFC 7519 `JWT`, RFC 9068 `at+jwt`), compared case-insensitively.
+fn typ_ok(typ: Option<&str>) -> bool {
+    typ.is_none_or(|t| {
+        let t = t.strip_prefix("application/").unwrap_or(t);
+        t.eq_ignore_ascii_case("jwt") || t.eq_ignore_ascii_case("at+jwt")
+    })
+}
+
+fn invalid(message: impl Into<String>) -> VerifyError {
+    VerifyError::Invalid(message.into())
+}
+
+impl Verifier {
+    /// A verifier for `settings`, with `client` for key fetches.
+    pub fn new(settings: Settings, client: HttpClient) -> Result<Self, String> {
+        let inline = KeySet::inline(&settings)?;
+        let remote = settings
+            .remote()
+            .then(|| Arc::new(Remote::new(&settings, client)));
+        if let Some(r) = &remote {
+            r.refresh_in_background();
+        }
+        Ok(Self {
+            settings,
+            inline,
+            remote,
+        })
+    }
+
+    fn validation(&self, alg: Algorithm) -> Validation {
+        let s = &self.settings;
+        let mut v = Validation::new(alg);
+        v.leeway = s.leeway;
+        v.validate_nbf = true;
+        v.validate_exp = true;
+        let mut required: Vec<&str> = s
+            .required_claims
+            .iter()
+            .map(String::as_str)
+            .filter(|c| matches!(*c, "exp" | "nbf" | "aud" | "iss" | "sub"))
+            .collect();
+        let audience = s.audience.to_vec();
+        v.validate_aud = !audience.is_empty();
+        if !audience.is_empty() {
+            v.set_audience(&audience);
+            required.push("aud");
+        }
+        if let Some(iss) = &s.issuer {
+            v.set_issuer(&[iss]);
+            required.push("iss");
+        }
+        v.set_required_spec_claims(&required);
+        v
+    }
+
+    /// Verifies `token` and returns its claims.
+    pub async fn verify(&self, token: &str) -> Result<Map<String, Value>, VerifyError> {
+        let s = &self.settings;
+        if token.len() > s.max_token_size {
+            return Err(invalid(format!(
+                "the token is larger than {} bytes",
+                s.max_token_size
+            )));
+        }
+        let header = decode_header(token).map_err(|e| invalid(format!("malformed token: {e}")))?;
+        if header.crit.as_ref().is_some_and(|c| !c.is_empty()) {
+            // RFC 7515 §4.1.11: extensions this verifier does not implement.
+            return Err(invalid("unsupported critical header parameters (`crit`)"));
+        }
+        if !typ_ok(header.typ.as_deref()) {
+            return Err(invalid("the token's `typ` is neither JWT nor at+jwt"));
+        }
+        let alg = header.alg;
+        if !s.algorithms.contains(&alg) {
+            return Err(invalid(format!("algorithm {alg:?} is not allowed")));
+        }
+        let kid = header.kid.as_deref();
+        let validation = self.validation(alg);
+        let mut outcome = self.try_keys(&self.inline, token, kid, alg, &validation);
+        if let Tried::Done(result) = outcome {
+            return result;
+        }
+        // No inline key verified the signature: the key set (if any) may.
+        let Some(remote) = &self.remote else {
+            return Err(outcome.refusal());
+        };
+        let fetched = remote.keys().await.map_err(VerifyError::Unavailable)?;
+        outcome = outcome.or(self.try_keys(&fetched.keys, token, kid, alg, &validation));
+        if let Tried::Done(result) = outcome {
+            return result;
+        }
+        // A `kid` the set lacks may be a rotated-in key: fetch again (rate-limited).
+        if let Some(kid) = kid
+            && !fetched.keys.has_kid(kid)
+            && let Some(newer) = remote.refetch_for_unknown_kid().await
+        {
+            outcome = outcome.or(self.try_keys(&newer.keys, token, Some(kid), alg, &validation));
+        }
+        match outcome {
+            Tried::Done(result) => result,
+            other => Err(other.refusal()),
+        }
+    }
+
+    /// Tries the candidate keys in `set` until one verifies the signature.
+    fn try_keys(
+        &self,
+        set: &KeySet,
+        token: &str,
+        kid: Option<&str>,
+        alg: Algorithm,
+        validation: &Validation,
+    ) -> Tried {
+        let mut tried = Tried::NoKey;
+        for key in set.candidates(kid, alg) {
+            match decode::<Map<String, Value>>(token, &key.key, validation) {
+                Ok(data) => return Tried::Done(self.check_claims(data.claims)),
+                Err(e) => match e.kind() {
+                    ErrorKind::InvalidSignature
+                    | ErrorKind::InvalidAlgorithm
+                    | ErrorKind::InvalidKeyFormat
+                    | ErrorKind::InvalidRsaKey(_)
+                    | ErrorKind::InvalidEcdsaKey
+                    | ErrorKind::InvalidEddsaKey => tried = Tried::BadSignature,
+                    // The signature was fine (or the token is malformed whatever the key).
+                    _ => return Tried::Done(Err(invalid(describe(&e)))),
+                },
+            }
+        }
+        tried
+    }
+
+    fn check_claims(&self, claims: Map<String, Value>) -> Result<Map<String, Value>, VerifyError> {
+        if let Some(iat) = claims.get("iat") {
+            let iat = iat
+                .as_f64()
+                .ok_or_else(|| invalid("`iat` is not a number"))?;
+            let now = jsonwebtoken::get_current_timestamp() as f64;
+            if iat > now + self.settings.leeway as f64 {
+                return Err(invalid("the token was issued in the future (`iat`)"));
+            }
+        }
+        for claim in &self.settings.required_claims {
+            if !claims.contains_key(claim) {
+                return Err(invalid(format!("the `{claim}` claim is missing")));
+            }
+        }
+        Ok(claims)
+    }
+}
+
+fn describe(e: &jsonwebtoken::errors::Error) -> String {
+    match e.kind() {
+        ErrorKind::ExpiredSignature => "the token has expired".into(),
+        ErrorKind::ImmatureSignature => "the token is not valid yet (`nbf`)".into(),
+        ErrorKind::InvalidAudience => "the token is not for this audience (`aud`)".into(),
+        ErrorKind::InvalidIssuer => "the token is from another issuer (`iss`)".into(),
+        ErrorKind::MissingRequiredClaim(c) => format!("the `{c}` claim is missing"),
+        ErrorKind::InvalidClaimFormat(c) => format!("the `{c}` claim is malformed"),
+        _ => format!("{e}"),
+    }
+}
+
+/// The verifiers of this node, shared by settings.
+pub struct Verifiers {
+    by_settings: moka::sync::Cache<String, Arc<Verifier>>,
+    clients: ClientCache,
+}
+
+impl Default for Verifiers {
+    fn default() -> Self {
+        ring_crypto::install();
+        Self {
+            by_settings: moka::sync::Cache::new(1024),
+            clients: ClientCache::default(),
+        }
+    }
+}
+
+impl Verifiers {
+    /// The verifier for `settings` (JSON), built on first use.
+    pub fn get(&self, settings: &str) -> Result<Arc<Verifier>, String> {
+        let canonical: Value =
+            serde_json::from_str(settings).map_err(|e| format!("settings are not JSON: {e}"))?;
+        let key = canonical.to_string();
+        self.by_settings
+            .try_get_with(key.clone(), || {
+                let parsed = Settings::parse(&key)?;
+                let client = self
+                    .clients
+                    .get(&ClientKey {
+                        protocol: crate::config::UpstreamProtocol::Auto,
+                        connect_timeout: std::time::Duration::from_millis(parsed.fetch_timeout_ms),
+                        ca: None,
+                    })
+                    .map_err(|e| e.to_string())?;
+                Verifier::new(parsed, client).map(Arc::new)
+            })
+            .map_err(|e: Arc<String>| (*e).clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::typ_ok;
+
+    #[test]
+    fn typ_values() {
+        for ok in [
+            None,
+            Some("JWT"),
+            Some("jwt"),
+            Some("at+jwt"),
+            Some("application/at+JWT"),
+        ] {
+            assert!(typ_ok(ok), "{ok:?}");
+        }
+        for bad in [Some("JWE"), Some("dpop+jwt"), Some("")] {
+            assert!(!typ_ok(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Key sets fetched from the network: a JWKS URL, or OIDC discovery (`issuer` ->
+//! `/.well-known/openid-configuration` -> `jwks_uri`). One fetch at a time per verifier;
+//! the set is refreshed in the background before it expires, served stale while the IdP
+//! fails, and refetched on an unknown `kid` at most once per `refetch_interval`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use bytes::Bytes;
+use http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use jsonwebtoken::Algorithm;
+
+use super::keys::KeySet;
+use crate::integration::client::HttpClient;
+
+/// Largest JWKS or discovery document read.
+const MAX_DOCUMENT: usize = 1 << 20;
+/// Bounds on a key set's lifetime taken from `Cache-Control: max-age`.
+const MIN_TTL: Duration = Duration::from_secs(10);
+const MAX_TTL: Duration = Duration::from_secs(86_400);
+
+/// A fetched key set.
+pub struct Fetched {
+    /// The keys.
+    pub keys: KeySet,
+    /// When to start a background refresh (80% of the lifetime).
+    refresh_at: Instant,
+}
+
+/// Where keys come from on the network, and what was fetched last.
+pub struct Remote {
+    jwks_uri: Option<String>,
+    issuer: Option<String>,
+    algorithms: Vec<Algorithm>,
+    ttl: Duration,
+    refetch_interval: Duration,
+    timeout: Duration,
+    client: HttpClient,
+    current: ArcSwapOption<Fetched>,
+    discovered: Mutex<Option<String>>,
+    /// One fetch at a time; waiters reuse its result.
+    fetching: tokio::sync::Mutex<()>,
+    last_attempt: Mutex<Option<Instant>>,
+    refreshing: AtomicBool,
+}
+
+impl Remote {
+    /// A source for `settings` (which must be remote).
+    pub fn new(settings: &super::Settings, client: HttpClient) -> Self {
+        Self {
+            jwks_uri: settings.jwks_uri.clone(),
+            issuer: settings.issuer.clone(),
+            algorithms: settings.algorithms.clone(),
+            ttl: Duration::from_secs(settings.cache_ttl),
+            refetch_interval: Duration::from_secs(settings.refetch_interval),
+            timeout: Duration::from_millis(settings.fetch_timeout_ms),
+            client,
+            current: ArcSwapOption::empty(),
+            discovered: Mutex::new(None),
+            fetching: tokio::sync::Mutex::new(()),
+            last_attempt: Mutex::new(None),
+            refreshing: AtomicBool::new(false),
+        }
+    }
+
+    /// The current keys, fetched first if there are none. A set past its refresh time is
+    /// still returned while a background task fetches the next one.
+    pub async fn keys(self: &Arc<Self>) -> Result<Arc<Fetched>, String> {
+        if let Some(f) = self.current.load_full() {
+            if Instant::now() >= f.refresh_at {
+                self.refresh_in_background();
+            }
+            return Ok(f);
+        }
+        self.spawn_fetch(None).await
+    }
+
+    /// Fetches on a task of its own, so a caller that stops waiting (its deadline passed)
+    /// does not cancel the fetch for everyone else.
+    async fn spawn_fetch(self: &Arc<Self>, before: Option<usize>) -> Result<Arc<Fetched>, String> {
+        let me = Arc::clone(self);
+        tokio::spawn(async move { me.fetch_once(before).await })
+            .await
+            .map_err(|e| format!("the key fetch failed: {e}"))?
+    }
+
+    /// Fetches again because a token names a `kid` the set lacks, unless the last fetch was
+    /// less than `refetch_interval` ago (so random `kid`s cannot hammer the IdP).
+    pub async fn refetch_for_unknown_kid(self: &Arc<Self>) -> Option<Arc<Fetched>> {
+        let recent = self
+            .last_attempt
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|t| t.elapsed() < self.refetch_interval);
+        if recent {
+            return None;
+        }
+        let before = self.current.load_full().map(|f| Arc::as_ptr(&f) as usize);
+        self.spawn_fetch(before).await.ok()
+    }
+
+    /// Starts fetching in the background (at creation, and when the set gets old).
+    pub fn refresh_in_background(self: &Arc<Self>) {
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            self.refreshing.store(false, Ordering::Release);
+            return;
+        };
+        let me = Arc::clone(self);
+        rt.spawn(async move {
+            let before = me.current.load_full().map(|f| Arc::as_ptr(&f) as usize);
+            if let Err(e) = me.fetch_once(before).await {
+                tracing::warn!(error = %e, "JWKS refresh failed; the cached keys stay in use");
+            }
+            me.refreshing.store(false, Ordering::Release);
+        });
+    }
+
+    /// Fetches unless another caller did so while this one waited for the lock (`before` is
+    /// the set the caller saw). On failure the current set, if any, stays.
+    async fn fetch_once(&self, before: Option<usize>) -> Result<Arc<Fetched>, String> {
+        let _guard = self.fetching.lock().await;
+        if let Some(f) = self.current.load_full()
+            && Some(Arc::as_ptr(&f) as usize) != before
+        {
+            return Ok(f);
+        }
+        *self.last_attempt.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        let result = tokio::time::timeout(self.timeout, self.fetch()).await;
+        match result {
+            Ok(Ok(f)) => {
+                let f = Arc::new(f);
+                self.current.store(Some(Arc::clone(&f)));
+                Ok(f)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(format!("no answer from the IdP within {:?}", self.timeout)),
+        }
+    }
+
+    async fn fetch(&self) -> Result<Fetched, String> {
+        let uri = self.jwks_uri().await?;
+        let (body, max_age) = self.get(&uri).await?;
+        let (keys, skipped) =
+            KeySet::from_jwks(&body, &self.algorithms).map_err(|e| format!("{uri}: {e}"))?;
+        for s in &skipped {
+            tracing::debug!(jwks = %uri, "skipped a JWKS key: {s}");
+        }
+        if keys.keys.is_empty() {
+            return Err(format!("{uri}: no usable key in the JWKS"));
+        }
+        let ttl = max_age.map_or(self.ttl, |a| a.clamp(MIN_TTL, MAX_TTL));
+        tracing::debug!(jwks = %uri, keys = keys.keys.len(), ?ttl, "fetched JWKS");
+        Ok(Fetched {
+            keys,
+            refresh_at: Instant::now() + ttl.mul_f64(0.8),
+        })
+    }
+
+    async fn jwks_uri(&self) -> Result<String, String> {
+        if let Some(u) = &self.jwks_uri {
+            return Ok(u.clone());
+        }
+        if let Some(u) = self
+            .discovered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Ok(u);
+        }
+        let issuer = self.issuer.as_deref().ok_or("no issuer")?;
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let (body, _) = self.get(&url).await?;
+        #[derive(serde::Deserialize)]
+        struct Discovery {
+            issuer: Option<String>,
+            jwks_uri: String,
+        }
+        let doc: Discovery = serde_json::from_slice(&body)
+            .map_err(|e| format!("{url}: not an OpenID configuration: {e}"))?;
+        if doc.issuer.as_deref().is_some_and(|i| i != issuer) {
+            return Err(format!(
+                "{url}: the document names issuer {:?}, not {issuer:?}",
+                doc.issuer.unwrap_or_default()
+            ));
+        }
+        *self.discovered.lock().unwrap_or_else(|e| e.into_inner()) = Some(doc.jwks_uri.clone());
+        Ok(doc.jwks_uri)
+    }
+
+    async fn get(&self, url: &str) -> Result<(Bytes, Option<Duration>), String> {
+        let request = Request::get(url)
+            .header(header::ACCEPT, "application/json")
+            .body(crate::body::empty())
+            .map_err(|e| format!("{url}: {e}"))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        if response.status() != StatusCode::OK {
+            return Err(format!("{url}: status {}", response.status()));
+        }
+        let max_age = response
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.split(',')
+                    .find_map(|d| d.trim().strip_prefix("max-age="))
+                    .and_then(|s| s.parse::<u64>().ok())
+            })
+            .map(Duration::from_secs);
+        let body = http_body_util::Limited::new(response.into_body(), MAX_DOCUMENT)
+            .collect()
+            .await
+            .map_err(|e| format!("{url}: reading the body: {e}"))?
+            .to_bytes();
+        Ok((body, max_age))
+    }
+}

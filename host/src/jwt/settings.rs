@@ -1,0 +1,180 @@
+//! A verifier's settings, as a plugin hands them to the `jwt` capability (JSON).
+
+use std::collections::BTreeSet;
+
+use jsonwebtoken::Algorithm;
+use jsonwebtoken::jwk::Jwk;
+use serde::Deserialize;
+
+/// One string or a list of them.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// Not given.
+    #[default]
+    None,
+    /// One value.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The values.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            Self::None => Vec::new(),
+            Self::One(s) => vec![s.clone()],
+            Self::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// Key source and claim checks of a verifier.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Expected `iss`; also the OIDC discovery base when no other key source is given.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// A JWKS URL.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// Inline JWKs (public keys; `oct` keys are refused: use `secret`).
+    #[serde(default)]
+    pub keys: Vec<Jwk>,
+    /// Inline PEM public keys (RSA, EC or Ed25519; the `kid` is not checked).
+    #[serde(default)]
+    pub public_keys: OneOrMany,
+    /// The HMAC secret; the only way to allow HS256/384/512.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Allowed algorithms. Default: every asymmetric one, or `[HS256]` with a `secret`.
+    #[serde(default)]
+    pub algorithms: Vec<Algorithm>,
+    /// Accepted audiences (`aud` must contain one).
+    #[serde(default)]
+    pub audience: OneOrMany,
+    /// Claims that must be present. Default `[exp]`.
+    #[serde(default = "default_required")]
+    pub required_claims: Vec<String>,
+    /// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds. Default 30.
+    #[serde(default = "default_leeway")]
+    pub leeway: u64,
+    /// Longest token accepted, in bytes. Default 8192.
+    #[serde(default = "default_max_token")]
+    pub max_token_size: usize,
+    /// How long a fetched key set is used before it is refreshed, in seconds, when the IdP
+    /// sends no `Cache-Control: max-age`. Default 300.
+    #[serde(default = "default_cache_ttl")]
+    pub cache_ttl: u64,
+    /// Least time between two fetches caused by an unknown `kid`, in seconds. Default 30.
+    #[serde(default = "default_refetch")]
+    pub refetch_interval: u64,
+    /// Time limit of one fetch, in milliseconds. Default 2000.
+    #[serde(default = "default_fetch_timeout")]
+    pub fetch_timeout_ms: u64,
+}
+
+fn default_required() -> Vec<String> {
+    vec!["exp".into()]
+}
+fn default_leeway() -> u64 {
+    30
+}
+fn default_max_token() -> usize {
+    8192
+}
+fn default_cache_ttl() -> u64 {
+    300
+}
+fn default_refetch() -> u64 {
+    30
+}
+fn default_fetch_timeout() -> u64 {
+    2000
+}
+
+/// Every asymmetric algorithm.
+pub const ASYMMETRIC: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Whether `alg` is an HMAC algorithm.
+pub fn is_hmac(alg: Algorithm) -> bool {
+    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+impl Settings {
+    /// Parses and checks the settings; the error names the field.
+    pub fn parse(json: &str) -> Result<Self, String> {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        let mut s: Self = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            if path == "." {
+                e.inner().to_string()
+            } else {
+                format!("{path}: {}", e.inner())
+            }
+        })?;
+        if s.algorithms.is_empty() {
+            s.algorithms = if s.secret.is_some() {
+                vec![Algorithm::HS256]
+            } else {
+                ASYMMETRIC.to_vec()
+            };
+        }
+        let hmac = s.algorithms.iter().any(|a| is_hmac(*a));
+        if hmac && s.secret.is_none() {
+            return Err("algorithms: HS256/384/512 need an explicit `secret`".into());
+        }
+        if s.secret.is_some() && !hmac {
+            return Err("secret: given, but `algorithms` allows no HS algorithm".into());
+        }
+        if s.secret.as_ref().is_some_and(|k| k.len() < 32) {
+            return Err("secret: must be at least 32 bytes".into());
+        }
+        let sources = usize::from(s.jwks_uri.is_some())
+            + usize::from(!s.keys.is_empty())
+            + usize::from(s.public_keys != OneOrMany::None)
+            + usize::from(s.secret.is_some());
+        if sources == 0 && s.issuer.is_none() {
+            return Err(
+                "no key source: give `issuer` (OIDC discovery), `jwks_uri`, `keys`, \
+                 `public_keys` or `secret`"
+                    .into(),
+            );
+        }
+        for (field, url) in [("jwks_uri", &s.jwks_uri), ("issuer", &s.issuer)] {
+            if let Some(u) = url
+                && field == "jwks_uri"
+                && !(u.starts_with("https://") || u.starts_with("http://"))
+            {
+                return Err(format!("{field}: `{u}` is not an http(s) URL"));
+            }
+        }
+        let distinct: BTreeSet<String> = s.required_claims.iter().cloned().collect();
+        s.required_claims = distinct.into_iter().collect();
+        if s.max_token_size == 0 {
+            return Err("max_token_size: must be at least 1".into());
+        }
+        Ok(s)
+    }
+
+    /// Whether keys come from the network (a JWKS URL or discovery).
+    pub fn remote(&self) -> bool {
+        self.jwks_uri.is_some()
+            || (self.keys.is_empty()
+                && self.public_keys == OneOrMany::None
+                && self.secret.is_none()
+                && self.issuer.is_some())
+    }
+}
