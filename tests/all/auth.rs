@@ -126,47 +126,37 @@ async fn api_keys_pass_known_consumers_and_refuse_the_rest() {
     assert_eq!(r.status(), 200, "key from the query");
 }
 
-#[tokio::test]
-async fn api_key_config_errors_name_the_field() {
-    let out = Gateway::start_failure(
+/// A config whose one route uses an `api-key` plugin with `keys` (a YAML flow list).
+fn api_key_only(keys: &str) -> String {
+    format!(
         r#"
 version: 1
-listeners: [{ address: "127.0.0.1:0" }]
+listeners: [{{ address: "127.0.0.1:0" }}]
 plugins:
   keys:
     builtin: api-key
-    config: { keys: [{ consumer: a, key: { $env: TOLLGATE_TEST_SURELY_UNSET } }] }
+    config: {{ keys: {keys} }}
 apis:
   - name: api
     kind: http
     plugins: [keys]
     routes:
       - path: /x
-        integration: { type: mock, body: "x" }
-"#,
+        integration: {{ type: mock, body: "x" }}
+"#
     )
+}
+
+#[tokio::test]
+async fn api_key_config_errors_name_the_field() {
+    let out = Gateway::start_failure(&api_key_only(
+        "[{ consumer: a, key: { $env: TOLLGATE_TEST_SURELY_UNSET } }]",
+    ))
     .await;
     assert!(out.contains("plugins.keys.config.keys[0].key"), "{out}");
     assert!(out.contains("TOLLGATE_TEST_SURELY_UNSET"), "{out}");
 
-    let out = Gateway::start_failure(
-        r#"
-version: 1
-listeners: [{ address: "127.0.0.1:0" }]
-plugins:
-  keys:
-    builtin: api-key
-    config: { keys: [{ consumer: a, key: short }] }
-apis:
-  - name: api
-    kind: http
-    plugins: [keys]
-    routes:
-      - path: /x
-        integration: { type: mock, body: "x" }
-"#,
-    )
-    .await;
+    let out = Gateway::start_failure(&api_key_only("[{ consumer: a, key: short }]")).await;
     assert!(
         out.contains("keys[0].key: shorter than 16 characters"),
         "{out}"

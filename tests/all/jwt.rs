@@ -438,7 +438,7 @@ fn shared_config(backend: &Backend, idp: &Idp) -> String {
             }),
         ),
     ];
-    let routes: [(&str, &str, &[&str]); 12] = [
+    let routes: [(&str, &str, &[&str]); 13] = [
         ("jwks", "jwks, who", &[]),
         ("hidden", "hidden", &[]),
         ("rs256", "rs256", &[]),
@@ -451,6 +451,7 @@ fn shared_config(backend: &Backend, idp: &Idp) -> String {
         ("liar", "liar", &[]),
         ("down", "down", &[]),
         ("orders", "jwks", &["orders:read"]),
+        ("either", "jwks", &["orders:read", "orders:admin"]),
     ];
     gateway_config(backend, &plugins, &routes)
 }
@@ -1201,6 +1202,19 @@ async fn route_scopes_are_required() {
         let v = p.ok("/orders/x", &t, why).await;
         assert_eq!(v["headers"]["x-user-id"], "scoped", "{why}");
     }
+    // With several scopes on a route, any one of them is enough (Amazon API Gateway's rule).
+    for scope in ["orders:admin", "orders:read", "profile orders:admin"] {
+        p.ok("/either/x", &with("scope", json!(scope)), scope).await;
+    }
+    let a = p
+        .bearer("/either/x", &with("scope", json!("orders:write")))
+        .await;
+    assert_eq!(a.status, 403, "none of the route's scopes: {}", a.body);
+    assert!(
+        a.challenge.contains(r#"scope="orders:read orders:admin""#),
+        "the challenge names the route's scopes: {:?}",
+        a.challenge
+    );
     // An invalid token on a scoped route is still a 401, not a 403.
     let mut c = claims("scoped");
     c["scope"] = json!("orders:read");

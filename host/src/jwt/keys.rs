@@ -5,7 +5,7 @@
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-use super::settings::{OneOrMany, Settings, is_hmac};
+use super::settings::{EC, OneOrMany, RSA, Settings, is_hmac};
 
 /// One key.
 pub struct Key {
@@ -114,14 +114,7 @@ fn from_jwk(jwk: &Jwk, allowed: &[Algorithm]) -> Result<Key, String> {
         return Err("not a signature key (`use` is not `sig`)".into());
     }
     let family: &[Algorithm] = match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => &[
-            Algorithm::RS256,
-            Algorithm::RS384,
-            Algorithm::RS512,
-            Algorithm::PS256,
-            Algorithm::PS384,
-            Algorithm::PS512,
-        ],
+        AlgorithmParameters::RSA(_) => RSA,
         AlgorithmParameters::EllipticCurve(p) => match p.curve {
             EllipticCurve::P256 => &[Algorithm::ES256],
             EllipticCurve::P384 => &[Algorithm::ES384],
@@ -162,21 +155,8 @@ type PemParser = fn(&[u8]) -> jsonwebtoken::errors::Result<DecodingKey>;
 
 fn from_pem(pem: &str, allowed: &[Algorithm]) -> Result<Key, String> {
     let tries: [(PemParser, &[Algorithm]); 3] = [
-        (
-            DecodingKey::from_rsa_pem,
-            &[
-                Algorithm::RS256,
-                Algorithm::RS384,
-                Algorithm::RS512,
-                Algorithm::PS256,
-                Algorithm::PS384,
-                Algorithm::PS512,
-            ],
-        ),
-        (
-            DecodingKey::from_ec_pem,
-            &[Algorithm::ES256, Algorithm::ES384],
-        ),
+        (DecodingKey::from_rsa_pem, RSA),
+        (DecodingKey::from_ec_pem, EC),
         (DecodingKey::from_ed_pem, &[Algorithm::EdDSA]),
     ];
     for (parse, family) in tries {

@@ -95,7 +95,7 @@ fn default_fetch_timeout() -> u64 {
     2000
 }
 
-/// Every asymmetric algorithm.
+/// Every asymmetric algorithm: RSA (PKCS#1 v1.5 and PSS), then ECDSA, then EdDSA.
 pub const ASYMMETRIC: [Algorithm; 9] = [
     Algorithm::RS256,
     Algorithm::RS384,
@@ -107,6 +107,12 @@ pub const ASYMMETRIC: [Algorithm; 9] = [
     Algorithm::ES384,
     Algorithm::EdDSA,
 ];
+
+/// The algorithms an RSA key verifies.
+pub const RSA: &[Algorithm] = ASYMMETRIC.split_at(6).0;
+
+/// The algorithms an EC key (of either curve) verifies.
+pub const EC: &[Algorithm] = &[Algorithm::ES256, Algorithm::ES384];
 
 /// Whether `alg` is an HMAC algorithm.
 pub fn is_hmac(alg: Algorithm) -> bool {
