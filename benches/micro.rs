@@ -6,7 +6,9 @@
 //! - `state/bucket_take_{hot,spread}`: taking a token from the in-memory token bucket store,
 //!   one key or 10,000 keys in turn (what a local rate limit costs per request);
 //! - `jwt/verify_{es256,rs256}`: the host's native verification of a token (signature and
-//!   claim checks) against an inline key, what `jwt-auth` costs besides the plugin call.
+//!   claim checks) against an inline key, what `jwt-auth` costs besides the plugin call;
+//!   `jwt/verify_es256_remembered`: the same token again, answered from the verified-token
+//!   cache.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Method;
@@ -89,13 +91,20 @@ fn jwt(c: &mut Criterion) {
         .expect("runtime");
     let verifiers = Verifiers::default();
     let mut group = c.benchmark_group("jwt");
-    for (name, kid, alg) in [
-        ("verify_es256", "ec256", jsonwebtoken::Algorithm::ES256),
-        ("verify_rs256", "rsa", jsonwebtoken::Algorithm::RS256),
+    for (name, kid, alg, cache) in [
+        ("verify_es256", "ec256", jsonwebtoken::Algorithm::ES256, 0),
+        ("verify_rs256", "rsa", jsonwebtoken::Algorithm::RS256, 0),
+        (
+            "verify_es256_remembered",
+            "ec256",
+            jsonwebtoken::Algorithm::ES256,
+            300,
+        ),
     ] {
         let pem = std::fs::read_to_string(format!("{JWT_KEYS}/{kid}.pub.pem")).expect("key");
         let settings = serde_json::json!({
-            "public_keys": pem, "algorithms": [format!("{alg:?}")], "audience": "api"
+            "public_keys": pem, "algorithms": [format!("{alg:?}")], "audience": "api",
+            "token_cache_ttl": cache,
         });
         let verifier = verifiers.get(&settings.to_string()).expect("verifier");
         let token = token(kid, alg);

@@ -279,6 +279,12 @@ fn run() -> Result<(), String> {
         tollgate_plain,
     );
     push(
+        "tollgate + jwt-auth ES256 cached",
+        tg,
+        port(tg, |p| p.plain).map(|p| wrk(p, "http", "/jwt-es-cached/x", &[es.as_str()])),
+        tollgate_plain,
+    );
+    push(
         "tollgate + jwt-auth RS256",
         tg,
         port(tg, |p| p.plain).map(|p| wrk(p, "http", "/jwt-rs/x", &[rs.as_str()])),

@@ -82,7 +82,8 @@ pub fn jwt(kid: &str, alg: jsonwebtoken::Algorithm) -> Result<String, String> {
 /// Tollgate: `/{proxy+}` proxied; `/trivial/...` through one built-in `headers` plugin;
 /// `/token/...` through a plugin checking `x-token` and setting a response header (what
 /// the nginx Lua reference does); `/jwt-es/...` and `/jwt-rs/...` through `jwt-auth` with
-/// an ES256 or RS256 key.
+/// an ES256 or RS256 key, verifying every request; `/jwt-es-cached/...` with the
+/// verified-token cache on (the default).
 pub fn tollgate(dir: &Path, backend: SocketAddr, token_plugin: &str) -> Result<Proxy, String> {
     let (plain, tls) = (free_port(), free_port());
     let d = dir.display();
@@ -109,12 +110,17 @@ plugins:
     builtin: jwt-auth
     capabilities: [jwt]
     on_request: [authorize]
+    config: {{ public_keys: {{ $file: "{keys}/ec256.pub.pem" }}, algorithms: [ES256], token_cache_ttl: 0 }}
+  jwt-es-cached:
+    builtin: jwt-auth
+    capabilities: [jwt]
+    on_request: [authorize]
     config: {{ public_keys: {{ $file: "{keys}/ec256.pub.pem" }}, algorithms: [ES256] }}
   jwt-rs:
     builtin: jwt-auth
     capabilities: [jwt]
     on_request: [authorize]
-    config: {{ public_keys: {{ $file: "{keys}/rsa.pub.pem" }}, algorithms: [RS256] }}
+    config: {{ public_keys: {{ $file: "{keys}/rsa.pub.pem" }}, algorithms: [RS256], token_cache_ttl: 0 }}
 apis:
   - name: bench
     kind: http
@@ -131,6 +137,9 @@ apis:
         integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
       - path: /jwt-es/{{proxy+}}
         plugins: [jwt-es]
+        integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
+      - path: /jwt-es-cached/{{proxy+}}
+        plugins: [jwt-es-cached]
         integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
       - path: /jwt-rs/{{proxy+}}
         plugins: [jwt-rs]

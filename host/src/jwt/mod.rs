@@ -65,7 +65,20 @@ pub struct Verifier {
     settings: Settings,
     inline: KeySet,
     remote: Option<Arc<Remote>>,
+    /// Tokens that passed, by their text: a repeated token skips the signature check.
+    verified: Option<moka::sync::Cache<String, Verified>>,
 }
+
+/// A token that passed verification.
+#[derive(Clone)]
+struct Verified {
+    claims: Arc<Map<String, Value>>,
+    /// The key-set generation it was verified with.
+    generation: u64,
+}
+
+/// Most bytes of tokens remembered per verifier.
+const TOKEN_CACHE_BYTES: u64 = 16 << 20;
 
 /// `typ` values accepted (RFC 7519 `JWT`, RFC 9068 `at+jwt`), compared case-insensitively.
 fn typ_ok(typ: Option<&str>) -> bool {
@@ -89,10 +102,20 @@ impl Verifier {
         if let Some(r) = &remote {
             r.refresh_in_background();
         }
+        let verified = (settings.token_cache_ttl > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(TOKEN_CACHE_BYTES)
+                .weigher(|token: &String, _: &Verified| {
+                    u32::try_from(token.len()).unwrap_or(u32::MAX)
+                })
+                .time_to_live(std::time::Duration::from_secs(settings.token_cache_ttl))
+                .build()
+        });
         Ok(Self {
             settings,
             inline,
             remote,
+            verified,
         })
     }
 
@@ -122,8 +145,32 @@ impl Verifier {
         v
     }
 
-    /// Verifies `token` and returns its claims.
-    pub async fn verify(&self, token: &str) -> Result<Map<String, Value>, VerifyError> {
+    fn generation(&self) -> u64 {
+        self.remote.as_ref().map_or(0, |r| r.generation())
+    }
+
+    /// A remembered token, unless its key set has changed since or its time checks fail
+    /// now (then it is verified afresh, which gives the precise error).
+    fn remembered(&self, token: &str) -> Option<Arc<Map<String, Value>>> {
+        let v = self.verified.as_ref()?.get(token)?;
+        if let Some(remote) = &self.remote {
+            // Hits skip the key set, so they keep its refresh schedule going.
+            remote.touch();
+        }
+        if v.generation != self.generation() {
+            return None;
+        }
+        let now = jsonwebtoken::get_current_timestamp();
+        let leeway = self.settings.leeway;
+        let number = |c: &str| v.claims.get(c).and_then(Value::as_u64);
+        let live = number("exp").is_none_or(|exp| exp.saturating_add(leeway) >= now)
+            && number("nbf").is_none_or(|nbf| nbf <= now.saturating_add(leeway));
+        live.then_some(v.claims)
+    }
+
+    /// Verifies `token` and returns its claims. A token verified before (same text, same
+    /// key set, still in its validity window) is not verified again.
+    pub async fn verify(&self, token: &str) -> Result<Arc<Map<String, Value>>, VerifyError> {
         let s = &self.settings;
         if token.len() > s.max_token_size {
             return Err(invalid(format!(
@@ -131,6 +178,25 @@ impl Verifier {
                 s.max_token_size
             )));
         }
+        if let Some(claims) = self.remembered(token) {
+            return Ok(claims);
+        }
+        let generation = self.generation();
+        let claims = Arc::new(self.verify_fully(token).await?);
+        if let Some(cache) = &self.verified {
+            cache.insert(
+                token.to_owned(),
+                Verified {
+                    claims: Arc::clone(&claims),
+                    generation,
+                },
+            );
+        }
+        Ok(claims)
+    }
+
+    async fn verify_fully(&self, token: &str) -> Result<Map<String, Value>, VerifyError> {
+        let s = &self.settings;
         let header = decode_header(token).map_err(|e| invalid(format!("malformed token: {e}")))?;
         if header.crit.as_ref().is_some_and(|c| !c.is_empty()) {
             // RFC 7515 §4.1.11: extensions this verifier does not implement.
@@ -271,7 +337,50 @@ impl Verifiers {
 
 #[cfg(test)]
 mod tests {
-    use super::typ_ok;
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn hs256(exp: u64) -> String {
+        let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+        let claims = serde_json::json!({ "sub": "s", "exp": exp });
+        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).expect("sign")
+    }
+
+    #[tokio::test]
+    async fn a_remembered_token_is_not_served_past_its_expiry() {
+        let settings = serde_json::json!({ "secret": SECRET, "leeway": 0 }).to_string();
+        let verifier = Verifiers::default().get(&settings).expect("verifier");
+        let exp = jsonwebtoken::get_current_timestamp() + 1;
+        let token = hs256(exp);
+        verifier.verify(&token).await.expect("valid now");
+        assert!(
+            verifier.remembered(&token).is_some(),
+            "remembered after passing"
+        );
+        let forged = format!("{}x", &token[..token.len() - 1]);
+        assert!(
+            verifier.verify(&forged).await.is_err(),
+            "only the same text hits"
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Err(e) = verifier.verify(&token).await {
+                assert_eq!(e, invalid("the token has expired"));
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still accepted past exp"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(jwt_now() > exp);
+    }
+
+    fn jwt_now() -> u64 {
+        jsonwebtoken::get_current_timestamp()
+    }
 
     #[test]
     fn typ_values() {

@@ -3,7 +3,7 @@
 //! the set is refreshed in the background before it expires, served stale while the IdP
 //! fails, and refetched on an unknown `kid` at most once per `refetch_interval`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,9 @@ pub struct Remote {
     fetching: tokio::sync::Mutex<()>,
     last_attempt: Mutex<Option<Instant>>,
     refreshing: AtomicBool,
+    /// Bumped whenever a new key set is stored, so tokens verified with an older set can be
+    /// told apart.
+    generation: AtomicU64,
 }
 
 impl Remote {
@@ -63,7 +66,13 @@ impl Remote {
             fetching: tokio::sync::Mutex::new(()),
             last_attempt: Mutex::new(None),
             refreshing: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// The number of key sets stored so far.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The current keys, fetched first if there are none. A set past its refresh time is
@@ -85,6 +94,19 @@ impl Remote {
         tokio::spawn(async move { me.fetch_once(before).await })
             .await
             .map_err(|e| format!("the key fetch failed: {e}"))?
+    }
+
+    /// Starts a background refresh when the current set is past its refresh time (for
+    /// callers that answer from elsewhere, such as the verified-token cache).
+    pub fn touch(self: &Arc<Self>) {
+        if self
+            .current
+            .load()
+            .as_ref()
+            .is_some_and(|f| Instant::now() >= f.refresh_at)
+        {
+            self.refresh_in_background();
+        }
     }
 
     /// Fetches again because a token names a `kid` the set lacks, unless the last fetch was
@@ -136,6 +158,7 @@ impl Remote {
             Ok(Ok(f)) => {
                 let f = Arc::new(f);
                 self.current.store(Some(Arc::clone(&f)));
+                self.generation.fetch_add(1, Ordering::AcqRel);
                 Ok(f)
             }
             Ok(Err(e)) => Err(e),

@@ -71,6 +71,10 @@ pub struct Settings {
     /// Least time between two fetches caused by an unknown `kid`, in seconds. Default 30.
     #[serde(default = "default_refetch")]
     pub refetch_interval: u64,
+    /// How long a verified token is remembered, in seconds (never past its `exp`, and
+    /// forgotten when the key set changes); `0` verifies every request. Default 300.
+    #[serde(default = "default_token_cache")]
+    pub token_cache_ttl: u64,
     /// Time limit of one fetch, in milliseconds. Default 2000.
     #[serde(default = "default_fetch_timeout")]
     pub fetch_timeout_ms: u64,
@@ -90,6 +94,9 @@ fn default_cache_ttl() -> u64 {
 }
 fn default_refetch() -> u64 {
     30
+}
+fn default_token_cache() -> u64 {
+    300
 }
 fn default_fetch_timeout() -> u64 {
     2000

@@ -50,7 +50,7 @@ impl jwt::HostVerifier for HostState {
             )),
         };
         Ok(match outcome {
-            Ok(claims) => Ok(serde_json::Value::Object(claims).to_string()),
+            Ok(claims) => Ok(serde_json::to_string(&*claims).unwrap_or_default()),
             Err(VerifyError::Invalid(m)) => Err(jwt::VerifyError::Invalid(m)),
             Err(VerifyError::Unavailable(m)) => Err(jwt::VerifyError::Unavailable(m)),
         })
