@@ -54,9 +54,11 @@
 #[doc(hidden)]
 pub mod bindings;
 mod export;
+mod query;
 mod respond;
 
 pub use export::{__init, __not_initialised};
+pub use query::query_param;
 pub use respond::{allow, json_response, respond, respond_json, text_response};
 
 /// Exports an `impl Plugin for T` as a component (see the crate docs).

@@ -24,6 +24,12 @@ plugins:
         - {{ $file: more-keys.yaml }}
         - {{ consumer: env, key: {{ $env: PATH }} }}
       hide_credentials: true
+  keys-cached:
+    builtin: api-key
+    identity_source: ["$request.header.x-api-key"]
+    config:
+      keys: [{{ consumer: acme, key: {ACME_KEY} }}]
+      hide_credentials: true
   keys401:
     builtin: api-key
     config:
@@ -36,6 +42,9 @@ apis:
     routes:
       - path: /a/{{rest+}}
         plugins: [keys]
+        integration: {{ type: http, url: "{url}/{{rest}}" }}
+      - path: /c/{{rest+}}
+        plugins: [keys-cached]
         integration: {{ type: http, url: "{url}/{{rest}}" }}
       - path: /q/{{rest+}}
         plugins: [keys401]
@@ -114,6 +123,22 @@ async fn api_keys_pass_known_consumers_and_refuse_the_rest() {
         hits,
         "refused requests never reach the backend"
     );
+
+    // A cached decision replays the plugin's header edits: the consumer header is set (over
+    // a spoofed one) and the key is hidden, exactly as on the first call.
+    let cached = format!("{}/c/x", gw.url());
+    for spoof in ["", "globex"] {
+        let mut req = c.get(&cached).header("x-api-key", ACME_KEY);
+        if !spoof.is_empty() {
+            req = req.header("x-consumer-id", spoof);
+        }
+        let v = req.fetch_json().await;
+        assert_eq!(
+            v["headers"]["x-consumer-id"], "acme",
+            "spoof {spoof:?}: {v}"
+        );
+        assert!(v["headers"].get("x-api-key").is_none(), "{v}");
+    }
 
     let q = format!("{}/q/x", gw.url());
     let r = c.get(&q).send().await.expect("req");

@@ -5,7 +5,7 @@
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-use super::settings::{EC, OneOrMany, RSA, Settings, is_hmac};
+use super::settings::{EC, RSA, Settings, is_hmac};
 
 /// One key.
 pub struct Key {
@@ -53,11 +53,7 @@ impl KeySet {
             set.keys
                 .push(from_jwk(jwk, &s.algorithms).map_err(|e| format!("keys[{i}]: {e}"))?);
         }
-        let pems = match &s.public_keys {
-            OneOrMany::None => Vec::new(),
-            other => other.to_vec(),
-        };
-        for (i, pem) in pems.iter().enumerate() {
+        for (i, pem) in s.public_keys.to_vec().iter().enumerate() {
             set.keys
                 .push(from_pem(pem, &s.algorithms).map_err(|e| format!("public_keys[{i}]: {e}"))?);
         }

@@ -69,10 +69,19 @@ pub struct Verifier {
     verified: Option<moka::sync::Cache<String, Verified>>,
 }
 
-/// A token that passed verification.
+/// The claims of a token that passed verification.
+#[derive(Debug)]
+pub struct Claims {
+    /// The claims.
+    pub map: Map<String, Value>,
+    /// The same as JSON text, as plugins get it.
+    pub json: String,
+}
+
+/// A remembered token.
 #[derive(Clone)]
 struct Verified {
-    claims: Arc<Map<String, Value>>,
+    claims: Arc<Claims>,
     /// The key-set generation it was verified with.
     generation: u64,
 }
@@ -151,7 +160,7 @@ impl Verifier {
 
     /// A remembered token, unless its key set has changed since or its time checks fail
     /// now (then it is verified afresh, which gives the precise error).
-    fn remembered(&self, token: &str) -> Option<Arc<Map<String, Value>>> {
+    fn remembered(&self, token: &str) -> Option<Arc<Claims>> {
         let v = self.verified.as_ref()?.get(token)?;
         if let Some(remote) = &self.remote {
             // Hits skip the key set, so they keep its refresh schedule going.
@@ -162,7 +171,7 @@ impl Verifier {
         }
         let now = jsonwebtoken::get_current_timestamp();
         let leeway = self.settings.leeway;
-        let number = |c: &str| v.claims.get(c).and_then(Value::as_u64);
+        let number = |c: &str| v.claims.map.get(c).and_then(Value::as_u64);
         let live = number("exp").is_none_or(|exp| exp.saturating_add(leeway) >= now)
             && number("nbf").is_none_or(|nbf| nbf <= now.saturating_add(leeway));
         live.then_some(v.claims)
@@ -170,7 +179,7 @@ impl Verifier {
 
     /// Verifies `token` and returns its claims. A token verified before (same text, same
     /// key set, still in its validity window) is not verified again.
-    pub async fn verify(&self, token: &str) -> Result<Arc<Map<String, Value>>, VerifyError> {
+    pub async fn verify(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
         let s = &self.settings;
         if token.len() > s.max_token_size {
             return Err(invalid(format!(
@@ -182,7 +191,9 @@ impl Verifier {
             return Ok(claims);
         }
         let generation = self.generation();
-        let claims = Arc::new(self.verify_fully(token).await?);
+        let map = self.verify_fully(token).await?;
+        let json = serde_json::to_string(&map).map_err(|e| invalid(e.to_string()))?;
+        let claims = Arc::new(Claims { map, json });
         if let Some(cache) = &self.verified {
             cache.insert(
                 token.to_owned(),

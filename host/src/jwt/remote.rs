@@ -22,10 +22,16 @@ const MAX_DOCUMENT: usize = 1 << 20;
 const MIN_TTL: Duration = Duration::from_secs(10);
 const MAX_TTL: Duration = Duration::from_secs(86_400);
 
+/// After a failed fetch, how long callers get that failure instead of a new fetch (so an
+/// IdP outage costs it at most one request per second from this node).
+const FAILURE_BACKOFF: Duration = Duration::from_secs(1);
+
 /// A fetched key set.
 pub struct Fetched {
     /// The keys.
     pub keys: KeySet,
+    /// The JWKS document they came from.
+    body: Bytes,
     /// When to start a background refresh (80% of the lifetime).
     refresh_at: Instant,
 }
@@ -45,7 +51,9 @@ pub struct Remote {
     fetching: tokio::sync::Mutex<()>,
     last_attempt: Mutex<Option<Instant>>,
     refreshing: AtomicBool,
-    /// Bumped whenever a new key set is stored, so tokens verified with an older set can be
+    /// The last failed fetch, while it is recent.
+    failed: Mutex<Option<(Instant, String)>>,
+    /// Bumped whenever a different key set is stored, so tokens verified with an older set can be
     /// told apart.
     generation: AtomicU64,
 }
@@ -67,6 +75,7 @@ impl Remote {
             last_attempt: Mutex::new(None),
             refreshing: AtomicBool::new(false),
             generation: AtomicU64::new(0),
+            failed: Mutex::new(None),
         }
     }
 
@@ -84,7 +93,19 @@ impl Remote {
             }
             return Ok(f);
         }
+        if let Some(e) = self.recent_failure() {
+            return Err(e);
+        }
         self.spawn_fetch(None).await
+    }
+
+    /// The last fetch's error, if it failed less than [`FAILURE_BACKOFF`] ago.
+    fn recent_failure(&self) -> Option<String> {
+        let failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        failed
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < FAILURE_BACKOFF)
+            .map(|(_, e)| e.clone())
     }
 
     /// Fetches on a task of its own, so a caller that stops waiting (its deadline passed)
@@ -152,17 +173,29 @@ impl Remote {
         {
             return Ok(f);
         }
+        if let Some(e) = self.recent_failure() {
+            return Err(e);
+        }
         *self.last_attempt.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-        let result = tokio::time::timeout(self.timeout, self.fetch()).await;
+        let result = match tokio::time::timeout(self.timeout, self.fetch()).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("no answer from the IdP within {:?}", self.timeout)),
+        };
+        let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
         match result {
-            Ok(Ok(f)) => {
+            Ok(f) => {
+                *failed = None;
                 let f = Arc::new(f);
-                self.current.store(Some(Arc::clone(&f)));
-                self.generation.fetch_add(1, Ordering::AcqRel);
+                let previous = self.current.swap(Some(Arc::clone(&f)));
+                if previous.is_none_or(|p| p.body != f.body) {
+                    self.generation.fetch_add(1, Ordering::AcqRel);
+                }
                 Ok(f)
             }
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(format!("no answer from the IdP within {:?}", self.timeout)),
+            Err(e) => {
+                *failed = Some((Instant::now(), e.clone()));
+                Err(e)
+            }
         }
     }
 
@@ -181,6 +214,7 @@ impl Remote {
         tracing::debug!(jwks = %uri, keys = keys.keys.len(), ?ttl, "fetched JWKS");
         Ok(Fetched {
             keys,
+            body,
             refresh_at: Instant::now() + ttl.mul_f64(0.8),
         })
     }

@@ -168,8 +168,8 @@ impl Settings {
         }
         for (field, url) in [("jwks_uri", &s.jwks_uri), ("issuer", &s.issuer)] {
             if let Some(u) = url
-                && field == "jwks_uri"
                 && !(u.starts_with("https://") || u.starts_with("http://"))
+                && (field == "jwks_uri" || (s.jwks_uri.is_none() && s.remote()))
             {
                 return Err(format!("{field}: `{u}` is not an http(s) URL"));
             }

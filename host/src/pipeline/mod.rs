@@ -155,6 +155,7 @@ async fn route_and_call(
             },
             client_ip: conn.remote.ip(),
             identity: None,
+            header_log: None,
         };
         if route.chains.has_request() {
             match phases::run_request(&route.chains, handle).await? {

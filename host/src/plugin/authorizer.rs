@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::bindings::Decision;
-use super::handles::{Identity, RequestHandle};
+use super::handles::{HeaderEdit, Identity, RequestHandle};
 use crate::template::{ContextVar, Var};
 
 /// Longest a decision may be cached.
@@ -33,8 +33,9 @@ pub struct AuthorizerSettings {
 /// A cached decision.
 #[derive(Clone, Debug)]
 pub enum Cached {
-    /// Allowed, as this identity.
-    Allow(Identity),
+    /// Allowed, as this identity, with the header edits the plugin made (replayed on hits,
+    /// so a consumer header or hidden credential is handled as on the first call).
+    Allow(Identity, Vec<HeaderEdit>),
     /// 403.
     Deny,
     /// 401.
@@ -50,12 +51,22 @@ struct Entry {
 /// An authorizer's identity sources and decision cache.
 pub struct AuthorizerCache {
     settings: AuthorizerSettings,
-    entries: Option<moka::sync::Cache<String, Entry>>,
+    /// Keyed by a SHA-256 of the identity-source values: the size of an entry's key does
+    /// not depend on what clients send, and raw credentials are not kept.
+    entries: Option<moka::sync::Cache<[u8; 32], Entry>>,
+    plugin: String,
+    /// Hit and miss counters, registered on first use (the metrics recorder is installed
+    /// after plugins load).
+    counters: std::sync::OnceLock<[metrics::Counter; 2]>,
 }
 
+/// A cache key.
+pub type CacheKey = [u8; 32];
+
 impl AuthorizerCache {
-    /// A cache for `settings`; `None` when there is nothing to do (no identity source).
-    pub fn new(settings: &AuthorizerSettings) -> Option<Self> {
+    /// A cache for plugin `plugin`'s `settings`; `None` when there is nothing to do (no
+    /// identity source).
+    pub fn new(plugin: &str, settings: &AuthorizerSettings) -> Option<Self> {
         if settings.identity_source.is_empty() {
             return None;
         }
@@ -68,29 +79,47 @@ impl AuthorizerCache {
                     .build()
             }),
             settings: settings.clone(),
+            plugin: plugin.to_owned(),
+            counters: std::sync::OnceLock::new(),
         })
     }
 
-    /// The cache key: every identity source's value (and the route); `None` when one is
-    /// missing or empty, which is a 401.
-    pub fn key(&self, h: &RequestHandle) -> Option<String> {
-        let mut key = String::new();
+    /// Counts a hit (`true`) or a miss in `tollgate_authorizer_cache_total{plugin,result}`.
+    pub fn count(&self, hit: bool) {
+        let [hits, misses] = self.counters.get_or_init(|| {
+            ["hit", "miss"].map(|result| {
+                metrics::counter!("tollgate_authorizer_cache_total",
+                    "plugin" => self.plugin.clone(), "result" => result)
+            })
+        });
+        if hit { hits } else { misses }.increment(1);
+    }
+
+    /// The cache key: a digest of every identity source's value, each length-prefixed (and
+    /// of the route); `None` when one is missing or empty, which is a 401.
+    pub fn key(&self, h: &RequestHandle) -> Option<CacheKey> {
+        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut feed = |v: &[u8]| {
+            digest.update(&(v.len() as u64).to_be_bytes());
+            digest.update(v);
+        };
         for var in &self.settings.identity_source {
             let v = source_value(h, var)?;
             if v.is_empty() {
                 return None;
             }
-            key.push_str(&v);
-            key.push('\0');
+            feed(v.as_bytes());
         }
         if self.settings.per_route {
-            key.push_str(&route_key(h));
+            feed(route_key(h).as_bytes());
         }
+        let mut key = [0; 32];
+        key.copy_from_slice(digest.finish().as_ref());
         Some(key)
     }
 
     /// A decision cached under `key` and not expired.
-    pub fn get(&self, key: &str) -> Option<Cached> {
+    pub fn get(&self, key: &CacheKey) -> Option<Cached> {
         let entries = self.entries.as_ref()?;
         let e = entries.get(key)?;
         if Instant::now() < e.expires {
@@ -101,18 +130,21 @@ impl AuthorizerCache {
         }
     }
 
-    /// Caches `decision` under `key`, for its TTL.
-    pub fn put(&self, key: String, decision: &Decision) {
+    /// Caches `decision` under `key` for its TTL, an allow with the header edits made.
+    pub fn put(&self, key: CacheKey, decision: &Decision, edits: Vec<HeaderEdit>) {
         let Some(entries) = &self.entries else {
             return;
         };
         let (cached, ttl) = match decision {
             Decision::Allow(g) => (
-                Cached::Allow(Identity {
-                    principal: g.principal.clone(),
-                    claims: g.context.clone(),
-                    usage_key: g.usage_key.clone(),
-                }),
+                Cached::Allow(
+                    Identity {
+                        principal: g.principal.clone(),
+                        claims: g.context.clone(),
+                        usage_key: g.usage_key.clone(),
+                    },
+                    edits,
+                ),
                 self.settings.result_ttl,
             ),
             Decision::Deny => (Cached::Deny, self.settings.deny_ttl),
@@ -125,7 +157,7 @@ impl AuthorizerCache {
             key,
             Entry {
                 decision: cached,
-                expires: Instant::now() + ttl.min(MAX_TTL),
+                expires: Instant::now() + ttl,
             },
         );
     }
@@ -186,13 +218,20 @@ mod tests {
     use super::*;
     use crate::plugin::bindings::types::Grant;
 
+    const A: CacheKey = [1; 32];
+    const D: CacheKey = [2; 32];
+    const U: CacheKey = [3; 32];
+
     fn cache(allow: u64, deny: u64) -> AuthorizerCache {
-        AuthorizerCache::new(&AuthorizerSettings {
-            identity_source: vec![Var::Header("authorization".into())],
-            result_ttl: Duration::from_secs(allow),
-            deny_ttl: Duration::from_secs(deny),
-            per_route: false,
-        })
+        AuthorizerCache::new(
+            "t",
+            &AuthorizerSettings {
+                identity_source: vec![Var::Header("authorization".into())],
+                result_ttl: Duration::from_secs(allow),
+                deny_ttl: Duration::from_secs(deny),
+                per_route: false,
+            },
+        )
         .expect("has identity sources")
     }
 
@@ -207,37 +246,40 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn allow_and_deny_expire_on_their_own_ttl() {
         let c = cache(300, 10);
-        c.put("a".into(), &allow("alice"));
-        c.put("d".into(), &Decision::Deny);
-        c.put("u".into(), &Decision::Unauthorized);
-        assert!(matches!(c.get("a"), Some(Cached::Allow(i)) if i.principal == "alice"));
-        assert!(matches!(c.get("d"), Some(Cached::Deny)));
-        assert!(matches!(c.get("u"), Some(Cached::Unauthorized)));
+        let edits = vec![HeaderEdit::Set("x-consumer-id".into(), "alice".into())];
+        c.put(A, &allow("alice"), edits.clone());
+        c.put(D, &Decision::Deny, Vec::new());
+        c.put(U, &Decision::Unauthorized, Vec::new());
+        assert!(
+            matches!(c.get(&A), Some(Cached::Allow(i, e)) if i.principal == "alice" && e == edits)
+        );
+        assert!(matches!(c.get(&D), Some(Cached::Deny)));
+        assert!(matches!(c.get(&U), Some(Cached::Unauthorized)));
         tokio::time::advance(Duration::from_secs(11)).await;
-        assert!(c.get("d").is_none(), "denials expire after deny_ttl");
-        assert!(c.get("u").is_none());
-        assert!(c.get("a").is_some(), "allows live on");
+        assert!(c.get(&D).is_none(), "denials expire after deny_ttl");
+        assert!(c.get(&U).is_none());
+        assert!(c.get(&A).is_some(), "allows live on");
         tokio::time::advance(Duration::from_secs(290)).await;
-        assert!(c.get("a").is_none(), "allows expire after result_ttl");
+        assert!(c.get(&A).is_none(), "allows expire after result_ttl");
     }
 
     #[tokio::test(start_paused = true)]
     async fn zero_ttl_caches_nothing() {
         let c = cache(0, 0);
-        c.put("a".into(), &allow("alice"));
-        c.put("d".into(), &Decision::Deny);
-        assert!(c.get("a").is_none());
-        assert!(c.get("d").is_none());
+        c.put(A, &allow("alice"), Vec::new());
+        c.put(D, &Decision::Deny, Vec::new());
+        assert!(c.get(&A).is_none());
+        assert!(c.get(&D).is_none());
         let only_allow = cache(60, 0);
-        only_allow.put("d".into(), &Decision::Deny);
+        only_allow.put(D, &Decision::Deny, Vec::new());
         assert!(
-            only_allow.get("d").is_none(),
+            only_allow.get(&D).is_none(),
             "deny_ttl 0: denials are not cached"
         );
     }
 
     #[test]
     fn no_identity_source_means_no_cache() {
-        assert!(AuthorizerCache::new(&AuthorizerSettings::default()).is_none());
+        assert!(AuthorizerCache::new("t", &AuthorizerSettings::default()).is_none());
     }
 }

@@ -11,6 +11,7 @@ use super::authorizer::Cached;
 use super::bindings::{Action, Decision, RequestPhase, Response, ResponsePhase};
 use super::handles::{Identity, RequestHandle, ResponseHandle};
 use super::host::HostDeadline;
+use super::host::edits::replay;
 use super::runtime::{Bindings, Plugin, PluginError, PluginInstance};
 
 enum Call {
@@ -98,17 +99,16 @@ impl Plugin {
             _ => return (Some(handle), Ok(Action::Continue)),
         };
         let mut cache_key = None;
+        let mut handle = handle;
         if let (Call::Authorize, Some(decisions)) = (&call, &self.decisions) {
             let Some(key) = decisions.key(&handle) else {
                 return (Some(handle), Ok(message(401, "Unauthorized")));
             };
-            let plugin = self.name().to_owned();
             if let Some(hit) = decisions.get(&key) {
-                metrics::counter!("tollgate_authorizer_cache_total", "plugin" => plugin, "result" => "hit")
-                    .increment(1);
-                let mut handle = handle;
+                decisions.count(true);
                 let action = match hit {
-                    Cached::Allow(identity) => {
+                    Cached::Allow(identity, edits) => {
+                        replay(&mut handle, &edits);
                         handle.identity = Some(identity);
                         Action::Continue
                     }
@@ -117,15 +117,19 @@ impl Plugin {
                 };
                 return (Some(handle), Ok(action));
             }
-            metrics::counter!("tollgate_authorizer_cache_total", "plugin" => plugin, "result" => "miss")
-                .increment(1);
+            decisions.count(false);
+            handle.header_log = Some(Vec::new());
             cache_key = Some(key);
         }
         let (mut back, result) = self.run(handle, call).await;
         if let (Some(key), Ok(Outcome::Decision(d)), Some(decisions)) =
             (cache_key, &result, &self.decisions)
         {
-            decisions.put(key, d);
+            let edits = back
+                .as_mut()
+                .and_then(|h| h.header_log.take())
+                .unwrap_or_default();
+            decisions.put(key, d, edits);
         }
         let result = result.map(|outcome| match outcome {
             Outcome::Action(a) => a,

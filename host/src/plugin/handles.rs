@@ -54,6 +54,18 @@ pub struct RequestHandle {
     pub client_ip: IpAddr,
     /// Identity, once set.
     pub identity: Option<Identity>,
+    /// When recording (a cached authorizer's call): the header edits the plugin made, to
+    /// replay on cache hits.
+    pub header_log: Option<Vec<HeaderEdit>>,
+}
+
+/// A header edit a plugin made to the request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeaderEdit {
+    /// `set-header(name, value)`.
+    Set(String, String),
+    /// `remove-header(name)`.
+    Remove(String),
 }
 
 /// A response head as a plugin sees it.

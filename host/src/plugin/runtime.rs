@@ -240,7 +240,10 @@ impl Plugin {
             Pre::Function(p)
         };
         let plugin = Self {
-            decisions: super::authorizer::AuthorizerCache::new(&settings.authorizer),
+            decisions: super::authorizer::AuthorizerCache::new(
+                &settings.name,
+                &settings.authorizer,
+            ),
             settings,
             engine: engine.engine.clone(),
             services: Arc::clone(&engine.services),

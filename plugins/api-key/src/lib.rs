@@ -14,7 +14,7 @@
 //!       # key_from: [header:x-api-key]   (default; also query:NAME)
 //!       # reject_with: 403               (or 401)
 //!       # consumer_header: x-consumer-id (sent to the backend; "" to send none)
-//!       # hide_credentials: true         (the key is not forwarded)
+//!       # hide_credentials: true         (the key's header is not forwarded)
 //! ```
 
 use std::collections::HashMap;
@@ -100,19 +100,12 @@ fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-fn query_param(query: &str, name: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then(|| v.to_owned())
-    })
-}
-
 impl ApiKey {
     fn presented(&self, req: &Request) -> Option<(String, &Source)> {
         self.sources.iter().find_map(|s| {
             let v = match s {
                 Source::Header(name) => req.header(name)?,
-                Source::Query(name) => query_param(&req.query()?, name)?,
+                Source::Query(name) => tollgate_sdk::query_param(&req.query()?, name)?,
             };
             (!v.is_empty()).then_some((v, s))
         })

@@ -139,13 +139,6 @@ fn quoted(s: &str) -> String {
         .collect()
 }
 
-fn query_param(query: &str, name: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then(|| v.to_owned())
-    })
-}
-
 fn cookie(header: &str, name: &str) -> Option<String> {
     header.split(';').find_map(|c| {
         let (k, v) = c.trim().split_once('=')?;
@@ -170,7 +163,7 @@ impl JwtAuth {
                     let v = req.header(name)?;
                     strip_bearer(&v).map_or_else(|| v.trim().to_owned(), str::to_owned)
                 }
-                Source::Query(name) => query_param(&req.query()?, name)?,
+                Source::Query(name) => tollgate_sdk::query_param(&req.query()?, name)?,
                 Source::Cookie(name) => cookie(&req.header("cookie")?, name)?,
             };
             (!token.is_empty()).then_some((token, source))

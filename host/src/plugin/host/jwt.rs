@@ -50,7 +50,7 @@ impl jwt::HostVerifier for HostState {
             )),
         };
         Ok(match outcome {
-            Ok(claims) => Ok(serde_json::to_string(&*claims).unwrap_or_default()),
+            Ok(claims) => Ok(claims.json.clone()),
             Err(VerifyError::Invalid(m)) => Err(jwt::VerifyError::Invalid(m)),
             Err(VerifyError::Unavailable(m)) => Err(jwt::VerifyError::Unavailable(m)),
         })

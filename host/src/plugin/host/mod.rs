@@ -3,6 +3,7 @@
 
 mod basic;
 mod cache;
+pub(super) mod edits;
 mod jwt;
 mod metrics;
 mod outbound;
@@ -182,14 +183,14 @@ fn edit_headers<H: HasHeaders, T>(
 }
 
 /// Sets a header unless plugins may not.
-fn set(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
+pub(super) fn set(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
     let (n, v) = header_pair(name, value)?;
     headers.insert(n, v);
     Ok(())
 }
 
 /// Removes a header unless it is one plugins may not touch.
-fn remove(headers: &mut HeaderMap, name: &str) {
+pub(super) fn remove(headers: &mut HeaderMap, name: &str) {
     if let Ok(n) = HeaderName::from_bytes(name.as_bytes())
         && !FORBIDDEN.contains(&n.as_str())
     {

@@ -7,7 +7,7 @@ use wasmtime::component::Resource;
 
 use super::{HostState, edit_headers, first, remove, set, until};
 use crate::plugin::bindings::types;
-use crate::plugin::handles::{Identity, RequestHandle, ResponseHandle};
+use crate::plugin::handles::{HeaderEdit, Identity, RequestHandle, ResponseHandle};
 use crate::router::ParamValue;
 
 impl types::Host for HostState {}
@@ -89,11 +89,21 @@ impl types::HostRequest for HostState {
         name: String,
         value: String,
     ) -> Result<std::result::Result<(), String>> {
-        edit_headers(&mut self.table, &r, |h| set(h, &name, &value))
+        let h = self.table.get_mut(&r)?;
+        let done = set(&mut h.parts.headers, &name, &value);
+        if let (Ok(()), Some(log)) = (&done, &mut h.header_log) {
+            log.push(HeaderEdit::Set(name, value));
+        }
+        Ok(done)
     }
 
     async fn remove_header(&mut self, r: Resource<RequestHandle>, name: String) -> Result<()> {
-        edit_headers(&mut self.table, &r, |h| remove(h, &name))
+        let h = self.table.get_mut(&r)?;
+        remove(&mut h.parts.headers, &name);
+        if let Some(log) = &mut h.header_log {
+            log.push(HeaderEdit::Remove(name));
+        }
+        Ok(())
     }
 
     async fn body(
