@@ -1,10 +1,13 @@
-//! The in-memory state store: fixed-window counters and token buckets in a moka cache,
-//! updated atomically per key, forgotten when their window ends or their bucket is full.
+//! The in-memory state store: fixed-window counters and token buckets in 64 shards, each a
+//! hash map behind its own lock (a key's shard comes from its hash, so workers touching
+//! different keys rarely meet), updated in place. Idle entries expire: a counter when its
+//! window ends, a bucket once it would be full again; each shard sweeps itself every
+//! [`SWEEP_EVERY`] operations and when it reaches its share of the key limit.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use moka::Expiry;
-use moka::sync::Cache;
 
 /// The outcome of taking from a token bucket.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -17,52 +20,58 @@ pub struct Taken {
     pub retry_after: Duration,
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Value {
-    Counter {
-        count: i64,
-        ends: Instant,
-    },
-    Bucket {
-        tokens: f64,
-        at: Instant,
-        taken: Taken,
-        full_in: Duration,
-    },
+const SHARDS: usize = 64;
+/// Operations on a shard between two sweeps of its expired entries.
+const SWEEP_EVERY: u32 = 4096;
+/// How long an idle bucket is kept at most (a bucket that refills slowly is dropped after a
+/// day idle, and starts full again).
+const MAX_BUCKET_IDLE: Duration = Duration::from_secs(86_400);
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+    expires: Instant,
 }
 
-struct Lifetime;
+struct Counter {
+    count: i64,
+    expires: Instant,
+}
 
-impl Lifetime {
-    fn of(v: &Value, now: Instant) -> Duration {
-        match v {
-            Value::Counter { ends, .. } => ends.saturating_duration_since(now),
-            // An idle bucket is forgotten once it would be full again: a new one starts full.
-            Value::Bucket { full_in, .. } => *full_in + Duration::from_secs(1),
+#[derive(Default)]
+struct Shard {
+    buckets: HashMap<Box<str>, Bucket>,
+    counters: HashMap<Box<str>, Counter>,
+    ops: u32,
+}
+
+impl Shard {
+    /// Counts an operation; sweeps expired entries now and then, and when the shard is
+    /// full (then, if still full, drops arbitrary entries so a new key fits).
+    fn tick(&mut self, now: Instant, limit: usize) {
+        self.ops = self.ops.wrapping_add(1);
+        let full = self.buckets.len() + self.counters.len() >= limit;
+        if self.ops.is_multiple_of(SWEEP_EVERY) || full {
+            self.buckets.retain(|_, b| b.expires > now);
+            self.counters.retain(|_, c| c.expires > now);
+            while self.buckets.len() + self.counters.len() >= limit {
+                if let Some(k) = self.buckets.keys().next().cloned() {
+                    self.buckets.remove(&k);
+                } else if let Some(k) = self.counters.keys().next().cloned() {
+                    self.counters.remove(&k);
+                } else {
+                    break;
+                }
+            }
         }
     }
 }
 
-impl Expiry<String, Value> for Lifetime {
-    fn expire_after_create(&self, _: &String, v: &Value, now: Instant) -> Option<Duration> {
-        Some(Self::of(v, now))
-    }
-
-    fn expire_after_update(
-        &self,
-        _: &String,
-        v: &Value,
-        now: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(Self::of(v, now))
-    }
-}
-
 /// Counters and token buckets of this node.
-#[derive(Clone)]
 pub struct MemoryStore {
-    values: Cache<String, Value>,
+    shards: Box<[Mutex<Shard>]>,
+    hasher: RandomState,
+    per_shard: usize,
 }
 
 impl Default for MemoryStore {
@@ -72,14 +81,21 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
-    /// A store of at most `max_keys` keys (least recently used go first).
+    /// A store of about `max_keys` keys at most.
     pub fn new(max_keys: u64) -> Self {
+        let per_shard = usize::try_from(max_keys / SHARDS as u64)
+            .unwrap_or(usize::MAX)
+            .max(1);
         Self {
-            values: Cache::builder()
-                .max_capacity(max_keys)
-                .expire_after(Lifetime)
-                .build(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            hasher: RandomState::new(),
+            per_shard,
         }
+    }
+
+    fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, Shard> {
+        let i = (self.hasher.hash_one(key) as usize) % SHARDS;
+        self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Adds `delta` to the counter `key` in the current fixed window of `window` (aligned
@@ -89,28 +105,28 @@ impl MemoryStore {
         let now_ms = super::unix_ms();
         let index = now_ms / window_ms;
         let left = Duration::from_millis(window_ms - now_ms % window_ms);
-        let key = format!("c\0{window_ms}\0{index}\0{key}");
+        let key = format!("{window_ms}\0{index}\0{key}");
         let now = Instant::now();
-        let entry = self.values.entry(key).and_upsert_with(|old| {
-            let count = match old.map(|e| e.into_value()) {
-                Some(Value::Counter { count, .. }) => count,
-                _ => 0,
-            };
-            Value::Counter {
-                count: count.saturating_add(delta),
-                ends: now + left,
-            }
-        });
-        match entry.into_value() {
-            Value::Counter { count, .. } => count,
-            Value::Bucket { .. } => 0,
+        let mut shard = self.shard(&key);
+        shard.tick(now, self.per_shard);
+        let c = shard
+            .counters
+            .entry(key.into_boxed_str())
+            .or_insert(Counter {
+                count: 0,
+                expires: now + left,
+            });
+        if c.expires <= now {
+            c.count = 0;
+            c.expires = now + left;
         }
+        c.count = c.count.saturating_add(delta);
+        c.count
     }
 
     /// Takes `cost` tokens from the bucket `key` (at most `capacity` tokens, refilled at
     /// `rate` per second; a new bucket starts full).
     pub fn take(&self, key: &str, capacity: u64, rate: f64, cost: u64) -> Taken {
-        let key = format!("b\0{key}");
         let now = Instant::now();
         let capacity_f = capacity as f64;
         let rate = if rate.is_finite() && rate > 0.0 {
@@ -118,46 +134,48 @@ impl MemoryStore {
         } else {
             0.0
         };
-        let entry = self.values.entry(key).and_upsert_with(|old| {
-            let mut tokens = match old.map(|e| e.into_value()) {
-                Some(Value::Bucket { tokens, at, .. }) => (tokens
-                    + now.saturating_duration_since(at).as_secs_f64() * rate)
-                    .min(capacity_f),
-                _ => capacity_f,
-            };
-            let cost_f = cost as f64;
-            let allowed = tokens >= cost_f;
-            if allowed {
-                tokens -= cost_f;
+        let secs = |missing: f64| {
+            if rate > 0.0 {
+                Duration::from_secs_f64((missing / rate).clamp(0.0, 1e9))
+            } else {
+                Duration::from_secs(1_000_000_000)
             }
-            let secs = |missing: f64| {
-                if rate > 0.0 {
-                    Duration::from_secs_f64((missing / rate).clamp(0.0, 1e9))
-                } else {
-                    Duration::from_secs(1_000_000_000)
-                }
-            };
-            Value::Bucket {
-                tokens,
-                at: now,
-                taken: Taken {
-                    allowed,
-                    remaining: tokens.max(0.0).floor() as u64,
-                    retry_after: if allowed || cost_f > capacity_f {
-                        secs(if allowed { 0.0 } else { f64::INFINITY })
-                    } else {
-                        secs(cost_f - tokens)
-                    },
-                },
-                full_in: secs(capacity_f - tokens).min(Duration::from_secs(86_400)),
+        };
+        let mut shard = self.shard(key);
+        shard.tick(now, self.per_shard);
+        let fresh = || Bucket {
+            tokens: capacity_f,
+            at: now,
+            expires: now,
+        };
+        let bucket = match shard.buckets.get_mut(key) {
+            Some(b) if b.expires > now => b,
+            Some(b) => {
+                *b = fresh();
+                b
             }
-        });
-        match entry.into_value() {
-            Value::Bucket { taken, .. } => taken,
-            Value::Counter { .. } => Taken {
-                allowed: false,
-                remaining: 0,
-                retry_after: Duration::ZERO,
+            None => shard.buckets.entry(key.into()).or_insert_with(fresh),
+        };
+        let mut tokens = (bucket.tokens
+            + now.saturating_duration_since(bucket.at).as_secs_f64() * rate)
+            .min(capacity_f);
+        let cost_f = cost as f64;
+        let allowed = tokens >= cost_f;
+        if allowed {
+            tokens -= cost_f;
+        }
+        bucket.tokens = tokens;
+        bucket.at = now;
+        // Forgotten once it would be full again (a new bucket starts full anyway).
+        bucket.expires =
+            now + secs(capacity_f - tokens).min(MAX_BUCKET_IDLE) + Duration::from_secs(1);
+        Taken {
+            allowed,
+            remaining: tokens.max(0.0).floor() as u64,
+            retry_after: if allowed || cost_f > capacity_f {
+                secs(if allowed { 0.0 } else { f64::INFINITY })
+            } else {
+                secs(cost_f - tokens)
             },
         }
     }
@@ -189,6 +207,23 @@ mod tests {
         assert!(refused.retry_after > Duration::from_secs(100));
         // A cost above the capacity can never be served.
         assert!(!store.take("other", 2, 1.0, 3).allowed);
+    }
+
+    #[test]
+    fn a_full_store_makes_room() {
+        let store = MemoryStore::new(SHARDS as u64 * 2);
+        for i in 0..10_000 {
+            assert!(store.take(&format!("k{i}"), 1, 0.001, 1).allowed, "key {i}");
+        }
+        let held: usize = store
+            .shards
+            .iter()
+            .map(|s| {
+                let s = s.lock().expect("lock");
+                s.buckets.len() + s.counters.len()
+            })
+            .sum();
+        assert!(held <= SHARDS * 2, "{held} keys held");
     }
 
     #[test]
