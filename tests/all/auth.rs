@@ -232,15 +232,8 @@ async fn invocations(c: &reqwest::Client, url: &str, token: &str) -> String {
         .unwrap_or_else(|| panic!("no invocation count in {claims:?}"))
 }
 
-async fn cache_metric(c: &reqwest::Client, admin: &str, result: &str) -> u64 {
-    let text = c
-        .get(format!("{admin}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+async fn cache_metric(gw: &Gateway, result: &str) -> u64 {
+    let text = gw.metrics().await;
     let needle = format!(r#"tollgate_authorizer_cache_total{{plugin="auth",result="{result}"}} "#);
     text.lines()
         .find_map(|l| l.strip_prefix(&needle))
@@ -253,7 +246,6 @@ async fn authorizer_decisions_are_cached_by_identity_source() {
     let gw = Gateway::start(&cached_config(&backend, "2s")).await;
     let c = client();
     let url = format!("{}/prod/x", gw.url());
-    let admin = gw.admin_url().to_owned();
 
     assert_eq!(invocations(&c, &url, "allow-ann").await, "1");
     assert_eq!(
@@ -266,13 +258,13 @@ async fn authorizer_decisions_are_cached_by_identity_source() {
         "2",
         "another token calls the plugin"
     );
-    assert_eq!(cache_metric(&c, &admin, "hit").await, 1);
-    assert_eq!(cache_metric(&c, &admin, "miss").await, 2);
+    assert_eq!(cache_metric(&gw, "hit").await, 1);
+    assert_eq!(cache_metric(&gw, "miss").await, 2);
 
     // A missing identity source: 401 without a call (neither hit nor miss).
     let r = c.get(&url).send().await.expect("req");
     assert_eq!(r.status(), 401);
-    assert_eq!(cache_metric(&c, &admin, "miss").await, 2);
+    assert_eq!(cache_metric(&gw, "miss").await, 2);
 
     // Denials are cached with their own TTL (600s here).
     for _ in 0..3 {
@@ -284,8 +276,8 @@ async fn authorizer_decisions_are_cached_by_identity_source() {
             .expect("req");
         assert_eq!(r.status(), 403);
     }
-    assert_eq!(cache_metric(&c, &admin, "miss").await, 3);
-    assert_eq!(cache_metric(&c, &admin, "hit").await, 3);
+    assert_eq!(cache_metric(&gw, "miss").await, 3);
+    assert_eq!(cache_metric(&gw, "hit").await, 3);
 
     // The allow expires after result_ttl (2s): the plugin is called again.
     let expired = poll_until(DEADLINE + Duration::from_secs(5), || async {

@@ -78,14 +78,7 @@ async fn counters_buckets_and_metrics() {
     );
     assert_eq!(backend.hits(), 2);
 
-    let metrics = c
-        .get(format!("{}/metrics", gw.admin_url()))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = gw.metrics().await;
     assert!(
         metrics.contains(r#"tollgate_plugin_requests{plugin="p",path="/counted"} 2"#),
         "{metrics}"

@@ -155,6 +155,18 @@ impl Gateway {
         self.admin.as_deref().expect("the admin API is running")
     }
 
+    /// The Prometheus text of the admin API's `/metrics`.
+    pub async fn metrics(&self) -> String {
+        super::client()
+            .get(format!("{}/metrics", self.admin_url()))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// The config file.
     pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("gateway.yaml")
