@@ -18,7 +18,7 @@ use tollgate::plugin::{
     EngineOptions, Grants, Plugin, PluginEngine, PluginSettings, ResponseHandle, ResponsePhase,
     Services, Source,
 };
-use tollgate::state::MemoryStore;
+use tollgate::state::StateStore;
 use tollgate_test_artifacts::NOOP;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -30,7 +30,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn engine(pooling: bool) -> PluginEngine {
-    let services = Services::new(1 << 20, Arc::new(MemoryStore::default())).expect("services");
+    let services = Services::new(1 << 20, Arc::new(StateStore::default())).expect("services");
     let options = EngineOptions {
         max_instances: 64,
         max_memory: 64 << 20,

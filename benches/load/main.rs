@@ -131,8 +131,7 @@ fn run() -> Result<(), String> {
     let (_backend, backend) = start_backend(&me)?;
 
     let mut skipped = vec![
-        "default chain (jwt-auth ES256 + rate limit + transform + CORS): rate-limit, transform and cors do not exist yet",
-        "Redis-backed rate limit: not built yet",
+        "default chain (jwt-auth ES256 + rate limit + transform + CORS): transform and cors do not exist yet",
     ];
     let mut proxies: Vec<(&str, Proxy)> = Vec::new();
     let nginx_dir = dir.path().join("nginx");
@@ -145,8 +144,32 @@ fn run() -> Result<(), String> {
     }
     proxies.push((
         "tollgate",
-        setups::tollgate(dir.path(), backend, tollgate_test_artifacts::TEST_FILTER)?,
+        setups::tollgate(
+            dir.path(),
+            "tollgate",
+            backend,
+            tollgate_test_artifacts::TEST_FILTER,
+            None,
+        )?,
     ));
+    let _redis = if tools::installed("redis-server") {
+        let (redis, port) = setups::redis()?;
+        proxies.push((
+            "tollgate-redis",
+            setups::tollgate(
+                dir.path(),
+                "tollgate-redis",
+                backend,
+                tollgate_test_artifacts::TEST_FILTER,
+                Some(port),
+            )?,
+        ));
+        Some(redis)
+    } else {
+        skipped
+            .push("Redis-backed limits: redis-server not installed (apt-get install redis-server)");
+        None
+    };
     if tools::installed("nginx") {
         proxies.push(("nginx", setups::nginx(&nginx_dir, backend)?));
     } else {
@@ -166,6 +189,7 @@ fn run() -> Result<(), String> {
     }
     let find = |name: &str| proxies.iter().position(|(n, _)| *n == name);
     let (tg, nx, hp) = (find("tollgate"), find("nginx"), find("haproxy"));
+    let tgr = find("tollgate-redis");
     let h2 = tools::installed("h2load");
     if !h2 {
         skipped.push("HTTP/2: h2load not installed (apt-get install nghttp2-client)");
@@ -289,6 +313,38 @@ fn run() -> Result<(), String> {
         tg,
         port(tg, |p| p.plain).map(|p| wrk(p, "http", "/jwt-rs/x", &[rs.as_str()])),
         tollgate_plain,
+    );
+
+    let key = "x-api-key: bench-key-0123456789";
+    let rl_local = push(
+        "tollgate + rate-limit",
+        tg,
+        port(tg, |p| p.plain).map(|p| wrk(p, "http", "/rl/x", &[])),
+        tollgate_plain,
+    );
+    push(
+        "tollgate + rate-limit on Redis",
+        tgr,
+        port(tgr, |p| p.plain).map(|p| wrk(p, "http", "/rl/x", &[])),
+        rl_local,
+    );
+    let api_key = push(
+        "tollgate + api-key",
+        tg,
+        port(tg, |p| p.plain).map(|p| wrk(p, "http", "/key/x", &[key])),
+        tollgate_plain,
+    );
+    let plan_local = push(
+        "tollgate + api-key + usage plan",
+        tg,
+        port(tg, |p| p.plain).map(|p| wrk(p, "http", "/plan/x", &[key])),
+        api_key,
+    );
+    push(
+        "tollgate + api-key + usage plan on Redis",
+        tgr,
+        port(tgr, |p| p.plain).map(|p| wrk(p, "http", "/plan/x", &[key])),
+        plan_local,
     );
 
     for row in &rows {

@@ -83,13 +83,32 @@ pub fn jwt(kid: &str, alg: jsonwebtoken::Algorithm) -> Result<String, String> {
 /// `/token/...` through a plugin checking `x-token` and setting a response header (what
 /// the nginx Lua reference does); `/jwt-es/...` and `/jwt-rs/...` through `jwt-auth` with
 /// an ES256 or RS256 key, verifying every request; `/jwt-es-cached/...` with the
-/// verified-token cache on (the default).
-pub fn tollgate(dir: &Path, backend: SocketAddr, token_plugin: &str) -> Result<Proxy, String> {
+/// verified-token cache on (the default); `/rl/...` through `rate-limit` (by client IP,
+/// never refusing); `/key/...` through `api-key`, and `/plan/...` through `api-key` and a
+/// usage plan (throttle and daily quota, never refusing). With `redis` (a port), the
+/// state store is that Redis server.
+pub fn tollgate(
+    dir: &Path,
+    name: &str,
+    backend: SocketAddr,
+    token_plugin: &str,
+    redis: Option<u16>,
+) -> Result<Proxy, String> {
     let (plain, tls) = (free_port(), free_port());
     let d = dir.display();
     let keys = JWT_KEYS;
+    let state = redis.map_or(String::new(), |p| {
+        format!("state: {{ redis: {{ url: \"redis://127.0.0.1:{p}/0\" }} }}")
+    });
     let cfg = format!(
         r#"version: 1
+{state}
+usage_plans:
+  bench:
+    apis: [metered]
+    consumers: [bench]
+    throttle: {{ rate: 1000000000, burst: 1000000000 }}
+    quota: {{ limit: 1000000000000, period: DAY }}
 listeners:
   - {{ address: "127.0.0.1:{plain}" }}
   - {{ address: "127.0.0.1:{tls}", tls: {{ cert: "{d}/cert.pem", key: "{d}/key.pem" }} }}
@@ -121,7 +140,22 @@ plugins:
     capabilities: [jwt]
     on_request: [authorize]
     config: {{ public_keys: {{ $file: "{keys}/rsa.pub.pem" }}, algorithms: [RS256], token_cache_ttl: 0 }}
+  limiter:
+    builtin: rate-limit
+    capabilities: [state]
+    on_request: [meter]
+    config: {{ limits: [{{ rate: 1000000000, per: 1s }}], key: [client_ip] }}
+  keys:
+    builtin: api-key
+    config: {{ keys: [{{ consumer: bench, key: bench-key-0123456789 }}] }}
 apis:
+  - name: metered
+    kind: http
+    base_path: /plan
+    plugins: [keys]
+    routes:
+      - path: /{{proxy+}}
+        integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
   - name: bench
     kind: http
     routes:
@@ -144,9 +178,15 @@ apis:
       - path: /jwt-rs/{{proxy+}}
         plugins: [jwt-rs]
         integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
+      - path: /rl/{{proxy+}}
+        plugins: [limiter]
+        integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
+      - path: /key/{{proxy+}}
+        plugins: [keys]
+        integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
 "#
     );
-    let path = dir.join("tollgate.yaml");
+    let path = dir.join(format!("{name}.yaml"));
     std::fs::write(&path, cfg).map_err(|e| e.to_string())?;
     let path = path.display().to_string();
     let proc_ = spawn_pinned(
@@ -159,6 +199,21 @@ apis:
         tls,
         lua: None,
     })
+}
+
+/// `redis-server` on a free port, without persistence, on CPU 1 (with the backend and the
+/// load generator: its CPU is not counted as the proxy's).
+pub fn redis() -> Result<(Proc, u16), String> {
+    let port = free_port();
+    let child = Command::new("taskset")
+        .args(["-c", "1", "redis-server", "--port", &port.to_string()])
+        .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("redis-server: {e}"))?;
+    let proc_ = Proc { child };
+    wait_ready(port)?;
+    Ok((proc_, port))
 }
 
 /// nginx: `proxy_pass` with upstream keep-alive (`proxy_http_version 1.1`, empty

@@ -144,6 +144,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ),
     ("haproxy", "/usr/sbin/haproxy"),
     ("nghttp2-client", "/usr/bin/h2load"),
+    ("redis-server", "/usr/bin/redis-server"),
 ];
 
 /// Installs the missing packages with apt-get when running as root (`LOAD_NO_INSTALL=1`

@@ -21,3 +21,4 @@ pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod template;
+pub mod usage;

@@ -133,6 +133,7 @@ pub async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Full
                 ),
             }
         }
+        (method, p, _) if p.starts_with("/usage/") => usage(state, &method, p).await,
         (Method::POST, "/config/reload", _) => match &state.reloader {
             None => reply(
                 StatusCode::CONFLICT,
@@ -144,6 +145,54 @@ pub async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Full
             },
         },
         _ => reply(StatusCode::NOT_FOUND, &json!({ "message": "Not Found" })),
+    }
+}
+
+/// `GET /usage/{plan}/{key}` reads a caller's usage; `DELETE` resets it.
+async fn usage(state: &AdminState, method: &Method, path: &str) -> Response<Full<Bytes>> {
+    let Some((plan_name, key)) = path
+        .strip_prefix("/usage/")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(p, k)| !p.is_empty() && !k.is_empty())
+    else {
+        return reply(StatusCode::NOT_FOUND, &json!({ "message": "Not Found" }));
+    };
+    let key = percent_encoding::percent_decode_str(key)
+        .decode_utf8_lossy()
+        .into_owned();
+    let snapshot = state.gateway.snapshot();
+    let Some(plan) = snapshot.usage.plans.get(plan_name) else {
+        return reply(
+            StatusCode::NOT_FOUND,
+            &json!({ "message": format!("no usage plan `{plan_name}`") }),
+        );
+    };
+    let store = &snapshot.store;
+    let unavailable = |e: crate::state::StoreError| {
+        reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({ "message": e.to_string() }),
+        )
+    };
+    match *method {
+        Method::GET => match crate::usage::read(store, plan, &key).await {
+            Ok(u) => reply(StatusCode::OK, &json!(u)),
+            Err(e) => unavailable(e),
+        },
+        Method::DELETE => match crate::usage::reset(store, plan, &key).await {
+            Ok(()) => {
+                tracing::info!(plan = %plan_name, %key, "usage reset");
+                Response::builder()
+                    .status(StatusCode::NO_CONTENT)
+                    .body(Full::new(Bytes::new()))
+                    .unwrap_or_default()
+            }
+            Err(e) => unavailable(e),
+        },
+        _ => reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &json!({ "message": "Method Not Allowed" }),
+        ),
     }
 }
 

@@ -29,7 +29,9 @@ mod plugin;
 mod refs;
 mod root;
 mod runtime;
+mod state;
 mod units;
+mod usage;
 mod validate;
 
 pub use admin::Admin;
@@ -45,8 +47,10 @@ pub use plugin::{
 };
 pub use root::{Config, Version};
 pub use runtime::PluginRuntime;
+pub use state::{RedisConfig, StateConfig, StoreFailure};
 pub use units::{ByteSize, Duration};
 pub use upstream::{Balance, PassiveHealth, TargetUrl, Upstream, UpstreamProtocol};
+pub use usage::{MeterMode, Period, Quota, Throttle, UsagePlan};
 
 mod upstream;
 

@@ -9,7 +9,8 @@ use serde::{Deserialize, Deserializer, de};
 
 use super::refs;
 use super::{
-    Admin, Api, ConfigError, Limits, Listener, PluginDef, PluginRuntime, Upstream, load, validate,
+    Admin, Api, ConfigError, Limits, Listener, PluginDef, PluginRuntime, StateConfig, Upstream,
+    UsagePlan, load, validate,
 };
 
 /// A whole config file.
@@ -45,6 +46,13 @@ pub struct Config {
     /// The APIs.
     #[serde(default)]
     pub apis: Vec<Api>,
+    /// Where rate limits, quotas and plugin counters live: this node's memory (default) or
+    /// Redis shared by every node.
+    #[serde(default)]
+    pub state: StateConfig,
+    /// Usage plans: throttle and quota per consumer.
+    #[serde(default)]
+    pub usage_plans: BTreeMap<String, UsagePlan>,
 }
 
 impl Config {

@@ -228,7 +228,7 @@ pub(super) fn check(config: &Config, file: &str) -> Check {
             check_integration(config, route, &format!("{field}.integration"), file)?;
         }
     }
-    Ok(())
+    super::usage::validate(config, file)
 }
 
 /// The path with parameter names erased: `/pets/{id}` and `/pets/{petId}` are one route.

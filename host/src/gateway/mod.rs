@@ -28,7 +28,8 @@ impl Gateway {
     /// Loads the plugins of `config` and compiles the first snapshot.
     pub async fn new(config: &Config) -> Result<Self, BuildError> {
         let clients = ClientCache::default();
-        let plugins = PluginHost::default();
+        let state = crate::state::StateStore::new(&config.state)?;
+        let plugins = PluginHost::new(state);
         let loaded = plugins.load_all(config).await?;
         let snapshot = Snapshot::build(config, &clients, &plugins, &loaded)?;
         plugins.activate(&loaded);

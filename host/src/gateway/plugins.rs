@@ -10,17 +10,16 @@ use crate::plugin::{
     MAX_AUTHORIZER_TTL, Origin, Plugin, PluginEngine, PluginError, PluginSettings, PluginSlot,
     Services, Source,
 };
-use crate::state::MemoryStore;
+use crate::state::StateStore;
 use crate::template::Var;
 
 /// The engine (made on first use: a config without plugins never pays for it) and the
 /// plugin slots, which live across config versions so that a hot-loaded version and the
 /// routes using it stay connected.
-#[derive(Default)]
 pub struct PluginHost {
     engine: OnceLock<Result<PluginEngine, String>>,
     slots: Mutex<HashMap<String, Arc<PluginSlot>>>,
-    state: Arc<MemoryStore>,
+    state: Arc<StateStore>,
 }
 
 /// Plugins by name, as loaded for one config version, with their component sizes.
@@ -121,8 +120,17 @@ pub fn settings(name: &str, def: &PluginDef) -> Result<PluginSettings, PluginErr
 }
 
 impl PluginHost {
-    /// The state store shared by plugins (and, later, the rate limiters).
-    pub fn state(&self) -> &Arc<MemoryStore> {
+    /// Plugin slots on the state store `state`.
+    pub fn new(state: Arc<StateStore>) -> Self {
+        Self {
+            engine: OnceLock::new(),
+            slots: Mutex::default(),
+            state,
+        }
+    }
+
+    /// The state store shared by plugins, usage plans and the admin API.
+    pub fn state(&self) -> &Arc<StateStore> {
         &self.state
     }
 

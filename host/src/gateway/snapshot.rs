@@ -15,6 +15,8 @@ use crate::integration::{HttpIntegration, HttpTarget, Integration, MockIntegrati
 use crate::pipeline::phases::{Attached, Chains, request_index, response_index};
 use crate::plugin::{Kind, PluginSlot};
 use crate::router::{RouteTable, Router};
+use crate::state::StateStore;
+use crate::usage::{StagePlans, UsagePlans};
 
 /// A compiled API.
 pub struct ApiRuntime {
@@ -32,6 +34,8 @@ pub struct StageRuntime {
     pub name: Arc<str>,
     /// Stage variables.
     pub variables: HashMap<String, String>,
+    /// The usage plans covering the stage.
+    pub plans: Option<Arc<StagePlans>>,
 }
 
 /// A compiled route.
@@ -56,6 +60,10 @@ pub struct Snapshot {
     pub router: Router,
     /// APIs by id.
     pub apis: Vec<ApiRuntime>,
+    /// Usage plans by name.
+    pub usage: UsagePlans,
+    /// The state store (outlives snapshots).
+    pub store: Arc<StateStore>,
 }
 
 /// A snapshot could not be built from a (valid) config.
@@ -71,6 +79,17 @@ pub enum BuildError {
     /// A route names a plugin that was not loaded.
     #[error("unknown plugin `{0}`")]
     UnknownPlugin(String),
+    /// The state store could not be set up.
+    #[error(transparent)]
+    State(#[from] crate::state::StoreError),
+    /// A usage plan overrides the throttle of a route its APIs do not have.
+    #[error("usage_plans.{plan}.routes: no API of the plan has the route `{route}`")]
+    UnknownPlanRoute {
+        /// The plan.
+        plan: String,
+        /// The route key.
+        route: String,
+    },
     /// A plugin is used where its world does not fit.
     #[error("plugin `{plugin}`: {message}")]
     Misused {
@@ -130,6 +149,8 @@ impl Snapshot {
                 source,
             })?;
 
+        let usage = UsagePlans::compile(config);
+        let mut route_keys = HashMap::new();
         let mut router = Router::default();
         let mut apis = Vec::new();
         for api in &config.apis {
@@ -144,6 +165,7 @@ impl Snapshot {
                 stages.push(StageRuntime {
                     name: name.into(),
                     variables: stage.variables.clone().into_iter().collect(),
+                    plans: usage.for_stage(&api.name.value, name),
                 });
                 mounts.push((id, (name != DEFAULT_STAGE).then(|| name.to_owned())));
             }
@@ -185,6 +207,13 @@ impl Snapshot {
                     )?,
                 });
             }
+            route_keys.insert(
+                api.name.value.as_str(),
+                routes
+                    .iter()
+                    .map(|r: &RouteRuntime| r.key.to_string())
+                    .collect(),
+            );
             let base = api.base_path.clone().unwrap_or_default();
             router.add_api(&api.hosts, &base.0, &mounts, table);
             apis.push(ApiRuntime {
@@ -193,7 +222,15 @@ impl Snapshot {
                 routes,
             });
         }
-        Ok(Self { router, apis })
+        if let Some((plan, route)) = usage.unknown_routes(&route_keys).into_iter().next() {
+            return Err(BuildError::UnknownPlanRoute { plan, route });
+        }
+        Ok(Self {
+            router,
+            apis,
+            usage,
+            store: Arc::clone(host.state()),
+        })
     }
 }
 

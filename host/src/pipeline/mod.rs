@@ -49,7 +49,8 @@ pub async fn handle(
     }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let mut response = match route_and_call(gateway, conn, req, &request_id).await {
+    let mut extra = Vec::new();
+    let mut response = match route_and_call(gateway, conn, req, &request_id, &mut extra).await {
         Ok(r) => r,
         Err(err) => {
             match err.source_kind() {
@@ -71,6 +72,9 @@ pub async fn handle(
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID.clone(), v);
+    }
+    for (name, value) in extra {
+        response.headers_mut().append(name, value);
     }
     response
 }
@@ -104,6 +108,7 @@ async fn route_and_call(
     conn: ConnInfo,
     req: Request<Incoming>,
     request_id: &str,
+    extra: &mut phases::ExtraHeaders,
 ) -> Result<Response<Body>, RequestError> {
     let snapshot = gateway.snapshot();
     let (parts, body) = req.into_parts();
@@ -156,15 +161,16 @@ async fn route_and_call(
             client_ip: conn.remote.ip(),
             identity: None,
             header_log: None,
+            response_headers: Vec::new(),
         };
         if route.chains.has_request() {
-            match phases::run_request(&route.chains, handle).await? {
+            match phases::run_request(&route.chains, handle, extra).await? {
                 RequestOutcome::Respond(response) => return Ok(response),
                 RequestOutcome::Continue(h) => handle = h,
             }
         }
         if let Integration::Function(slot) = &route.integration {
-            let response = phases::run_function(&slot.plugin(), handle).await?;
+            let response = phases::run_function(&slot.plugin(), handle, extra).await?;
             return respond_phases(route, response).await;
         }
         let body = match (handle.buffered, handle.body) {

@@ -45,6 +45,9 @@ const RESPONSE_PHASES: [ResponsePhase; 3] = [
     ResponsePhase::Configure,
 ];
 
+/// Where usage plans are checked: at the start of the meter phase.
+const METER: usize = 2;
+
 /// Index of a request phase in [`Chains::request`].
 pub fn request_index(p: RequestPhaseName) -> usize {
     match p {
@@ -76,6 +79,10 @@ impl Chains {
         self.response.iter().any(|c| !c.is_empty())
     }
 }
+
+/// Headers plugins added for the client's response (`add-response-header`), applied to
+/// whatever response the request ends with.
+pub type ExtraHeaders = Vec<(http::HeaderName, http::HeaderValue)>;
 
 /// The outcome of the request phases.
 #[expect(
@@ -116,8 +123,12 @@ fn plugin_response(plugin: &Plugin, r: PluginResponse) -> Result<Response<Body>,
 pub async fn run_function(
     plugin: &Plugin,
     handle: RequestHandle,
+    extra: &mut ExtraHeaders,
 ) -> Result<Response<Body>, RequestError> {
-    let (_, result) = plugin.handle(handle).await;
+    let (back, result) = plugin.handle(handle).await;
+    if let Some(mut back) = back {
+        extra.append(&mut back.response_headers);
+    }
     match result {
         Ok(r) => plugin_response(plugin, r),
         Err(e) => Err(RequestError::Plugin {
@@ -132,19 +143,27 @@ pub async fn run_function(
 pub async fn run_request(
     chains: &Chains,
     mut handle: RequestHandle,
+    extra: &mut ExtraHeaders,
 ) -> Result<RequestOutcome, RequestError> {
     for (i, chain) in chains.request.iter().enumerate() {
+        if i == METER
+            && let Some(refused) =
+                crate::usage::check(&handle.route, handle.identity.as_ref()).await
+        {
+            return Ok(RequestOutcome::Respond(refused));
+        }
         for attached in chain {
             let plugin = &attached.slot.plugin();
             let (back, result) = plugin.on_request(REQUEST_PHASES[i], handle).await;
             let authorize = i == 0;
-            let Some(back) = back else {
+            let Some(mut back) = back else {
                 return Err(RequestError::Plugin {
                     plugin: plugin.name().to_owned(),
                     message: "the request handle was lost".into(),
                     authorize,
                 });
             };
+            extra.append(&mut back.response_headers);
             handle = back;
             match result {
                 Ok(Action::Continue) => {}

@@ -141,7 +141,7 @@ impl AuthorizerCache {
                     Identity {
                         principal: g.principal.clone(),
                         claims: g.context.clone(),
-                        usage_key: g.usage_key.clone(),
+                        usage_key: Some(g.usage_key.clone().unwrap_or_else(|| g.principal.clone())),
                     },
                     edits,
                 ),

@@ -135,10 +135,12 @@ impl Plugin {
             Outcome::Action(a) => a,
             Outcome::Decision(Decision::Allow(grant)) => {
                 if let Some(h) = back.as_mut() {
+                    // Usage plans meter by the usage key, or else the principal.
+                    let usage_key = grant.usage_key.unwrap_or_else(|| grant.principal.clone());
                     h.identity = Some(Identity {
                         principal: grant.principal,
                         claims: grant.context,
-                        usage_key: grant.usage_key,
+                        usage_key: Some(usage_key),
                     });
                 }
                 Action::Continue

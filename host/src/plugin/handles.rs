@@ -57,6 +57,8 @@ pub struct RequestHandle {
     /// When recording (a cached authorizer's call): the header edits the plugin made, to
     /// replay on cache hits.
     pub header_log: Option<Vec<HeaderEdit>>,
+    /// Headers plugins added for the client's response, whoever produces it.
+    pub response_headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
 /// A header edit a plugin made to the request.

@@ -7,18 +7,11 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// The outcome of taking from a token bucket.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Taken {
-    /// Whether the tokens were taken.
-    pub allowed: bool,
-    /// Whole tokens left.
-    pub remaining: u64,
-    /// When refused: time until enough tokens are back.
-    pub retry_after: Duration,
-}
+use tokio::time::Instant;
+
+use super::{Meter, Metered, Taken};
 
 const SHARDS: usize = 64;
 /// Operations on a shard between two sweeps of its expired entries.
@@ -94,43 +87,116 @@ impl MemoryStore {
     }
 
     fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, Shard> {
-        let i = (self.hasher.hash_one(key) as usize) % SHARDS;
+        let i = (self.hasher.hash_one(super::hash_tag(key)) as usize) % SHARDS;
         self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Adds `delta` to the counter `key` in the current fixed window of `window` (aligned
     /// to the Unix epoch) and returns the new count.
     pub fn incr(&self, key: &str, delta: i64, window: Duration) -> i64 {
-        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
-        let now_ms = super::unix_ms();
-        let index = now_ms / window_ms;
-        let left = Duration::from_millis(window_ms - now_ms % window_ms);
-        let key = format!("{window_ms}\0{index}\0{key}");
+        let (key, left) = super::window_key(key, window);
+        self.add(&key, delta, left)
+    }
+
+    /// Adds `delta` to the counter `key`, which a first add makes to expire in `ttl`, and
+    /// returns the new count.
+    pub fn add(&self, key: &str, delta: i64, ttl: Duration) -> i64 {
         let now = Instant::now();
-        let mut shard = self.shard(&key);
+        let mut shard = self.shard(key);
         shard.tick(now, self.per_shard);
-        let c = shard
-            .counters
-            .entry(key.into_boxed_str())
-            .or_insert(Counter {
-                count: 0,
-                expires: now + left,
-            });
-        if c.expires <= now {
-            c.count = 0;
-            c.expires = now + left;
-        }
+        let c = shard.counter(key, now, ttl);
         c.count = c.count.saturating_add(delta);
         c.count
+    }
+
+    /// The counter `key` (0 when absent or expired).
+    pub fn get(&self, key: &str) -> i64 {
+        let now = Instant::now();
+        self.shard(key)
+            .counters
+            .get(key)
+            .filter(|c| c.expires > now)
+            .map_or(0, |c| c.count)
+    }
+
+    /// Forgets the counter or bucket `key`.
+    pub fn remove(&self, key: &str) {
+        let mut shard = self.shard(key);
+        shard.counters.remove(key);
+        shard.buckets.remove(key);
     }
 
     /// Takes `cost` tokens from the bucket `key` (at most `capacity` tokens, refilled at
     /// `rate` per second; a new bucket starts full).
     pub fn take(&self, key: &str, capacity: u64, rate: f64, cost: u64) -> Taken {
         let now = Instant::now();
-        let capacity_f = capacity as f64;
-        let rate = if rate.is_finite() && rate > 0.0 {
-            rate
+        let mut shard = self.shard(key);
+        shard.tick(now, self.per_shard);
+        shard.take(key, &Bucketed { capacity, rate }, cost, now)
+    }
+
+    /// Checks a usage plan's throttle and quota as one step: a request over quota takes no
+    /// token, a throttled one is not counted. Both keys must share a hash tag (they then
+    /// share a shard, as they share a slot on Redis Cluster).
+    pub fn meter(&self, m: &Meter<'_>) -> Metered {
+        let now = Instant::now();
+        let lead = m
+            .bucket
+            .map_or_else(|| m.quota.map_or("", |q| q.0), |b| b.0);
+        let mut shard = self.shard(lead);
+        shard.tick(now, self.per_shard);
+        let used = m
+            .quota
+            .map(|(key, _, ttl)| shard.counter(key, now, ttl).count);
+        if let (Some((_, limit, _)), Some(used)) = (m.quota, used)
+            && used >= i64::try_from(limit).unwrap_or(i64::MAX)
+        {
+            return Metered::OverQuota {
+                used: used.max(0) as u64,
+            };
+        }
+        let taken = m
+            .bucket
+            .map(|(key, capacity, rate)| shard.take(key, &Bucketed { capacity, rate }, 1, now));
+        if let Some(t) = taken.filter(|t| !t.allowed) {
+            return Metered::Throttled(t);
+        }
+        let used = m.quota.map_or(0, |(key, _, ttl)| {
+            let c = shard.counter(key, now, ttl);
+            c.count = c.count.saturating_add(1);
+            c.count
+        });
+        Metered::Allowed {
+            bucket: taken,
+            used: used.max(0) as u64,
+        }
+    }
+}
+
+/// A bucket's shape.
+struct Bucketed {
+    capacity: u64,
+    rate: f64,
+}
+
+impl Shard {
+    /// The live counter `key`, made (expiring in `ttl`) when absent or expired.
+    fn counter(&mut self, key: &str, now: Instant, ttl: Duration) -> &mut Counter {
+        let fresh = || Counter {
+            count: 0,
+            expires: now + ttl,
+        };
+        let c = self.counters.entry(key.into()).or_insert_with(fresh);
+        if c.expires <= now {
+            *c = fresh();
+        }
+        c
+    }
+
+    fn take(&mut self, key: &str, shape: &Bucketed, cost: u64, now: Instant) -> Taken {
+        let capacity_f = shape.capacity as f64;
+        let rate = if shape.rate.is_finite() && shape.rate > 0.0 {
+            shape.rate
         } else {
             0.0
         };
@@ -141,20 +207,18 @@ impl MemoryStore {
                 Duration::from_secs(1_000_000_000)
             }
         };
-        let mut shard = self.shard(key);
-        shard.tick(now, self.per_shard);
         let fresh = || Bucket {
             tokens: capacity_f,
             at: now,
             expires: now,
         };
-        let bucket = match shard.buckets.get_mut(key) {
+        let bucket = match self.buckets.get_mut(key) {
             Some(b) if b.expires > now => b,
             Some(b) => {
                 *b = fresh();
                 b
             }
-            None => shard.buckets.entry(key.into()).or_insert_with(fresh),
+            None => self.buckets.entry(key.into()).or_insert_with(fresh),
         };
         let mut tokens = (bucket.tokens
             + now.saturating_duration_since(bucket.at).as_secs_f64() * rate)
@@ -235,5 +299,80 @@ mod tests {
             assert!(Instant::now() < deadline, "the bucket never refilled");
             std::thread::yield_now();
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn buckets_refill_on_paused_time() {
+        let store = MemoryStore::default();
+        for left in [1, 0] {
+            let t = store.take("k", 2, 1.0, 1);
+            assert!(t.allowed);
+            assert_eq!(t.remaining, left);
+        }
+        let refused = store.take("k", 2, 1.0, 1);
+        assert!(!refused.allowed);
+        assert_eq!(refused.retry_after, Duration::from_secs(1));
+        tokio::time::advance(Duration::from_millis(999)).await;
+        assert!(!store.take("k", 2, 1.0, 1).allowed);
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(store.take("k", 2, 1.0, 1).allowed);
+        // Refilled to the capacity, never beyond.
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        assert_eq!(store.take("k", 2, 1.0, 1).remaining, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn counters_expire_on_paused_time() {
+        let store = MemoryStore::default();
+        assert_eq!(store.add("c", 2, Duration::from_secs(10)), 2);
+        tokio::time::advance(Duration::from_secs(9)).await;
+        assert_eq!(store.add("c", 1, Duration::from_secs(10)), 3);
+        assert_eq!(store.get("c"), 3);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(store.get("c"), 0);
+        assert_eq!(store.add("c", 1, Duration::from_secs(10)), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn meter_checks_quota_before_throttle() {
+        let store = MemoryStore::default();
+        let day = Duration::from_secs(86_400);
+        let m = Meter {
+            bucket: Some(("{u}:t", 2, 1.0)),
+            quota: Some(("{u}:q", 3, day)),
+        };
+        assert!(matches!(store.meter(&m), Metered::Allowed { used: 1, .. }));
+        assert!(matches!(store.meter(&m), Metered::Allowed { used: 2, .. }));
+        // Throttled: not counted against the quota.
+        assert!(matches!(store.meter(&m), Metered::Throttled(_)));
+        assert_eq!(store.get("{u}:q"), 2);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(matches!(store.meter(&m), Metered::Allowed { used: 3, .. }));
+        // Over quota: no token is taken.
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(store.meter(&m), Metered::OverQuota { used: 3 });
+        assert_eq!(store.take("{u}:t", 2, 1.0, 0).remaining, 2);
+        // A quota without a throttle, and a throttle without a quota.
+        let q = Meter {
+            bucket: None,
+            quota: Some(("{v}:q", 1, day)),
+        };
+        assert!(matches!(
+            store.meter(&q),
+            Metered::Allowed {
+                bucket: None,
+                used: 1
+            }
+        ));
+        assert_eq!(store.meter(&q), Metered::OverQuota { used: 1 });
+        let t = Meter {
+            bucket: Some(("{w}:t", 1, 0.5)),
+            quota: None,
+        };
+        assert!(matches!(store.meter(&t), Metered::Allowed { .. }));
+        let Metered::Throttled(taken) = store.meter(&t) else {
+            panic!("throttled");
+        };
+        assert_eq!(taken.retry_after, Duration::from_secs(2));
     }
 }

@@ -3,12 +3,14 @@
 pub mod backend;
 pub mod certs;
 pub mod gateway;
+pub mod redis;
 
 use std::future::Future;
 use std::time::Duration;
 
 pub use backend::Backend;
 pub use gateway::Gateway;
+pub use redis::RedisServer;
 
 /// The deadline for anything a test waits on.
 pub const DEADLINE: Duration = Duration::from_secs(20);

@@ -23,7 +23,7 @@ pub use jwt::VerifierHandle;
 pub use outbound::{HostPattern, HttpGrant, OutboundClient};
 
 use super::handles::{RequestHandle, ResponseHandle};
-use crate::state::MemoryStore;
+use crate::state::StateStore;
 
 /// Capabilities a plugin may use; everything else is denied.
 #[derive(Clone, Debug, Default)]
@@ -51,7 +51,7 @@ pub struct Services {
     /// Per-plugin key-value cache.
     pub cache: PluginCache,
     /// Counters and token buckets.
-    pub state: Arc<MemoryStore>,
+    pub state: Arc<StateStore>,
     /// Outbound HTTP.
     pub http: OutboundClient,
     /// JWT verifiers, shared by settings.
@@ -60,7 +60,7 @@ pub struct Services {
 
 impl Services {
     /// Services with a cache of at most `cache_bytes`.
-    pub fn new(cache_bytes: u64, state: Arc<MemoryStore>) -> Result<Self, String> {
+    pub fn new(cache_bytes: u64, state: Arc<StateStore>) -> Result<Self, String> {
         Ok(Self {
             cache: PluginCache::new(cache_bytes),
             state,

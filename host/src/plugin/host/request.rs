@@ -5,7 +5,7 @@ use http_body_util::BodyExt;
 use wasmtime::Result;
 use wasmtime::component::Resource;
 
-use super::{HostState, edit_headers, first, remove, set, until};
+use super::{HostState, edit_headers, first, header_pair, remove, set, until};
 use crate::plugin::bindings::types;
 use crate::plugin::handles::{HeaderEdit, Identity, RequestHandle, ResponseHandle};
 use crate::router::ParamValue;
@@ -143,6 +143,37 @@ impl types::HostRequest for HostState {
         Ok(h.route.snapshot.apis[h.route.api].routes[h.route.route]
             .scopes
             .clone())
+    }
+
+    async fn api_name(&mut self, r: Resource<RequestHandle>) -> Result<String> {
+        let h = self.table.get(&r)?;
+        Ok(h.route.snapshot.apis[h.route.api].name.to_string())
+    }
+
+    async fn stage_name(&mut self, r: Resource<RequestHandle>) -> Result<String> {
+        let h = self.table.get(&r)?;
+        Ok(h.route.snapshot.apis[h.route.api].stages[h.route.stage]
+            .name
+            .to_string())
+    }
+
+    async fn usage_key(&mut self, r: Resource<RequestHandle>) -> Result<Option<String>> {
+        Ok(self
+            .table
+            .get(&r)?
+            .identity
+            .as_ref()
+            .and_then(|i| i.usage_key.clone()))
+    }
+
+    async fn add_response_header(
+        &mut self,
+        r: Resource<RequestHandle>,
+        name: String,
+        value: String,
+    ) -> Result<std::result::Result<(), String>> {
+        let h = self.table.get_mut(&r)?;
+        Ok(header_pair(&name, &value).map(|pair| h.response_headers.push(pair)))
     }
 
     async fn drop(&mut self, _r: Resource<RequestHandle>) -> Result<()> {

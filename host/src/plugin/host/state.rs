@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use wasmtime::Result;
 
-use super::{HostState, denied};
+use super::{HostState, denied, until};
 use crate::plugin::bindings::state;
 
 impl HostState {
@@ -27,11 +27,11 @@ impl state::Host for HostState {
             return Ok(Err("the window must be at least 1 ms".into()));
         }
         let key = self.state_key(&key);
-        Ok(Ok(self.services.state.incr(
-            &key,
-            delta,
-            Duration::from_millis(window_ms),
-        )))
+        let store = &self.services.state;
+        let counted = store.incr(&key, delta, Duration::from_millis(window_ms));
+        Ok(until(self.deadline, "a state call", counted)
+            .await?
+            .map_err(|e| e.to_string()))
     }
 
     async fn take(
@@ -45,14 +45,15 @@ impl state::Host for HostState {
             return Ok(Err(denied("state")));
         }
         let key = self.state_key(&key);
-        let t = self
-            .services
-            .state
-            .take(&key, capacity, refill_per_second, cost);
-        Ok(Ok(state::Taken {
-            allowed: t.allowed,
-            remaining: t.remaining,
-            retry_after_ms: u64::try_from(t.retry_after.as_millis()).unwrap_or(u64::MAX),
-        }))
+        let store = &self.services.state;
+        let taken = store.take(&key, capacity, refill_per_second, cost);
+        Ok(until(self.deadline, "a state call", taken)
+            .await?
+            .map(|t| state::Taken {
+                allowed: t.allowed,
+                remaining: t.remaining,
+                retry_after_ms: u64::try_from(t.retry_after.as_millis()).unwrap_or(u64::MAX),
+            })
+            .map_err(|e| e.to_string()))
     }
 }
