@@ -1,7 +1,8 @@
 //! Load benchmark: Tollgate against nginx and HAProxy (and nginx + Lua, how OpenResty-based
 //! gateways run plugins), in the same run, interleaved rounds. `cargo bench --bench load`
 //! (uses `wrk`, `h2load`, `nginx`, `haproxy`, installed with apt-get when missing and
-//! running as root; `LOAD_ROUNDS`, `LOAD_SECONDS` override 5 rounds of 10 s). Scenarios
+//! running as root; `LOAD_ROUNDS`, `LOAD_SECONDS` override 5 rounds of 10 s; `LOAD_ONLY`,
+//! a comma-separated list of name parts, keeps the matching rows and their baselines). Scenarios
 //! whose tools or parts are still missing are skipped with a line saying so.
 //!
 //! The proxies are pinned to CPU 0; the backend and the load generator share CPU 1. For
@@ -64,6 +65,44 @@ fn backend(addr: &str) {
             });
         }
     });
+}
+
+/// The rows whose names contain one of the comma-separated `patterns`, with the rows they
+/// are compared against (all rows without patterns).
+fn only(rows: Vec<Setup>, patterns: Option<&str>) -> Vec<Setup> {
+    let Some(patterns) = patterns.filter(|p| !p.trim().is_empty()) else {
+        return rows;
+    };
+    let mut keep: Vec<bool> = rows
+        .iter()
+        .map(|r| patterns.split(',').any(|p| r.name.contains(p.trim())))
+        .collect();
+    for i in (0..rows.len()).rev() {
+        let mut at = i;
+        while keep[at]
+            && let Some(b) = rows[at].baseline
+            && !keep[b]
+        {
+            keep[b] = true;
+            at = b;
+        }
+    }
+    let new_index: Vec<Option<usize>> = keep
+        .iter()
+        .scan(0, |n, k| {
+            let i = k.then_some(*n);
+            *n += usize::from(*k);
+            Some(i)
+        })
+        .collect();
+    rows.into_iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(mut r, _)| {
+            r.baseline = r.baseline.and_then(|b| new_index[b]);
+            r
+        })
+        .collect()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -347,6 +386,7 @@ fn run() -> Result<(), String> {
         plan_local,
     );
 
+    let rows = only(rows, std::env::var("LOAD_ONLY").ok().as_deref());
     for row in &rows {
         tools::run(&row.load, 1, None).map_err(|e| format!("{}: {e}", row.name))?;
     }

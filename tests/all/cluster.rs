@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use crate::support::{DEADLINE, Gateway, RedisServer, client, poll_until};
-use crate::usage_plans::{ACME, admin, call, metrics, shop_config};
+use crate::usage_plans::{ACME, admin, call, day_quota, metrics, shop_config};
 
 /// The shop config plus a rate-limited route, on `redis`.
 fn config(redis: &RedisServer, on_error: &str, plans: &str) -> String {
@@ -42,12 +42,12 @@ fn config(redis: &RedisServer, on_error: &str, plans: &str) -> String {
         )
 }
 
-const STRICT: &str = r#"
-  gold:
-    apis: [shop]
-    consumers: [acme]
-    quota: { limit: 6, period: DAY }
-"#;
+fn strict() -> String {
+    format!(
+        "\n  gold:\n    apis: [shop]\n    consumers: [acme]\n    quota: {}\n",
+        day_quota(6)
+    )
+}
 
 /// A client whose requests give up after 5 s: a hung request fails the test.
 fn impatient() -> reqwest::Client {
@@ -92,7 +92,7 @@ fn metric(text: &str, name: &str, labels: &str) -> f64 {
 #[tokio::test]
 async fn two_nodes_on_one_redis_enforce_one_limit_and_one_quota() {
     let redis = RedisServer::start().await;
-    let yaml = config(&redis, "fail_open", STRICT);
+    let yaml = config(&redis, "fail_open", &strict());
     let (a, b) = tokio::join!(Gateway::start(&yaml), Gateway::start(&yaml));
 
     // A burst of 3 in total, whichever node: 30 concurrent requests, 3 admitted.
@@ -133,7 +133,7 @@ async fn two_nodes_on_one_redis_enforce_one_limit_and_one_quota() {
 #[tokio::test]
 async fn redis_down_falls_back_to_local_limits_then_recovers() {
     let mut redis = RedisServer::start().await;
-    let gw = Gateway::start(&config(&redis, "fail_open", STRICT)).await;
+    let gw = Gateway::start(&config(&redis, "fail_open", &strict())).await;
     assert_eq!(count(&burst(&[&gw], "t", 5).await, 200), 3);
 
     redis.kill().await;
@@ -156,7 +156,9 @@ async fn redis_down_falls_back_to_local_limits_then_recovers() {
     redis.restart().await;
     let reconnected = poll_until(DEADLINE, || async {
         gw.logs()
-            .contains("connected to the Redis state store again")
+            .matches("connected to the Redis state store")
+            .count()
+            >= 2
     })
     .await;
     assert!(reconnected, "no reconnect:\n{}", gw.logs());
@@ -167,7 +169,7 @@ async fn redis_down_falls_back_to_local_limits_then_recovers() {
 #[tokio::test]
 async fn redis_down_fails_closed_when_so_configured() {
     let mut redis = RedisServer::start().await;
-    let gw = Gateway::start(&config(&redis, "fail_closed", STRICT)).await;
+    let gw = Gateway::start(&config(&redis, "fail_closed", &strict())).await;
     assert_eq!(burst(&[&gw], "t", 1).await, [200]);
     let items = format!("{}/items", gw.url());
     assert_eq!(call(&items, reqwest::Method::GET, ACME).await.0, 200);
@@ -198,14 +200,8 @@ async fn redis_down_fails_closed_when_so_configured() {
 #[tokio::test]
 async fn best_effort_quotas_converge_across_nodes() {
     let redis = RedisServer::start().await;
-    let plans = r#"
-  gold:
-    apis: [shop]
-    consumers: [acme]
-    quota: { limit: 6, period: DAY }
-    mode: best_effort
-"#;
-    let yaml = config(&redis, "fail_open", plans);
+    let plans = format!("{}    mode: best_effort\n", strict());
+    let yaml = config(&redis, "fail_open", &plans);
     let (a, b) = tokio::join!(Gateway::start(&yaml), Gateway::start(&yaml));
     let items = |gw: &Gateway| format!("{}/items", gw.url());
     for _ in 0..4 {
@@ -248,4 +244,34 @@ async fn used(gw: &Gateway) -> Option<u64> {
 /// Synchronisation rounds of `gw`'s best-effort counters so far.
 async fn rounds(gw: &Gateway) -> f64 {
     metric(&metrics(gw).await, "tollgate_state_sync_rounds_total", "")
+}
+
+#[tokio::test]
+async fn hash_tags_keep_every_check_in_one_slot_on_redis_cluster() {
+    // A one-node cluster still refuses a script whose keys lie in different slots; failing
+    // closed, any such refusal would show as a 503.
+    let redis = RedisServer::start_cluster().await;
+    let yaml = config(&redis, "fail_closed", &strict()).replace(
+        "on_error: fail_closed }",
+        "on_error: fail_closed, cluster: true }",
+    );
+    let (a, b) = tokio::join!(Gateway::start(&yaml), Gateway::start(&yaml));
+
+    let statuses = burst(&[&a, &b], "t1", 12).await;
+    assert_eq!(count(&statuses, 200), 3, "{statuses:?}");
+    assert_eq!(count(&statuses, 429), 9, "{statuses:?}");
+    let mut admitted = 0;
+    for i in 0..9 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let (status, body, _) =
+            call(&format!("{}/items", node.url()), reqwest::Method::GET, ACME).await;
+        assert!(
+            status == 200 || status == 429,
+            "{status} {body}\n{}",
+            node.logs()
+        );
+        admitted += usize::from(status == 200);
+    }
+    assert_eq!(admitted, 6);
+    assert_eq!(used(&a).await, Some(6));
 }

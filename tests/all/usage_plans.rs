@@ -46,17 +46,37 @@ apis:
     )
 }
 
-const PLANS: &str = r#"
+/// An hour to start quota days at, twelve hours from now: no test runs across the end of
+/// the day.
+pub fn far_hour() -> u64 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    (secs / 3600 + 12) % 24
+}
+
+/// A daily quota of `limit` starting at [`far_hour`].
+pub fn day_quota(limit: u64) -> String {
+    format!("{{ limit: {limit}, period: DAY, offset: {} }}", far_hour())
+}
+
+fn plans() -> String {
+    format!(
+        r#"
   gold:
     apis: [shop]
     consumers: [acme]
-    quota: { limit: 4, period: DAY }
-    routes: { "POST /orders": { rate: 0.001, burst: 1 } }
+    quota: {}
+    routes: {{ "POST /orders": {{ rate: 0.001, burst: 1 }} }}
   silver:
     apis: [shop]
     consumers: [globex]
-    throttle: { rate: 0.001, burst: 2 }
-"#;
+    throttle: {{ rate: 0.001, burst: 2 }}
+"#,
+        day_quota(4)
+    )
+}
 
 /// Status and body of a request with an API key.
 pub async fn call(url: &str, method: reqwest::Method, key: &str) -> (u16, String, Option<String>) {
@@ -95,7 +115,7 @@ pub async fn metrics(gw: &Gateway) -> String {
 
 #[tokio::test]
 async fn throttle_quota_overrides_and_plan_membership() {
-    let gw = Gateway::start(&shop_config(PLANS, "")).await;
+    let gw = Gateway::start(&shop_config(&plans(), "")).await;
     let items = format!("{}/items", gw.url());
     let orders = format!("{}/orders", gw.url());
     let get = reqwest::Method::GET;
@@ -153,7 +173,7 @@ async fn throttle_quota_overrides_and_plan_membership() {
 
 #[tokio::test]
 async fn usage_is_read_and_reset_on_the_admin_api() {
-    let gw = Gateway::start(&shop_config(PLANS, "")).await;
+    let gw = Gateway::start(&shop_config(&plans(), "")).await;
     let items = format!("{}/items", gw.url());
     for _ in 0..3 {
         assert_eq!(call(&items, reqwest::Method::GET, ACME).await.0, 200);
@@ -175,14 +195,11 @@ async fn usage_is_read_and_reset_on_the_admin_api() {
         (Some(4), Some(3), Some(1))
     );
     assert_eq!(q["period"], "DAY");
+    let hour = format!("T{:02}:00:00Z", far_hour());
     let start = q["period_start"].as_str().expect("start");
-    assert!(start.ends_with("T00:00:00Z"), "{start}");
-    assert!(
-        q["resets_at"]
-            .as_str()
-            .expect("end")
-            .ends_with("T00:00:00Z")
-    );
+    assert!(start.ends_with(&hour), "{start}");
+    let end = q["resets_at"].as_str().expect("end");
+    assert!(end.ends_with(&hour), "{end}");
 
     // Reset: the quota starts again.
     let r = admin(&gw, reqwest::Method::DELETE, "/usage/gold/acme").await;

@@ -27,12 +27,16 @@ pub struct StateConfig {
     pub redis: Option<RedisConfig>,
 }
 
-/// A Redis server (or a Redis Cluster node: every multi-key check uses one hash tag).
+/// A Redis server, or a node of a Redis Cluster.
 #[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://[user:password@]host:port/db` or `rediss://` for TLS.
+    /// `redis://[user:password@]host:port/db` (TLS to Redis is not supported yet).
     pub url: String,
+    /// The URL is a node of a Redis Cluster: the others are found from it, and each check
+    /// goes to the node owning its keys' slot (its keys share one hash tag).
+    #[serde(default)]
+    pub cluster: bool,
     /// How long a check waits for Redis before the `on_error` rule applies. Default 50ms.
     #[serde(default = "default_timeout")]
     pub timeout: Duration,

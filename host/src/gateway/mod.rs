@@ -19,6 +19,8 @@ use snapshot::{BuildError, Snapshot};
 
 /// The gateway: what every connection reads to serve a request.
 pub struct Gateway {
+    /// The `state:` section the store was made from (read at start only).
+    pub state_config: crate::config::StateConfig,
     snapshot: ArcSwap<Snapshot>,
     clients: ClientCache,
     plugins: PluginHost,
@@ -28,12 +30,13 @@ impl Gateway {
     /// Loads the plugins of `config` and compiles the first snapshot.
     pub async fn new(config: &Config) -> Result<Self, BuildError> {
         let clients = ClientCache::default();
-        let state = crate::state::StateStore::new(&config.state)?;
+        let state = crate::state::StateStore::new(&config.state).await?;
         let plugins = PluginHost::new(state);
         let loaded = plugins.load_all(config).await?;
         let snapshot = Snapshot::build(config, &clients, &plugins, &loaded)?;
         plugins.activate(&loaded);
         Ok(Self {
+            state_config: config.state.clone(),
             snapshot: ArcSwap::from_pointee(snapshot),
             clients,
             plugins,

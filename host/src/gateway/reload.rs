@@ -41,6 +41,9 @@ impl Reloader {
                 "listener changes take effect after a restart; routes and upstreams are reloaded now"
             );
         }
+        if config.state != self.gateway.state_config {
+            tracing::warn!("`state` changes take effect after a restart; the running store stays");
+        }
         self.gateway
             .apply(&config)
             .await

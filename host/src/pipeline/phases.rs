@@ -80,7 +80,7 @@ impl Chains {
     }
 }
 
-/// Headers plugins added for the client's response (`add-response-header`), applied to
+/// Headers plugins added for the client's response (`add-response-headers`), applied to
 /// whatever response the request ends with.
 pub type ExtraHeaders = Vec<(http::HeaderName, http::HeaderValue)>;
 

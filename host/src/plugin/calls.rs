@@ -42,6 +42,8 @@ impl Plugin {
         handle: H,
         call: Call,
     ) -> (Option<H>, Result<Outcome, PluginError>) {
+        // Counted while out of the pool (until this call ends, even if it is dropped).
+        let _in_use = InUse::new(&self.in_use);
         let mut instance = match self.take().await {
             Ok(i) => i,
             Err(e) => return (Some(handle), Err(e)),
@@ -211,5 +213,21 @@ async fn invoke(instance: &mut PluginInstance, call: Call, rep: u32) -> wasmtime
             .await
             .map(Outcome::Response),
         _ => Err(wasmtime::Error::msg("the plugin has no such hook")),
+    }
+}
+
+/// One instance out of the pool for a call, counted in `Plugin::in_use` while it lives.
+struct InUse<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> InUse<'a> {
+    fn new(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for InUse<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }

@@ -15,6 +15,9 @@ use super::bindings::function::{Function, FunctionPre};
 use super::engine::{EPOCH_TICK, PluginEngine};
 use super::host::{Grants, HostState, Services};
 
+/// Most warm instances a plugin keeps for concurrent calls beyond its `instances`.
+const MAX_WARM: usize = 128;
+
 /// The contract this host provides: `tollgate:plugin@CONTRACT_VERSION`.
 pub const CONTRACT_VERSION: &str = "0.1.0";
 const CONTRACT_PACKAGE: &str = "tollgate:plugin/";
@@ -158,6 +161,8 @@ pub struct Plugin {
     from_cache: bool,
     pre: Pre,
     warm: Mutex<Vec<PluginInstance>>,
+    /// Instances out of the pool in calls now.
+    pub(super) in_use: std::sync::atomic::AtomicUsize,
     /// Identity sources and cached decisions (authorizers with `identity_source`); a new
     /// version starts with an empty cache.
     pub(super) decisions: Option<super::authorizer::AuthorizerCache>,
@@ -250,6 +255,7 @@ impl Plugin {
             from_cache,
             pre,
             warm: Mutex::new(Vec::new()),
+            in_use: std::sync::atomic::AtomicUsize::new(0),
         };
         if let Some(expected) = expect
             && plugin.kind() != expected
@@ -367,8 +373,12 @@ impl Plugin {
         if self.settings.fresh_per_request || instance.uses >= self.settings.max_uses {
             return;
         }
+        // At least `instances` are kept; more while calls wait in the plugin at once (on
+        // Redis, outbound HTTP), so that concurrency does not mean a new instance per call.
+        let busy = self.in_use.load(std::sync::atomic::Ordering::Relaxed);
+        let keep = self.settings.instances.max(busy.min(MAX_WARM));
         let mut warm = self.warm.lock().unwrap_or_else(|e| e.into_inner());
-        if warm.len() < self.settings.instances {
+        if warm.len() < keep {
             warm.push(instance);
         }
     }

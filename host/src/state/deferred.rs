@@ -1,29 +1,39 @@
 //! Best-effort counters for quotas: a request is counted in this node's memory at once and
 //! checked against the last total Redis reported plus what this node has not sent yet; a
-//! background task sends the counts every [`SYNC_EVERY`] and reads the totals back. No
-//! round trip on the request path; nodes can overshoot a limit by what they admit between
-//! two synchronisations.
+//! background task sends the counts every [`SYNC_EVERY`] and reads the totals back. The
+//! only round trip on the request path is a read when a node first meets a counter. Nodes
+//! can overshoot a limit by what they admit between two synchronisations.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, Weak};
 use std::time::Duration;
 
+use super::redis_store::Failure;
 use super::{StateStore, unix_ms};
 
 /// How often counts go to Redis.
 pub const SYNC_EVERY: Duration = Duration::from_secs(1);
 /// How long a counter idle on this node is still refreshed from Redis.
 const KEEP_IDLE_MS: u64 = 60_000;
+/// Counters per pipelined batch.
+const BATCH: usize = 256;
 
 struct Entry {
     /// The total Redis last reported.
     total: i64,
     /// Counted here, not yet sent.
     pending: i64,
+    limit: u64,
     /// When the counter expires (Unix ms).
     expires_ms: u64,
-    /// When this node last counted on it (Unix ms).
-    last_active_ms: u64,
+    /// When this node last saw a request for it (Unix ms).
+    last_seen_ms: u64,
+}
+
+impl Entry {
+    fn used(&self) -> u64 {
+        self.total.saturating_add(self.pending).max(0) as u64
+    }
 }
 
 /// This node's side of best-effort counters.
@@ -33,7 +43,7 @@ pub struct Deferred {
 }
 
 /// A counter's batch for Redis.
-pub struct Batch {
+struct Batch {
     key: String,
     delta: i64,
     ttl: Duration,
@@ -44,31 +54,53 @@ impl Deferred {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Counts one request against `limit` unless the known total is there already; returns
-    /// whether it was counted and the total as this node sees it.
-    pub fn count(&self, key: &str, limit: u64, expires_ms: u64) -> (bool, u64) {
+    /// The count as this node sees it, or `None` when it does not know the counter yet
+    /// (or it expired).
+    pub fn peek(&self, key: &str) -> Option<u64> {
+        let now = unix_ms();
+        let mut entries = self.entries();
+        let e = entries.get_mut(key).filter(|e| e.expires_ms > now)?;
+        e.last_seen_ms = now;
+        Some(e.used())
+    }
+
+    /// Starts following a counter at the total Redis has (`seed`).
+    pub fn seed(&self, key: &str, seed: i64, limit: u64, expires_ms: u64) {
         let now = unix_ms();
         let mut entries = self.entries();
         let e = entries.entry(key.to_owned()).or_insert(Entry {
-            total: 0,
+            total: seed,
             pending: 0,
+            limit,
             expires_ms,
-            last_active_ms: now,
+            last_seen_ms: now,
         });
         if e.expires_ms <= now {
             *e = Entry {
-                total: 0,
+                total: seed,
                 pending: 0,
+                limit,
                 expires_ms,
-                last_active_ms: now,
+                last_seen_ms: now,
             };
         }
-        let used = e.total.saturating_add(e.pending).max(0) as u64;
+    }
+
+    /// Counts one request unless the count has reached `limit`; returns whether it was
+    /// counted and the count as this node sees it. The counter must be seeded.
+    pub fn count(&self, key: &str, limit: u64) -> (bool, u64) {
+        let now = unix_ms();
+        let mut entries = self.entries();
+        let Some(e) = entries.get_mut(key) else {
+            return (false, limit);
+        };
+        e.last_seen_ms = now;
+        e.limit = limit;
+        let used = e.used();
         if used >= limit {
             return (false, used);
         }
         e.pending += 1;
-        e.last_active_ms = now;
         (true, used + 1)
     }
 
@@ -77,39 +109,49 @@ impl Deferred {
         self.entries().remove(key);
     }
 
-    /// Takes what is to be sent: every counter used here in the last [`KEEP_IDLE_MS`] (a zero
-    /// delta still reads back what other nodes counted). Idle and expired counters are
-    /// dropped.
+    /// Takes what is to be sent: every live counter seen here in the last
+    /// [`KEEP_IDLE_MS`], or used up (a zero delta still reads back what other nodes
+    /// counted). The others are dropped.
     fn drain(&self) -> Vec<Batch> {
         let now = unix_ms();
         let mut entries = self.entries();
         entries.retain(|_, e| {
             e.expires_ms > now
-                && (e.pending != 0 || now.saturating_sub(e.last_active_ms) < KEEP_IDLE_MS)
+                && (e.pending != 0
+                    || e.used() >= e.limit
+                    || now.saturating_sub(e.last_seen_ms) < KEEP_IDLE_MS)
         });
         entries
             .iter_mut()
-            .map(|(key, e)| {
-                let delta = std::mem::take(&mut e.pending);
-                Batch {
-                    key: key.clone(),
-                    delta,
-                    ttl: Duration::from_millis(e.expires_ms.saturating_sub(now).max(1)),
-                }
+            .map(|(key, e)| Batch {
+                key: key.clone(),
+                delta: std::mem::take(&mut e.pending),
+                ttl: Duration::from_millis(e.expires_ms.saturating_sub(now).max(1)),
             })
             .collect()
     }
 
-    /// Records Redis's answer to a batch: the new total, or on failure the delta to send
-    /// again.
-    fn settle(&self, batch: &Batch, total: Option<i64>) {
+    /// Records Redis's answer to batches. When nothing was sent (not connected), the
+    /// deltas are kept for the next round; when the answer is unknown (a timeout or an
+    /// error), they are dropped rather than risk counting them twice.
+    fn settle(&self, batches: &[Batch], totals: &Result<Vec<i64>, Failure>) {
         let mut entries = self.entries();
-        let Some(e) = entries.get_mut(&batch.key) else {
-            return;
-        };
-        match total {
-            Some(t) => e.total = t,
-            None => e.pending += batch.delta,
+        for (i, b) in batches.iter().enumerate() {
+            let Some(e) = entries.get_mut(&b.key) else {
+                continue;
+            };
+            match totals {
+                Ok(t) => {
+                    if let Some(t) = t.get(i) {
+                        e.total = *t;
+                    }
+                }
+                Err(Failure::Down) => e.pending += b.delta,
+                Err(_) => {
+                    metrics::counter!("tollgate_state_sync_dropped_total")
+                        .increment(b.delta.max(0) as u64);
+                }
+            }
         }
     }
 }
@@ -125,12 +167,13 @@ pub async fn sync_loop(store: Weak<StateStore>) {
             return;
         };
         let batches = deferred.drain();
-        let sent = futures_util::future::join_all(
-            batches.iter().map(|b| redis.add(&b.key, b.delta, b.ttl)),
-        )
-        .await;
-        for (batch, result) in batches.iter().zip(sent) {
-            deferred.settle(batch, result.ok());
+        for chunk in batches.chunks(BATCH) {
+            let adds: Vec<(&str, i64, Duration)> = chunk
+                .iter()
+                .map(|b| (b.key.as_str(), b.delta, b.ttl))
+                .collect();
+            let totals = redis.add_many(&adds).await;
+            deferred.settle(chunk, &totals);
         }
         metrics::counter!("tollgate_state_sync_rounds_total").increment(1);
     }

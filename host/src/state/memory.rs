@@ -16,9 +16,9 @@ use super::{Meter, Metered, Taken};
 const SHARDS: usize = 64;
 /// Operations on a shard between two sweeps of its expired entries.
 const SWEEP_EVERY: u32 = 4096;
-/// How long an idle bucket is kept at most (a bucket that refills slowly is dropped after a
-/// day idle, and starts full again).
-const MAX_BUCKET_IDLE: Duration = Duration::from_secs(86_400);
+/// How long an idle bucket is kept at most: until it would be full again, which for the
+/// slowest refill rates is capped here (a dropped bucket starts full).
+const MAX_BUCKET_IDLE: Duration = Duration::from_secs(400 * 86_400);
 
 struct Bucket {
     tokens: f64,

@@ -98,14 +98,17 @@ impl StateStore {
         }
     }
 
-    /// The store `config` describes. With Redis, the connection is made in the background
-    /// (a down Redis does not stop the gateway from starting); must run inside a tokio
-    /// runtime.
-    pub fn new(config: &StateConfig) -> Result<Arc<Self>, StoreError> {
+    /// The store `config` describes. With Redis, the first connection is awaited up to the
+    /// connect timeout; after that it is made in the background (a down Redis does not stop
+    /// the gateway from starting).
+    pub async fn new(config: &StateConfig) -> Result<Arc<Self>, StoreError> {
         let local = config
             .max_keys
             .map_or_else(MemoryStore::default, MemoryStore::new);
         let redis = config.redis.as_ref().map(RedisStore::new).transpose()?;
+        if let Some(r) = &redis {
+            r.wait_connected().await;
+        }
         let fail_open = config
             .redis
             .as_ref()
@@ -181,31 +184,52 @@ impl StateStore {
     }
 
     /// A usage plan's throttle and quota, best effort: the throttle on this node, the quota
-    /// counted here and synchronised with Redis in the background (see `deferred`). Never
-    /// waits for Redis.
-    pub fn meter_deferred(&self, m: &Meter<'_>) -> Metered {
-        let Some(deferred) = &self.deferred else {
-            return self.local.meter(m);
+    /// counted here and synchronised with Redis in the background (see `deferred`). The
+    /// first check of a counter on this node reads its total from Redis; later ones never
+    /// wait for Redis. Fails closed like the other checks when Redis is down and the store
+    /// is set so.
+    pub async fn meter_deferred(&self, m: &Meter<'_>) -> Result<Metered, StoreError> {
+        let (Some(redis), Some(deferred), Some((key, limit, ttl))) =
+            (&self.redis, &self.deferred, m.quota)
+        else {
+            return Ok(self.local.meter(m));
         };
-        if let Some((key, limit, ttl)) = m.quota {
-            // Seen from here: refuse without taking a token.
-            let expires = unix_ms().saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(0));
-            let taken = m
-                .bucket
-                .map(|(k, capacity, rate)| self.local.take(k, capacity, rate, 1));
-            if let Some(t) = taken.filter(|t| !t.allowed) {
-                return Metered::Throttled(t);
+        if !self.fail_open && !redis.connected() {
+            return Err(StoreError::Unavailable("not connected to Redis".into()));
+        }
+        let used = match deferred.peek(key) {
+            Some(used) => used,
+            None => {
+                let seed = match redis.get(key).await {
+                    Ok(total) => total,
+                    Err(e) if self.fail_open => {
+                        tracing::debug!(error = %e, "best-effort quota starts from 0 on this node");
+                        0
+                    }
+                    Err(e) => return Err(StoreError::Unavailable(e.to_string())),
+                };
+                let expires = unix_ms().saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(0));
+                deferred.seed(key, seed, limit, expires);
+                seed.max(0) as u64
             }
-            let (counted, used) = deferred.count(key, limit, expires);
-            if !counted {
-                return Metered::OverQuota { used };
-            }
-            return Metered::Allowed {
+        };
+        // Over quota: refused without taking a throttle token.
+        if used >= limit {
+            return Ok(Metered::OverQuota { used });
+        }
+        let taken = m
+            .bucket
+            .map(|(k, capacity, rate)| self.local.take(k, capacity, rate, 1));
+        if let Some(t) = taken.filter(|t| !t.allowed) {
+            return Ok(Metered::Throttled(t));
+        }
+        Ok(match deferred.count(key, limit) {
+            (true, used) => Metered::Allowed {
                 bucket: taken,
                 used,
-            };
-        }
-        self.local.meter(m)
+            },
+            (false, used) => Metered::OverQuota { used },
+        })
     }
 
     /// The counter `key` as the shared store has it. No fallback: a reader wants the truth
@@ -284,6 +308,25 @@ pub fn hash_tag(key: &str) -> &str {
     key
 }
 
+/// `part` with `{` and `}` escaped (and `\`, so the mapping stays one to one): a caller's
+/// text inside a key never forms a hash tag, which would pile its keys into one shard here
+/// and one slot on Redis Cluster.
+pub fn untagged(part: &str) -> std::borrow::Cow<'_, str> {
+    if !part.contains(['{', '}', '\\']) {
+        return std::borrow::Cow::Borrowed(part);
+    }
+    let mut out = String::with_capacity(part.len() + 8);
+    for c in part.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '{' => out.push_str("\\("),
+            '}' => out.push_str("\\)"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The key of `key`'s counter in the current fixed window of `window` (aligned to the Unix
 /// epoch), and the time left in that window.
 pub fn window_key(key: &str, window: Duration) -> (String, Duration) {
@@ -313,5 +356,14 @@ mod tests {
         assert_eq!(hash_tag("a{}b"), "a{}b");
         assert_eq!(hash_tag("a{b"), "a{b");
         assert_eq!(hash_tag("{x}{y}"), "x");
+    }
+
+    #[test]
+    fn caller_text_never_forms_a_tag() {
+        use super::untagged;
+        assert_eq!(untagged("GET /pets/{id}"), "GET /pets/\\(id\\)");
+        assert_eq!(hash_tag(&untagged("a{b}c")), untagged("a{b}c"));
+        // One to one: `\(` typed by a caller differs from an escaped `{`.
+        assert_ne!(untagged("\\("), untagged("{"));
     }
 }

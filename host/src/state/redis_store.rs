@@ -1,15 +1,22 @@
-//! The Redis store: one multiplexed connection (requests from all workers pipeline on it),
-//! one script call per check, every call bounded by a short timeout. A lost connection is
-//! dropped at once (later checks fall back without waiting) and re-made in the background
-//! with exponential backoff.
+//! The Redis store: one multiplexed connection (requests from all workers pipeline on it;
+//! on Redis Cluster, one per node), one script call per check, every call bounded by a
+//! short timeout. A broken connection is dropped at once, so later checks fall back
+//! without waiting, and re-made in the background with exponential backoff.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use ::redis::aio::MultiplexedConnection;
-use ::redis::{AsyncConnectionConfig, Client, FromRedisValue, RedisError};
+use ::redis::aio::{ConnectionLike, MultiplexedConnection};
+use ::redis::cluster::ClusterClientBuilder;
+use ::redis::cluster_async::ClusterConnection;
+use ::redis::{
+    AsyncConnectionConfig, Client, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError,
+    RedisFuture, Value,
+};
 use arc_swap::ArcSwapOption;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use super::scripts::Scripts;
 use super::{Meter, Metered, StoreError, Taken};
@@ -18,10 +25,10 @@ use crate::config::RedisConfig;
 /// Why a Redis call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
-    /// Not connected (a reconnect is under way).
+    /// Not connected (a reconnect is under way); nothing was sent.
     #[error("not connected to Redis")]
     Down,
-    /// No answer within the timeout.
+    /// No answer within the timeout (the command may have run).
     #[error("Redis did not answer within {0:?}")]
     Timeout(Duration),
     /// Redis answered with an error, or the connection broke.
@@ -31,14 +38,56 @@ pub enum Failure {
 
 /// First and longest wait between connection attempts.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
+/// A connection lost sooner than this after it was made does not reset the backoff.
+const STABLE: Duration = Duration::from_secs(5);
+/// Timeouts in a row after which the connection is taken for broken.
+const TIMEOUTS_TO_DROP: u32 = 3;
+/// Longest wait for a background synchronisation batch.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A connection to one server or to a cluster.
+#[derive(Clone)]
+enum Conn {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
 
 struct Inner {
+    config: RedisConfig,
     client: Client,
-    conn: ArcSwapOption<MultiplexedConnection>,
-    /// Woken when the connection is lost.
-    lost: Notify,
-    timeout: Duration,
-    connect_timeout: Duration,
+    conn: ArcSwapOption<Conn>,
+    /// Timeouts in a row.
+    timeouts: AtomicU32,
+    /// Woken when the connection is lost or the store dropped.
+    lost: Arc<Notify>,
     prefix: String,
     scripts: Scripts,
 }
@@ -53,16 +102,17 @@ impl RedisStore {
     pub fn new(config: &RedisConfig) -> Result<Self, StoreError> {
         let client =
             Client::open(config.url.as_str()).map_err(|e| StoreError::BadUrl(e.to_string()))?;
+        let lost = Arc::new(Notify::new());
         let inner = Arc::new(Inner {
+            config: config.clone(),
             client,
             conn: ArcSwapOption::empty(),
-            lost: Notify::new(),
-            timeout: config.timeout.get(),
-            connect_timeout: config.connect_timeout.get(),
+            timeouts: AtomicU32::new(0),
+            lost: Arc::clone(&lost),
             prefix: format!("{}:", config.key_prefix),
             scripts: Scripts::default(),
         });
-        tokio::spawn(connect_loop(Arc::downgrade(&inner)));
+        tokio::spawn(connect_loop(Arc::downgrade(&inner), lost));
         Ok(Self { inner })
     }
 
@@ -71,12 +121,25 @@ impl RedisStore {
         self.inner.conn.load().is_some()
     }
 
+    /// Waits until connected, at most the connect timeout (at start, so that the first
+    /// requests do not all fall back).
+    pub async fn wait_connected(&self) {
+        let end = Instant::now() + self.inner.config.connect_timeout.get();
+        while !self.connected() && Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.inner.prefix)
     }
 
-    /// Runs one call on the connection, bounded by the timeout; a broken connection is
-    /// dropped and re-made in the background.
+    fn timeout(&self) -> Duration {
+        self.inner.config.timeout.get()
+    }
+
+    /// Runs one script call, bounded by the timeout. A broken connection, or several
+    /// timeouts in a row, drop the connection; the connector makes a new one.
     async fn call<T: FromRedisValue>(
         &self,
         invocation: ::redis::ScriptInvocation<'_>,
@@ -84,33 +147,41 @@ impl RedisStore {
         let Some(conn) = self.inner.conn.load_full() else {
             return Err(Failure::Down);
         };
-        let mut c = MultiplexedConnection::clone(&conn);
+        let mut c = Conn::clone(&conn);
         let result =
-            tokio::time::timeout(self.inner.timeout, invocation.invoke_async::<T>(&mut c)).await;
+            tokio::time::timeout(self.timeout(), invocation.invoke_async::<T>(&mut c)).await;
         match result {
-            Ok(Ok(v)) => Ok(v),
+            Ok(Ok(v)) => {
+                self.inner.timeouts.store(0, Ordering::Relaxed);
+                Ok(v)
+            }
             Ok(Err(e)) => {
-                if e.is_io_error()
-                    || e.is_connection_dropped()
-                    || e.is_connection_refusal()
-                    || e.is_timeout()
-                    || e.is_unrecoverable_error()
-                {
+                // An answer from the server leaves the connection as it was; anything else
+                // (I/O, a broken pipe, a parse error) means a new one.
+                let answered = matches!(
+                    e.kind(),
+                    ErrorKind::Server(_) | ErrorKind::Extension | ErrorKind::UnexpectedReturnType
+                );
+                if !answered {
                     self.lose(&conn);
                 }
                 Err(Failure::Redis(e))
             }
             Err(_) => {
-                self.lose(&conn);
-                Err(Failure::Timeout(self.inner.timeout))
+                if self.inner.timeouts.fetch_add(1, Ordering::Relaxed) + 1 >= TIMEOUTS_TO_DROP {
+                    self.lose(&conn);
+                }
+                Err(Failure::Timeout(self.timeout()))
             }
         }
     }
 
     /// Drops `conn` (unless a newer one replaced it already) and wakes the connector.
-    fn lose(&self, conn: &Arc<MultiplexedConnection>) {
+    fn lose(&self, conn: &Arc<Conn>) {
         let prev = self.inner.conn.compare_and_swap(conn, None);
         if prev.as_ref().is_some_and(|p| Arc::ptr_eq(p, conn)) {
+            tracing::warn!("lost the connection to the Redis state store; reconnecting");
+            self.inner.timeouts.store(0, Ordering::Relaxed);
             self.inner.lost.notify_one();
         }
     }
@@ -162,6 +233,30 @@ impl RedisStore {
         })
     }
 
+    /// Adds to many counters in pipelined batches (`INCRBY`, then `PEXPIRE` to the
+    /// counter's fixed end), for background synchronisation: a slow answer here never
+    /// drops the connection requests use. Returns the new totals in order.
+    pub async fn add_many(&self, adds: &[(&str, i64, Duration)]) -> Result<Vec<i64>, Failure> {
+        let Some(conn) = self.inner.conn.load_full() else {
+            return Err(Failure::Down);
+        };
+        let mut totals = Vec::with_capacity(adds.len());
+        for chunk in adds.chunks(256) {
+            let mut pipe = ::redis::pipe();
+            for (key, delta, ttl) in chunk {
+                let key = self.key(key);
+                pipe.cmd("INCRBY").arg(&key).arg(*delta);
+                pipe.cmd("PEXPIRE").arg(&key).arg(ms(*ttl).max(1)).ignore();
+            }
+            let mut c = Conn::clone(&conn);
+            let got: Vec<i64> = tokio::time::timeout(SYNC_TIMEOUT, pipe.query_async(&mut c))
+                .await
+                .map_err(|_| Failure::Timeout(SYNC_TIMEOUT))??;
+            totals.extend(got);
+        }
+        Ok(totals)
+    }
+
     /// A counter's value (0 when absent).
     pub async fn get(&self, key: &str) -> Result<i64, Failure> {
         let v: Option<i64> = self.command(::redis::cmd("GET").arg(self.key(key))).await?;
@@ -174,15 +269,22 @@ impl RedisStore {
         Ok(())
     }
 
-    async fn command<T: FromRedisValue>(&self, cmd: &::redis::Cmd) -> Result<T, Failure> {
+    async fn command<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, Failure> {
         let Some(conn) = self.inner.conn.load_full() else {
             return Err(Failure::Down);
         };
-        let mut c = MultiplexedConnection::clone(&conn);
-        match tokio::time::timeout(self.inner.timeout, cmd.query_async::<T>(&mut c)).await {
+        let mut c = Conn::clone(&conn);
+        match tokio::time::timeout(self.timeout(), cmd.query_async::<T>(&mut c)).await {
             Ok(r) => r.map_err(Failure::Redis),
-            Err(_) => Err(Failure::Timeout(self.inner.timeout)),
+            Err(_) => Err(Failure::Timeout(self.timeout())),
         }
+    }
+}
+
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        // Ends the connector: it wakes, and finds the store gone.
+        self.inner.lost.notify_one();
     }
 }
 
@@ -202,46 +304,73 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Keeps a connection up: connects, waits until it is lost, and connects again with
-/// exponential backoff. Ends when the store is dropped.
-async fn connect_loop(store: Weak<Inner>) {
+/// `url` without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// One connection attempt, bounded by the connect timeout.
+async fn connect(inner: &Inner) -> Result<Conn, String> {
+    let cfg = &inner.config;
+    let (connect_timeout, timeout) = (cfg.connect_timeout.get(), cfg.timeout.get());
+    // The driver's own response timeout is a backstop; checks use `timeout` themselves.
+    let backstop = timeout.max(SYNC_TIMEOUT);
+    let attempt = async {
+        if cfg.cluster {
+            let client = ClusterClientBuilder::new(vec![cfg.url.as_str()])
+                .connection_timeout(connect_timeout)
+                .response_timeout(backstop)
+                .build()?;
+            client.get_async_connection().await.map(Conn::Cluster)
+        } else {
+            let config = AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(connect_timeout))
+                .set_response_timeout(Some(backstop));
+            inner
+                .client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+                .map(Conn::Single)
+        }
+    };
+    match tokio::time::timeout(connect_timeout, attempt).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no connection within {connect_timeout:?}")),
+    }
+}
+
+/// Keeps a connection up: connects, waits until it is lost, and connects again, with
+/// exponential backoff between failed attempts and after connections that did not last.
+/// Holds only a weak reference while waiting; ends when the store is dropped.
+async fn connect_loop(store: Weak<Inner>, lost: Arc<Notify>) {
     let mut backoff = BACKOFF.0;
     let mut failing = false;
     loop {
         let Some(inner) = store.upgrade() else { return };
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(inner.connect_timeout))
-            .set_response_timeout(Some(inner.timeout.max(Duration::from_millis(500))));
-        let attempt = tokio::time::timeout(
-            inner.connect_timeout,
-            inner
-                .client
-                .get_multiplexed_async_connection_with_config(&config),
-        )
-        .await;
-        match attempt {
-            Ok(Ok(conn)) => {
+        match connect(&inner).await {
+            Ok(conn) => {
                 inner.conn.store(Some(Arc::new(conn)));
-                if failing {
-                    tracing::info!("connected to the Redis state store again");
-                }
+                tracing::info!(url = %redact(&inner.config.url), "connected to the Redis state store");
                 metrics::counter!("tollgate_state_store_connects_total").increment(1);
-                backoff = BACKOFF.0;
                 failing = false;
-                // Wait for a loss without keeping the store alive.
-                let lost = Arc::clone(&inner);
                 drop(inner);
-                lost.lost.notified().await;
-                if Arc::strong_count(&lost) == 1 {
-                    return;
+                let since = Instant::now();
+                lost.notified().await;
+                if since.elapsed() >= STABLE {
+                    backoff = BACKOFF.0;
+                } else {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(BACKOFF.1);
                 }
             }
-            failed => {
+            Err(error) => {
                 if !failing {
-                    let error = match failed {
-                        Ok(Err(e)) => e.to_string(),
-                        _ => "connect timeout".to_owned(),
-                    };
                     tracing::warn!(%error, "cannot connect to the Redis state store; retrying with backoff");
                 }
                 failing = true;
@@ -250,12 +379,5 @@ async fn connect_loop(store: Weak<Inner>) {
                 backoff = (backoff * 2).min(BACKOFF.1);
             }
         }
-    }
-}
-
-impl Drop for RedisStore {
-    fn drop(&mut self) {
-        // Ends the connector (it sees it holds the last reference).
-        self.inner.lost.notify_one();
     }
 }

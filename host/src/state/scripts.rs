@@ -16,7 +16,8 @@ local function take(key, cap, rate, cost)
   local tokens, at = tonumber(b[1]), tonumber(b[2])
   if tokens == nil or at == nil then tokens, at = cap, now end
   if rate > 0 and now > at then tokens = math.min(cap, tokens + (now - at) * rate / 1000) end
-  local taken, retry, idle = 0, 0, 86400000
+  -- Kept until it would be full again (at most 400 days): a bucket that is gone starts full.
+  local taken, retry, idle = 0, 0, 34560000000
   if tokens >= cost then
     tokens, taken = tokens - cost, 1
   elseif cost > cap or rate <= 0 then

@@ -57,17 +57,13 @@ pub async fn read(store: &StateStore, plan: &PlanRuntime, key: &str) -> Result<U
     })
 }
 
-/// Resets `key`'s quota in the current period and its throttle buckets.
+/// Resets `key`'s quota in the current period (as Amazon API Gateway's usage update; the
+/// throttle refills by itself).
 pub async fn reset(store: &StateStore, plan: &PlanRuntime, key: &str) -> Result<(), StoreError> {
-    if let Some((counter, _, _)) = plan.quota_key(key, unix_ms()) {
-        store.remove(&counter).await?;
+    match plan.quota_key(key, unix_ms()) {
+        Some((counter, _, _)) => store.remove(&counter).await,
+        None => Ok(()),
     }
-    let tag = plan.tag(key);
-    store.remove(&format!("{tag}:t")).await?;
-    for route in plan.routes.keys() {
-        store.remove(&format!("{tag}:t:{route}")).await?;
-    }
-    Ok(())
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of Unix milliseconds.

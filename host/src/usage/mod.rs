@@ -19,7 +19,7 @@ pub use period::bounds;
 use crate::body::{Body, full};
 use crate::config::{Config, MeterMode, Quota, Throttle, UsagePlan};
 use crate::plugin::{Identity, RouteRef};
-use crate::state::{Meter, Metered, StateStore, unix_ms};
+use crate::state::{Meter, Metered, StateStore, unix_ms, untagged};
 
 /// A compiled plan.
 pub struct PlanRuntime {
@@ -35,7 +35,7 @@ pub struct PlanRuntime {
 impl PlanRuntime {
     /// The key prefix of `usage_key`'s counters: one hash tag for the throttle and quota.
     fn tag(&self, usage_key: &str) -> String {
-        format!("u:{{{}:{usage_key}}}", self.name)
+        format!("u:{{{}:{}}}", self.name, untagged(usage_key))
     }
 
     /// The quota counter of `usage_key` in the period holding `now_ms`, and its bounds.
@@ -138,8 +138,14 @@ pub async fn check(route: &RouteRef, identity: Option<&Identity>) -> Option<Resp
     };
     let route_key = &*api.routes[route.route].key;
     let tag = plan.tag(usage_key);
+    // A route override throttles the route of this API stage (as Amazon API Gateway's
+    // method throttling); the plan's throttle spans every API it covers.
     let (throttle, bucket_key) = match plan.routes.get(route_key) {
-        Some(t) => (Some(t), format!("{tag}:t:{route_key}")),
+        Some(t) => {
+            let stage = &api.stages[route.stage].name;
+            let at = untagged(&format!("{}/{stage}/{route_key}", api.name)).into_owned();
+            (Some(t), format!("{tag}:t:{at}"))
+        }
         None => (plan.throttle.as_ref(), format!("{tag}:t")),
     };
     let now = unix_ms();
@@ -160,7 +166,7 @@ pub async fn check(route: &RouteRef, identity: Option<&Identity>) -> Option<Resp
     let store: &StateStore = &snapshot.store;
     let verdict = match plan.mode {
         MeterMode::Strict => store.meter(&meter).await,
-        MeterMode::BestEffort => Ok(store.meter_deferred(&meter)),
+        MeterMode::BestEffort => store.meter_deferred(&meter).await,
     };
     match verdict {
         Ok(Metered::Allowed { .. }) => None,

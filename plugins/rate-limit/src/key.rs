@@ -64,11 +64,14 @@ pub fn of_request(settings: &Settings, req: &Request) -> String {
     let mut ip: Option<String> = None;
     let mut client_ip = || -> String {
         ip.get_or_insert_with(|| {
-            let forwarded = if settings.trusted.is_empty() {
-                None
+            // Every X-Forwarded-For line, in order: a proxy may add its own line rather
+            // than append to the client's.
+            let lines = if settings.trusted.is_empty() {
+                Vec::new()
             } else {
-                req.header("x-forwarded-for")
+                req.header_values("x-forwarded-for")
             };
+            let forwarded = (!lines.is_empty()).then(|| lines.join(","));
             net::client_ip(&req.client_ip(), forwarded.as_deref(), &settings.trusted)
         })
         .clone()

@@ -160,9 +160,12 @@ impl Plugin for RateLimit {
         if self.0.headers
             && let Some(standing) = tightest
         {
-            for (name, value) in self.headers(&standing) {
-                let _ = req.add_response_header(name, &value);
-            }
+            let headers: Vec<(String, String)> = self
+                .headers(&standing)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+            let _ = req.add_response_headers(&headers);
         }
         Action::Continue
     }

@@ -14,6 +14,7 @@ pub struct RedisServer {
     /// Its TCP port.
     pub port: u16,
     dir: tempfile::TempDir,
+    cluster: bool,
 }
 
 /// A port nobody listens on now.
@@ -27,11 +28,33 @@ fn free_port() -> u16 {
 impl RedisServer {
     /// Starts a server on a free port.
     pub async fn start() -> Self {
+        Self::start_as(false).await
+    }
+
+    /// Starts a one-node Redis Cluster (every slot on this node): it refuses multi-key
+    /// commands whose keys are in different slots (`CROSSSLOT`), as a real cluster does.
+    pub async fn start_cluster() -> Self {
+        let server = Self::start_as(true).await;
+        let port = server.port;
+        let reply = command(port, "CLUSTER ADDSLOTSRANGE 0 16383").await;
+        assert_eq!(reply, "+OK", "CLUSTER ADDSLOTSRANGE");
+        let ok = poll_until(DEADLINE, || async move {
+            command(port, "CLUSTER INFO")
+                .await
+                .contains("cluster_state:ok")
+        })
+        .await;
+        assert!(ok, "the one-node cluster did not come up");
+        server
+    }
+
+    async fn start_as(cluster: bool) -> Self {
         for _ in 0..5 {
             let mut server = Self {
                 child: None,
                 port: free_port(),
                 dir: tempfile::tempdir().expect("temp dir"),
+                cluster,
             };
             if server.launch().await {
                 return server;
@@ -51,6 +74,11 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
             .arg("--dir")
             .arg(self.dir.path())
+            .args(if self.cluster {
+                &["--cluster-enabled", "yes"][..]
+            } else {
+                &[]
+            })
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -80,12 +108,20 @@ impl RedisServer {
 
 /// Whether a server on `port` answers `PING`.
 async fn ping(port: u16) -> bool {
+    command(port, "PING").await == "+PONG"
+}
+
+/// Sends one inline command and returns the start of the reply (empty on failure).
+async fn command(port: u16, line: &str) -> String {
     let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
+        return String::new();
     };
-    if s.write_all(b"PING\r\n").await.is_err() {
-        return false;
+    if s.write_all(format!("{line}\r\n").as_bytes()).await.is_err() {
+        return String::new();
     }
-    let mut buf = [0u8; 7];
-    s.read_exact(&mut buf).await.is_ok() && &buf == b"+PONG\r\n"
+    let mut buf = vec![0u8; 4096];
+    match s.read(&mut buf).await {
+        Ok(n) => String::from_utf8_lossy(&buf[..n]).trim_end().to_owned(),
+        Err(_) => String::new(),
+    }
 }

@@ -29,6 +29,20 @@ impl types::HostRequest for HostState {
         Ok(first(&self.table.get(&r)?.parts.headers, &name))
     }
 
+    async fn header_values(
+        &mut self,
+        r: Resource<RequestHandle>,
+        name: String,
+    ) -> Result<Vec<String>> {
+        let headers = &self.table.get(&r)?.parts.headers;
+        Ok(headers
+            .get_all(name.to_ascii_lowercase())
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect())
+    }
+
     async fn path_param(
         &mut self,
         r: Resource<RequestHandle>,
@@ -166,14 +180,22 @@ impl types::HostRequest for HostState {
             .and_then(|i| i.usage_key.clone()))
     }
 
-    async fn add_response_header(
+    async fn add_response_headers(
         &mut self,
         r: Resource<RequestHandle>,
-        name: String,
-        value: String,
+        headers: Vec<(String, String)>,
     ) -> Result<std::result::Result<(), String>> {
-        let h = self.table.get_mut(&r)?;
-        Ok(header_pair(&name, &value).map(|pair| h.response_headers.push(pair)))
+        let pairs = headers
+            .iter()
+            .map(|(name, value)| header_pair(name, value))
+            .collect::<std::result::Result<Vec<_>, String>>();
+        match pairs {
+            Ok(pairs) => {
+                self.table.get_mut(&r)?.response_headers.extend(pairs);
+                Ok(Ok(()))
+            }
+            Err(e) => Ok(Err(e)),
+        }
     }
 
     async fn drop(&mut self, _r: Resource<RequestHandle>) -> Result<()> {

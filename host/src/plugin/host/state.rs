@@ -9,7 +9,7 @@ use crate::plugin::bindings::state;
 
 impl HostState {
     fn state_key(&self, key: &str) -> String {
-        format!("plugin\0{}\0{key}", self.plugin)
+        format!("plugin\0{}\0{}", self.plugin, crate::state::untagged(key))
     }
 }
 
