@@ -52,6 +52,24 @@ fn route(path: &str, plugins: &str, backend: &Backend) -> String {
 }
 
 /// Sends and returns the status.
+/// An API `api` with the given routes.
+fn api(routes: &[String]) -> String {
+    format!(
+        "  - name: api\n    kind: http\n    routes:\n{}",
+        routes.concat()
+    )
+}
+
+/// A gateway with one limiter (`capabilities`, `config`) on `/x` to a backend; the URL.
+async fn single(capabilities: &str, config: &str) -> (Backend, Gateway, String) {
+    let backend = Backend::start("b").await;
+    let plugins = limiter("limiter", capabilities, config);
+    let apis = api(&[route("/x", "limiter", &backend)]);
+    let gw = Gateway::start(&gateway(&plugins, &apis)).await;
+    let url = format!("{}/x", gw.url());
+    (backend, gw, url)
+}
+
 async fn status(req: RequestBuilder) -> u16 {
     req.send().await.expect("request").status().as_u16()
 }
@@ -116,11 +134,10 @@ async fn client_ip_limit_answers_429_with_headers_and_retry_after() {
         ),
     ]
     .concat();
-    let apis = format!(
-        "  - name: api\n    kind: http\n    routes:\n{}{}",
+    let apis = api(&[
         route("/x", "limiter", &backend),
-        route("/quiet", "quiet", &backend)
-    );
+        route("/quiet", "quiet", &backend),
+    ]);
     let gw = Gateway::start(&gateway(&plugins, &apis)).await;
     let c = client();
     let url = format!("{}/x", gw.url());
@@ -168,19 +185,12 @@ async fn client_ip_limit_answers_429_with_headers_and_retry_after() {
 
 #[tokio::test]
 async fn every_limit_must_admit_and_the_headers_follow_the_tightest() {
-    let backend = Backend::start("b").await;
-    let plugins = limiter(
-        "limiter",
+    let (backend, gw, url) = single(
         "state, metrics",
         "{ limits: [{ rate: 5, per: 1s }, { rate: 2, per: 1m }] }",
-    );
-    let apis = format!(
-        "  - name: api\n    kind: http\n    routes:\n{}",
-        route("/x", "limiter", &backend)
-    );
-    let gw = Gateway::start(&gateway(&plugins, &apis)).await;
+    )
+    .await;
     let c = client();
-    let url = format!("{}/x", gw.url());
     let policy = "5;w=1, 2;w=60";
 
     // The per-second bucket keeps at least 2 of its 5 tokens: the per-minute one (2, one
@@ -339,13 +349,12 @@ async fn buckets_follow_the_caller_the_authorizer_names() {
         ),
     ]
     .concat();
-    let apis = format!(
-        "  - name: api\n    kind: http\n    routes:\n{}{}{}{}",
+    let apis = api(&[
         route("/principal", "keys, by-principal", &backend),
         route("/consumer", "keys, by-consumer", &backend),
         route("/key", "keys, by-key", &backend),
         route("/anonymous", "by-principal", &backend),
-    );
+    ]);
     let gw = Gateway::start(&gateway(&plugins, &apis)).await;
     let c = client();
     let get = |path: &str, key: &str| {
@@ -376,19 +385,12 @@ async fn buckets_follow_the_caller_the_authorizer_names() {
 
 #[tokio::test]
 async fn shadow_mode_counts_and_logs_but_refuses_nothing() {
-    let backend = Backend::start("b").await;
-    let plugins = limiter(
-        "limiter",
+    let (backend, gw, url) = single(
         "state, log, metrics",
         "{ limits: [{ rate: 1, per: 1h }], shadow: true }",
-    );
-    let apis = format!(
-        "  - name: api\n    kind: http\n    routes:\n{}",
-        route("/x", "limiter", &backend)
-    );
-    let gw = Gateway::start(&gateway(&plugins, &apis)).await;
+    )
+    .await;
     let c = client();
-    let url = format!("{}/x", gw.url());
 
     let r = c.get(&url).send().await.expect("request");
     assert_eq!(r.status(), 200);
@@ -418,11 +420,10 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
         limiter("direct", "state", &format!("{{ limits: {one} }}")),
     ]
     .concat();
-    let apis = format!(
-        "  - name: api\n    kind: http\n    routes:\n{}{}",
+    let apis = api(&[
         route("/t", "behind-proxy", &backend),
         route("/u", "direct", &backend),
-    );
+    ]);
     let gw = Gateway::start(&gateway(&plugins, &apis)).await;
     let c = client();
     let t = format!("{}/t", gw.url());

@@ -57,9 +57,9 @@ pub struct PluginDef {
     /// Longest a single hook call may run. Default 100ms.
     #[serde(default = "default_deadline")]
     pub deadline: Duration,
-    /// Warm instances kept for reuse at least (default 16). While more calls wait in the
-    /// plugin at once (on Redis or outbound HTTP), the pool keeps as many as are in use, up
-    /// to 128.
+    /// Warm instances kept for reuse at least (default 16). When more calls have waited in
+    /// the plugin at once (on Redis or outbound HTTP), the pool keeps as many as were ever
+    /// in use together, up to 128.
     #[serde(default = "default_instances")]
     pub instances: usize,
     /// Calls after which an instance is replaced by a fresh one. Default 10000.

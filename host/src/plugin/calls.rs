@@ -3,6 +3,7 @@
 //! stop at the same deadline), and takes the handle back. A failed call, or one whose
 //! future is dropped, discards the instance.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use wasmtime::component::Resource;
@@ -42,8 +43,17 @@ impl Plugin {
         handle: H,
         call: Call,
     ) -> (Option<H>, Result<Outcome, PluginError>) {
+        // At most MAX_WARM calls in the plugin at once: more wait here, within the call's
+        // deadline, rather than fail for want of an instance slot.
+        let waited = tokio::time::timeout(self.settings.deadline, self.calls.acquire()).await;
+        let Ok(Ok(_permit)) = waited else {
+            return (
+                Some(handle),
+                Err(self.call_err("too many calls waiting for an instance")),
+            );
+        };
         // Counted while out of the pool (until this call ends, even if it is dropped).
-        let _in_use = InUse::new(&self.in_use);
+        let _in_use = InUse::new(&self.in_use, &self.peak_in_use);
         let mut instance = match self.take().await {
             Ok(i) => i,
             Err(e) => return (Some(handle), Err(e)),
@@ -216,18 +226,20 @@ async fn invoke(instance: &mut PluginInstance, call: Call, rep: u32) -> wasmtime
     }
 }
 
-/// One instance out of the pool for a call, counted in `Plugin::in_use` while it lives.
-struct InUse<'a>(&'a std::sync::atomic::AtomicUsize);
+/// One instance out of the pool for a call, counted in `Plugin::in_use` while it lives
+/// (and the most at once in `Plugin::peak_in_use`).
+struct InUse<'a>(&'a AtomicUsize);
 
 impl<'a> InUse<'a> {
-    fn new(count: &'a std::sync::atomic::AtomicUsize) -> Self {
-        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    fn new(count: &'a AtomicUsize, peak: &AtomicUsize) -> Self {
+        let now = count.fetch_add(1, Ordering::Relaxed) + 1;
+        peak.fetch_max(now, Ordering::Relaxed);
         Self(count)
     }
 }
 
 impl Drop for InUse<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }

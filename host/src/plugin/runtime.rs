@@ -15,7 +15,7 @@ use super::bindings::function::{Function, FunctionPre};
 use super::engine::{EPOCH_TICK, PluginEngine};
 use super::host::{Grants, HostState, Services};
 
-/// Most warm instances a plugin keeps for concurrent calls beyond its `instances`.
+/// Most calls in one plugin at once, and most warm instances it keeps for them.
 const MAX_WARM: usize = 128;
 
 /// The contract this host provides: `tollgate:plugin@CONTRACT_VERSION`.
@@ -163,6 +163,10 @@ pub struct Plugin {
     warm: Mutex<Vec<PluginInstance>>,
     /// Instances out of the pool in calls now.
     pub(super) in_use: std::sync::atomic::AtomicUsize,
+    /// The most instances in calls at once so far.
+    pub(super) peak_in_use: std::sync::atomic::AtomicUsize,
+    /// Calls in the plugin at once (at most [`MAX_WARM`]).
+    pub(super) calls: tokio::sync::Semaphore,
     /// Identity sources and cached decisions (authorizers with `identity_source`); a new
     /// version starts with an empty cache.
     pub(super) decisions: Option<super::authorizer::AuthorizerCache>,
@@ -256,6 +260,8 @@ impl Plugin {
             pre,
             warm: Mutex::new(Vec::new()),
             in_use: std::sync::atomic::AtomicUsize::new(0),
+            peak_in_use: std::sync::atomic::AtomicUsize::new(0),
+            calls: tokio::sync::Semaphore::new(MAX_WARM),
         };
         if let Some(expected) = expect
             && plugin.kind() != expected
@@ -373,10 +379,11 @@ impl Plugin {
         if self.settings.fresh_per_request || instance.uses >= self.settings.max_uses {
             return;
         }
-        // At least `instances` are kept; more while calls wait in the plugin at once (on
-        // Redis, outbound HTTP), so that concurrency does not mean a new instance per call.
-        let busy = self.in_use.load(std::sync::atomic::Ordering::Relaxed);
-        let keep = self.settings.instances.max(busy.min(MAX_WARM));
+        // At least `instances` are kept; more when calls have waited in the plugin at once
+        // (on Redis, outbound HTTP): as many as were ever in use together, so that
+        // concurrency does not mean a new instance per call.
+        let peak = self.peak_in_use.load(std::sync::atomic::Ordering::Relaxed);
+        let keep = self.settings.instances.max(peak.min(MAX_WARM));
         let mut warm = self.warm.lock().unwrap_or_else(|e| e.into_inner());
         if warm.len() < keep {
             warm.push(instance);

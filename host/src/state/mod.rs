@@ -2,6 +2,7 @@
 //! Redis shared by every node. With Redis, a failed or slow call falls back to this node's
 //! memory (fail open, the default) or fails (fail closed); see `docs/throttling.md`.
 
+mod batch;
 mod deferred;
 mod memory;
 mod redis_store;

@@ -12,12 +12,13 @@ use ::redis::cluster::ClusterClientBuilder;
 use ::redis::cluster_async::ClusterConnection;
 use ::redis::{
     AsyncConnectionConfig, Client, Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError,
-    RedisFuture, Value,
+    RedisFuture, ServerErrorKind, Value,
 };
 use arc_swap::ArcSwapOption;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::batch::{Answer, Batcher};
 use super::scripts::Scripts;
 use super::{Meter, Metered, StoreError, Taken};
 use crate::config::RedisConfig;
@@ -34,6 +35,9 @@ pub enum Failure {
     /// Redis answered with an error, or the connection broke.
     #[error("Redis: {0}")]
     Redis(#[from] RedisError),
+    /// A check's answer: an error, or not what the script returns.
+    #[error("Redis: {0}")]
+    Answer(String),
 }
 
 /// First and longest wait between connection attempts.
@@ -47,8 +51,10 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A connection to one server or to a cluster.
 #[derive(Clone)]
-enum Conn {
+pub enum Conn {
+    /// One server.
     Single(MultiplexedConnection),
+    /// A Redis Cluster.
     Cluster(ClusterConnection),
 }
 
@@ -90,6 +96,7 @@ struct Inner {
     lost: Arc<Notify>,
     prefix: String,
     scripts: Scripts,
+    batcher: Arc<Batcher>,
 }
 
 /// Redis, shared by every node.
@@ -111,6 +118,7 @@ impl RedisStore {
             lost: Arc::clone(&lost),
             prefix: format!("{}:", config.key_prefix),
             scripts: Scripts::default(),
+            batcher: Arc::default(),
         });
         tokio::spawn(connect_loop(Arc::downgrade(&inner), lost));
         Ok(Self { inner })
@@ -138,40 +146,79 @@ impl RedisStore {
         self.inner.config.timeout.get()
     }
 
-    /// Runs one script call, bounded by the timeout. A broken connection, or several
-    /// timeouts in a row, drop the connection; the connector makes a new one.
+    /// Runs one script (`EVALSHA` with `keys` and `args`), bounded by the timeout; on one
+    /// server, coalesced with the other checks ready at the same moment. A broken
+    /// connection, or several timeouts in a row, drop the connection; the connector makes a
+    /// new one.
     async fn call<T: FromRedisValue>(
         &self,
-        invocation: ::redis::ScriptInvocation<'_>,
+        script: &::redis::Script,
+        keys: &[String],
+        args: &[String],
     ) -> Result<T, Failure> {
         let Some(conn) = self.inner.conn.load_full() else {
             return Err(Failure::Down);
         };
-        let mut c = Conn::clone(&conn);
-        let result =
-            tokio::time::timeout(self.timeout(), invocation.invoke_async::<T>(&mut c)).await;
-        match result {
+        let mut cmd = ::redis::cmd("EVALSHA");
+        cmd.arg(script.get_hash())
+            .arg(keys.len())
+            .arg(keys)
+            .arg(args);
+        let sent = async {
+            let mut answer = self.eval(&conn, cmd.clone()).await;
+            if matches!(
+                &answer,
+                Err((ErrorKind::Server(ServerErrorKind::NoScript), _))
+            ) {
+                // The server lost its script cache (a restart on this connection, or
+                // SCRIPT FLUSH): load and go again.
+                let mut c = Conn::clone(&conn);
+                answer = match script.load_async(&mut c).await {
+                    Ok(_) => self.eval(&conn, cmd).await,
+                    Err(e) => Err((e.kind(), e.to_string())),
+                };
+            }
+            answer
+        };
+        match tokio::time::timeout(self.timeout(), sent).await {
             Ok(Ok(v)) => {
                 self.inner.timeouts.store(0, Ordering::Relaxed);
-                Ok(v)
+                T::from_redis_value(v).map_err(|e| Failure::Answer(e.to_string()))
             }
-            Ok(Err(e)) => {
+            Ok(Err((kind, message))) => {
                 // An answer from the server leaves the connection as it was; anything else
                 // (I/O, a broken pipe, a parse error) means a new one.
                 let answered = matches!(
-                    e.kind(),
-                    ErrorKind::Server(_) | ErrorKind::Extension | ErrorKind::UnexpectedReturnType
+                    kind,
+                    ErrorKind::Server(_)
+                        | ErrorKind::Extension
+                        | ErrorKind::UnexpectedReturnType
+                        | ErrorKind::Client
                 );
                 if !answered {
                     self.lose(&conn);
                 }
-                Err(Failure::Redis(e))
+                Err(Failure::Answer(message))
             }
             Err(_) => {
                 if self.inner.timeouts.fetch_add(1, Ordering::Relaxed) + 1 >= TIMEOUTS_TO_DROP {
                     self.lose(&conn);
                 }
                 Err(Failure::Timeout(self.timeout()))
+            }
+        }
+    }
+
+    /// One command: batched on a single server, direct on a cluster (whose connection
+    /// routes each command to its slot's node).
+    async fn eval(&self, conn: &Arc<Conn>, cmd: Cmd) -> Answer {
+        match &**conn {
+            Conn::Single(_) => self.inner.batcher.send(Conn::clone(conn), cmd).await,
+            Conn::Cluster(_) => {
+                let mut c = Conn::clone(conn);
+                cmd.query_async::<Value>(&mut c)
+                    .await
+                    .map_err(|e| (e.kind(), e.to_string()))
             }
         }
     }
@@ -194,34 +241,40 @@ impl RedisStore {
         rate: f64,
         cost: u64,
     ) -> Result<Taken, Failure> {
-        let mut inv = self.inner.scripts.take.prepare_invoke();
-        inv.key(self.key(key)).arg(capacity).arg(rate).arg(cost);
-        let (taken, left, retry): (i64, i64, i64) = self.call(inv).await?;
+        let args = [capacity.to_string(), rate.to_string(), cost.to_string()];
+        let (taken, left, retry): (i64, i64, i64) = self
+            .call(&self.inner.scripts.take, &[self.key(key)], &args)
+            .await?;
         Ok(taken_from(taken == 1, left, retry))
     }
 
     /// Adds to a counter that expires `ttl` after its first add.
     pub async fn add(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, Failure> {
-        let mut inv = self.inner.scripts.add.prepare_invoke();
-        inv.key(self.key(key)).arg(delta).arg(ms(ttl));
-        self.call(inv).await
+        let args = [delta.to_string(), ms(ttl).to_string()];
+        self.call(&self.inner.scripts.add, &[self.key(key)], &args)
+            .await
     }
 
     /// A usage plan's throttle and quota in one atomic script.
     pub async fn meter(&self, m: &Meter<'_>) -> Result<Metered, Failure> {
         let bucket_key = m.bucket.map(|b| b.0).or(m.quota.map(|q| q.0)).unwrap_or("");
         let quota_key = m.quota.map_or(bucket_key, |q| q.0);
-        let mut inv = self.inner.scripts.meter.prepare_invoke();
-        inv.key(self.key(bucket_key)).key(self.key(quota_key));
+        let mut args = Vec::with_capacity(6);
         match m.bucket {
-            Some((_, capacity, rate)) => inv.arg(1).arg(capacity).arg(rate),
-            None => inv.arg(0).arg(0).arg(0),
-        };
+            Some((_, capacity, rate)) => {
+                args.extend(["1".into(), capacity.to_string(), rate.to_string()]);
+            }
+            None => args.extend(["0".into(), "0".into(), "0".into()]),
+        }
         match m.quota {
-            Some((_, limit, ttl)) => inv.arg(1).arg(limit).arg(ms(ttl).max(1)),
-            None => inv.arg(0).arg(0).arg(0),
-        };
-        let (verdict, used, left, retry): (i64, i64, i64, i64) = self.call(inv).await?;
+            Some((_, limit, ttl)) => {
+                args.extend(["1".into(), limit.to_string(), ms(ttl).max(1).to_string()]);
+            }
+            None => args.extend(["0".into(), "0".into(), "0".into()]),
+        }
+        let keys = [self.key(bucket_key), self.key(quota_key)];
+        let (verdict, used, left, retry): (i64, i64, i64, i64) =
+            self.call(&self.inner.scripts.meter, &keys, &args).await?;
         let used = used.max(0) as u64;
         Ok(match verdict {
             0 => Metered::Allowed {
