@@ -3,7 +3,7 @@
 //! stop at the same deadline), and takes the handle back. A failed call, or one whose
 //! future is dropped, discards the instance.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use wasmtime::component::Resource;
@@ -13,7 +13,7 @@ use super::bindings::{Action, Decision, RequestPhase, Response, ResponsePhase};
 use super::handles::{Identity, RequestHandle, ResponseHandle};
 use super::host::HostDeadline;
 use super::host::edits::replay;
-use super::runtime::{Bindings, Plugin, PluginError, PluginInstance};
+use super::runtime::{Bindings, MAX_WARM, Plugin, PluginError, PluginInstance};
 
 enum Call {
     Request(RequestPhase),
@@ -44,16 +44,24 @@ impl Plugin {
         call: Call,
     ) -> (Option<H>, Result<Outcome, PluginError>) {
         // At most MAX_WARM calls in the plugin at once: more wait here, within the call's
-        // deadline, rather than fail for want of an instance slot.
-        let waited = tokio::time::timeout(self.settings.deadline, self.calls.acquire()).await;
-        let Ok(Ok(_permit)) = waited else {
-            return (
-                Some(handle),
-                Err(self.call_err("too many calls waiting for an instance")),
-            );
+        // deadline, rather than fail for want of an instance slot. The permit lives until
+        // the call ends, even if it is dropped.
+        let _permit = match self.calls.try_acquire() {
+            Ok(p) => p,
+            Err(_) => {
+                match tokio::time::timeout(self.settings.deadline, self.calls.acquire()).await {
+                    Ok(Ok(p)) => p,
+                    _ => {
+                        return (
+                            Some(handle),
+                            Err(self.call_err("too many calls waiting for an instance")),
+                        );
+                    }
+                }
+            }
         };
-        // Counted while out of the pool (until this call ends, even if it is dropped).
-        let _in_use = InUse::new(&self.in_use, &self.peak_in_use);
+        let in_use = MAX_WARM - self.calls.available_permits();
+        self.peak_in_use.fetch_max(in_use, Ordering::Relaxed);
         let mut instance = match self.take().await {
             Ok(i) => i,
             Err(e) => return (Some(handle), Err(e)),
@@ -223,23 +231,5 @@ async fn invoke(instance: &mut PluginInstance, call: Call, rep: u32) -> wasmtime
             .await
             .map(Outcome::Response),
         _ => Err(wasmtime::Error::msg("the plugin has no such hook")),
-    }
-}
-
-/// One instance out of the pool for a call, counted in `Plugin::in_use` while it lives
-/// (and the most at once in `Plugin::peak_in_use`).
-struct InUse<'a>(&'a AtomicUsize);
-
-impl<'a> InUse<'a> {
-    fn new(count: &'a AtomicUsize, peak: &AtomicUsize) -> Self {
-        let now = count.fetch_add(1, Ordering::Relaxed) + 1;
-        peak.fetch_max(now, Ordering::Relaxed);
-        Self(count)
-    }
-}
-
-impl Drop for InUse<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -16,7 +16,7 @@ use super::engine::{EPOCH_TICK, PluginEngine};
 use super::host::{Grants, HostState, Services};
 
 /// Most calls in one plugin at once, and most warm instances it keeps for them.
-const MAX_WARM: usize = 128;
+pub(super) const MAX_WARM: usize = 128;
 
 /// The contract this host provides: `tollgate:plugin@CONTRACT_VERSION`.
 pub const CONTRACT_VERSION: &str = "0.1.0";
@@ -161,8 +161,6 @@ pub struct Plugin {
     from_cache: bool,
     pre: Pre,
     warm: Mutex<Vec<PluginInstance>>,
-    /// Instances out of the pool in calls now.
-    pub(super) in_use: std::sync::atomic::AtomicUsize,
     /// The most instances in calls at once so far.
     pub(super) peak_in_use: std::sync::atomic::AtomicUsize,
     /// Calls in the plugin at once (at most [`MAX_WARM`]).
@@ -259,7 +257,6 @@ impl Plugin {
             from_cache,
             pre,
             warm: Mutex::new(Vec::new()),
-            in_use: std::sync::atomic::AtomicUsize::new(0),
             peak_in_use: std::sync::atomic::AtomicUsize::new(0),
             calls: tokio::sync::Semaphore::new(MAX_WARM),
         };

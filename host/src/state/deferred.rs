@@ -67,22 +67,21 @@ impl Deferred {
     /// Starts following a counter at the total Redis has (`seed`).
     pub fn seed(&self, key: &str, seed: i64, limit: u64, expires_ms: u64) {
         let now = unix_ms();
-        let mut entries = self.entries();
-        let e = entries.entry(key.to_owned()).or_insert(Entry {
+        let fresh = Entry {
             total: seed,
             pending: 0,
             limit,
             expires_ms,
             last_seen_ms: now,
-        });
-        if e.expires_ms <= now {
-            *e = Entry {
-                total: seed,
-                pending: 0,
-                limit,
-                expires_ms,
-                last_seen_ms: now,
-            };
+        };
+        // A live entry (another request seeded it meanwhile) keeps its counts.
+        let mut entries = self.entries();
+        match entries.get_mut(key) {
+            Some(e) if e.expires_ms > now => {}
+            Some(e) => *e = fresh,
+            None => {
+                entries.insert(key.to_owned(), fresh);
+            }
         }
     }
 

@@ -104,9 +104,7 @@ impl MemoryStore {
         let now = Instant::now();
         let mut shard = self.shard(key);
         shard.tick(now, self.per_shard);
-        let c = shard.counter(key, now, ttl);
-        c.count = c.count.saturating_add(delta);
-        c.count
+        shard.bump(key, now, ttl, delta)
     }
 
     /// The counter `key` (0 when absent or expired).
@@ -145,9 +143,7 @@ impl MemoryStore {
             .map_or_else(|| m.quota.map_or("", |q| q.0), |b| b.0);
         let mut shard = self.shard(lead);
         shard.tick(now, self.per_shard);
-        let used = m
-            .quota
-            .map(|(key, _, ttl)| shard.counter(key, now, ttl).count);
+        let used = m.quota.map(|(key, _, ttl)| shard.bump(key, now, ttl, 0));
         if let (Some((_, limit, _)), Some(used)) = (m.quota, used)
             && used >= i64::try_from(limit).unwrap_or(i64::MAX)
         {
@@ -161,11 +157,9 @@ impl MemoryStore {
         if let Some(t) = taken.filter(|t| !t.allowed) {
             return Metered::Throttled(t);
         }
-        let used = m.quota.map_or(0, |(key, _, ttl)| {
-            let c = shard.counter(key, now, ttl);
-            c.count = c.count.saturating_add(1);
-            c.count
-        });
+        let used = m
+            .quota
+            .map_or(0, |(key, _, ttl)| shard.bump(key, now, ttl, 1));
         Metered::Allowed {
             bucket: taken,
             used: used.max(0) as u64,
@@ -180,17 +174,27 @@ struct Bucketed {
 }
 
 impl Shard {
-    /// The live counter `key`, made (expiring in `ttl`) when absent or expired.
-    fn counter(&mut self, key: &str, now: Instant, ttl: Duration) -> &mut Counter {
-        let fresh = || Counter {
-            count: 0,
+    /// Adds `delta` to the live counter `key` (made, expiring in `ttl`, when absent or
+    /// expired) and returns its count. A known key is found without allocating.
+    fn bump(&mut self, key: &str, now: Instant, ttl: Duration, delta: i64) -> i64 {
+        let fresh = |count| Counter {
+            count,
             expires: now + ttl,
         };
-        let c = self.counters.entry(key.into()).or_insert_with(fresh);
-        if c.expires <= now {
-            *c = fresh();
+        match self.counters.get_mut(key) {
+            Some(c) if c.expires > now => {
+                c.count = c.count.saturating_add(delta);
+                c.count
+            }
+            Some(c) => {
+                *c = fresh(delta);
+                delta
+            }
+            None => {
+                self.counters.insert(key.into(), fresh(delta));
+                delta
+            }
         }
-        c
     }
 
     fn take(&mut self, key: &str, shape: &Bucketed, cost: u64, now: Instant) -> Taken {
@@ -204,7 +208,7 @@ impl Shard {
             if rate > 0.0 {
                 Duration::from_secs_f64((missing / rate).clamp(0.0, 1e9))
             } else {
-                Duration::from_secs(1_000_000_000)
+                Taken::NEVER
             }
         };
         let fresh = || Bucket {

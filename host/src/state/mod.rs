@@ -24,8 +24,14 @@ pub struct Taken {
     pub allowed: bool,
     /// Whole tokens left.
     pub remaining: u64,
-    /// When refused: time until enough tokens are back.
+    /// When refused: time until enough tokens are back ([`Taken::NEVER`] when they never
+    /// will be).
     pub retry_after: Duration,
+}
+
+impl Taken {
+    /// The wait of a take that can never succeed (a cost above the capacity, no refill).
+    pub const NEVER: Duration = Duration::from_secs(1_000_000_000);
 }
 
 /// A usage plan check: a token bucket (key, capacity, refill per second) and a quota

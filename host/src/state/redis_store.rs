@@ -346,7 +346,7 @@ fn taken_from(allowed: bool, left: i64, retry_ms: i64) -> Taken {
         allowed,
         remaining: left.max(0) as u64,
         retry_after: if retry_ms < 0 {
-            Duration::from_secs(1_000_000_000)
+            Taken::NEVER
         } else {
             Duration::from_millis(retry_ms as u64)
         },

@@ -38,7 +38,7 @@ return take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
 ";
 
 /// `add`: KEYS[1] the counter; ARGV delta, time to live in ms (set when the key has none).
-pub const ADD: &str = r"
+const ADD: &str = r"
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return v

@@ -36,7 +36,7 @@ pub struct QuotaUsage {
 /// The usage of `key` under `plan` now.
 pub async fn read(store: &StateStore, plan: &PlanRuntime, key: &str) -> Result<Usage, StoreError> {
     let now = unix_ms();
-    let quota = match (plan.quota, plan.quota_key(key, now)) {
+    let quota = match (plan.quota, plan.quota_key(&plan.tag(key), now)) {
         (Some(q), Some((counter, start, end))) => {
             let used = store.get(&counter).await?.max(0) as u64;
             Some(QuotaUsage {
@@ -60,7 +60,7 @@ pub async fn read(store: &StateStore, plan: &PlanRuntime, key: &str) -> Result<U
 /// Resets `key`'s quota in the current period (as Amazon API Gateway's usage update; the
 /// throttle refills by itself).
 pub async fn reset(store: &StateStore, plan: &PlanRuntime, key: &str) -> Result<(), StoreError> {
-    match plan.quota_key(key, unix_ms()) {
+    match plan.quota_key(&plan.tag(key), unix_ms()) {
         Some((counter, _, _)) => store.remove(&counter).await,
         None => Ok(()),
     }

@@ -34,15 +34,16 @@ pub struct PlanRuntime {
 
 impl PlanRuntime {
     /// The key prefix of `usage_key`'s counters: one hash tag for the throttle and quota.
-    fn tag(&self, usage_key: &str) -> String {
+    pub fn tag(&self, usage_key: &str) -> String {
         format!("u:{{{}:{}}}", self.name, untagged(usage_key))
     }
 
-    /// The quota counter of `usage_key` in the period holding `now_ms`, and its bounds.
-    pub fn quota_key(&self, usage_key: &str, now_ms: u64) -> Option<(String, u64, u64)> {
+    /// The quota counter (under `tag`, see [`PlanRuntime::tag`]) in the period holding
+    /// `now_ms`, and the period's bounds.
+    pub fn quota_key(&self, tag: &str, now_ms: u64) -> Option<(String, u64, u64)> {
         let q = self.quota?;
         let (start, end) = bounds(now_ms, q.period, q.offset);
-        Some((format!("{}:q:{start}", self.tag(usage_key)), start, end))
+        Some((format!("{tag}:q:{start}"), start, end))
     }
 }
 
@@ -52,6 +53,8 @@ pub struct StagePlans {
     by_key: HashMap<String, Arc<PlanRuntime>>,
     /// A plan names this stage (or its API): callers in none of its plans are refused.
     required: bool,
+    /// Where route overrides' buckets are: `<api>/<stage>/`, escaped.
+    overrides_at: Box<str>,
 }
 
 /// Every plan of a config version.
@@ -82,8 +85,11 @@ impl UsagePlans {
 
     /// The plans covering stage `stage` of API `api`, if any.
     pub fn for_stage(&self, api: &str, stage: &str) -> Option<Arc<StagePlans>> {
-        let mut plans = StagePlans::default();
         let qualified = format!("{api}/{stage}");
+        let mut plans = StagePlans {
+            overrides_at: untagged(&format!("{qualified}/")).into(),
+            ..StagePlans::default()
+        };
         for (plan, def) in &self.config {
             let named = def.apis.iter().any(|a| *a == api || *a == qualified);
             if !(named || def.apis.is_empty()) {
@@ -141,15 +147,14 @@ pub async fn check(route: &RouteRef, identity: Option<&Identity>) -> Option<Resp
     // A route override throttles the route of this API stage (as Amazon API Gateway's
     // method throttling); the plan's throttle spans every API it covers.
     let (throttle, bucket_key) = match plan.routes.get(route_key) {
-        Some(t) => {
-            let stage = &api.stages[route.stage].name;
-            let at = untagged(&format!("{}/{stage}/{route_key}", api.name)).into_owned();
-            (Some(t), format!("{tag}:t:{at}"))
-        }
+        Some(t) => (
+            Some(t),
+            format!("{tag}:t:{}{}", plans.overrides_at, untagged(route_key)),
+        ),
         None => (plan.throttle.as_ref(), format!("{tag}:t")),
     };
     let now = unix_ms();
-    let quota = plan.quota_key(usage_key, now).zip(plan.quota);
+    let quota = plan.quota_key(&tag, now).zip(plan.quota);
     let meter = Meter {
         bucket: throttle.map(|t| (bucket_key.as_str(), t.capacity(), t.rate)),
         quota: quota.as_ref().map(|((key, _, end), q)| {
@@ -244,7 +249,7 @@ mod tests {
         // 2026-11-25T23:59:59.999Z, then midnight.
         let before = 1_795_651_199_999;
         let check = |now: u64| {
-            let (key, _, end) = plan.quota_key("acme", now).expect("quota");
+            let (key, _, end) = plan.quota_key(&plan.tag("acme"), now).expect("quota");
             let ttl = Duration::from_millis(end - now);
             store.meter(&Meter {
                 bucket: None,
@@ -258,7 +263,9 @@ mod tests {
             check(before + 1),
             Metered::Allowed { used: 1, .. }
         ));
-        let (key, start, _) = plan.quota_key("acme", before + 1).expect("quota");
+        let (key, start, _) = plan
+            .quota_key(&plan.tag("acme"), before + 1)
+            .expect("quota");
         assert_eq!(start, before + 1);
         assert_eq!(key, format!("u:{{gold:acme}}:q:{start}"));
     }

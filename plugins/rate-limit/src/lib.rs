@@ -59,7 +59,7 @@ impl Standing {
 }
 
 impl RateLimit {
-    fn headers(&self, s: &Standing) -> [(&'static str, String); 7] {
+    fn headers(&self, s: &Standing) -> Vec<(String, String)> {
         let (limit, remaining, reset) = (
             s.limit.to_string(),
             s.remaining.to_string(),
@@ -74,6 +74,9 @@ impl RateLimit {
             ("x-ratelimit-remaining", remaining),
             ("x-ratelimit-reset", reset),
         ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
     }
 
     /// 429, with `Retry-After` and the limit's standing.
@@ -86,11 +89,7 @@ impl RateLimit {
         ];
         if self.0.headers {
             let standing = Standing::of(limit, taken);
-            headers.extend(
-                self.headers(&standing)
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v)),
-            );
+            headers.extend(self.headers(&standing));
         }
         Action::Respond(Response {
             status: 429,
@@ -160,12 +159,7 @@ impl Plugin for RateLimit {
         if self.0.headers
             && let Some(standing) = tightest
         {
-            let headers: Vec<(String, String)> = self
-                .headers(&standing)
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect();
-            let _ = req.add_response_headers(&headers);
+            let _ = req.add_response_headers(&self.headers(&standing));
         }
         Action::Continue
     }
