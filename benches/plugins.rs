@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tollgate::plugin::{
-    EngineOptions, Grants, Plugin, PluginEngine, PluginSettings, ResponseHandle, ResponsePhase,
-    Services, Source,
+    BodySlot, EngineOptions, Grants, Plugin, PluginEngine, PluginSettings, ResponseHandle,
+    ResponsePhase, Services, Source,
 };
 use tollgate::state::StateStore;
 use tollgate_test_artifacts::NOOP;
@@ -61,7 +61,7 @@ fn response_handle() -> ResponseHandle {
         .body(())
         .expect("response")
         .into_parts();
-    ResponseHandle { parts }
+    ResponseHandle::new(parts, BodySlot::new(tollgate::body::empty(), 0), None)
 }
 
 fn hooks(c: &mut Criterion) {

@@ -150,6 +150,16 @@ fn wrk(port: u16, scheme: &str, path: &str, headers: &[&str]) -> Load {
     Load::Wrk {
         url: format!("{scheme}://127.0.0.1:{port}{path}"),
         headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+        post: None,
+    }
+}
+
+/// A plain-HTTP wrk load POSTing the JSON body in the script `post`.
+fn wrk_post(port: u16, path: &str, headers: &[&str], post: &std::path::Path) -> Load {
+    Load::Wrk {
+        url: format!("http://127.0.0.1:{port}{path}"),
+        headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+        post: Some(post.to_owned()),
     }
 }
 
@@ -169,9 +179,7 @@ fn run() -> Result<(), String> {
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let (_backend, backend) = start_backend(&me)?;
 
-    let mut skipped = vec![
-        "default chain (jwt-auth ES256 + rate limit + transform + CORS): transform and cors do not exist yet",
-    ];
+    let mut skipped = vec![];
     let mut proxies: Vec<(&str, Proxy)> = Vec::new();
     let nginx_dir = dir.path().join("nginx");
     let haproxy_dir = dir.path().join("haproxy");
@@ -384,6 +392,34 @@ fn run() -> Result<(), String> {
         tgr,
         port(tgr, |p| p.plain).map(|p| wrk(p, "http", "/plan/x", &[key])),
         plan_local,
+    );
+
+    push(
+        "tollgate + transform (headers)",
+        tg,
+        port(tg, |p| p.plain).map(|p| wrk(p, "http", "/tx-headers/x", &[])),
+        tollgate_plain,
+    );
+    let order = dir.path().join("order.lua");
+    tools::post_script(&order, &setups::order_json())?;
+    let post_plain = push(
+        "tollgate POST 1 KB JSON",
+        tg,
+        port(tg, |p| p.plain).map(|p| wrk_post(p, "/x", &[], &order)),
+        tollgate_plain,
+    );
+    push(
+        "tollgate + transform (1 KB JSON body)",
+        tg,
+        port(tg, |p| p.plain).map(|p| wrk_post(p, "/tx-body/x", &[], &order)),
+        post_plain,
+    );
+    let origin = "origin: https://app.example.com";
+    push(
+        "tollgate default chain",
+        tg,
+        port(tg, |p| p.plain).map(|p| wrk(p, "http", "/chain/x", &[es.as_str(), origin])),
+        tollgate_plain,
     );
 
     let rows = only(rows, std::env::var("LOAD_ONLY").ok().as_deref());

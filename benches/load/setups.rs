@@ -79,13 +79,31 @@ pub fn jwt(kid: &str, alg: jsonwebtoken::Algorithm) -> Result<String, String> {
     jsonwebtoken::encode(&jsonwebtoken::Header::new(alg), &claims, &key).map_err(|e| e.to_string())
 }
 
+/// A 1 KB JSON order, the body of the body-mapping rows.
+pub fn order_json() -> String {
+    let items: Vec<String> = (0..14)
+        .map(|i| {
+            format!(
+                r#"{{"sku":"SKU-{i:04}","qty":{i},"price":{}.99,"note":"gift wrap"}}"#,
+                i * 3
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"id":"ord-0001","customer":{{"id":"c-42","name":"Zoë Example","email":"zoe@example.com"}},"items":[{}]}}"#,
+        items.join(",")
+    )
+}
+
 /// Tollgate: `/{proxy+}` proxied; `/trivial/...` through one built-in `headers` plugin;
 /// `/token/...` through a plugin checking `x-token` and setting a response header (what
 /// the nginx Lua reference does); `/jwt-es/...` and `/jwt-rs/...` through `jwt-auth` with
 /// an ES256 or RS256 key, verifying every request; `/jwt-es-cached/...` with the
 /// verified-token cache on (the default); `/rl/...` through `rate-limit` (by client IP,
 /// never refusing); `/key/...` through `api-key`, and `/plan/...` through `api-key` and a
-/// usage plan (throttle and daily quota, never refusing). With `redis` (a port), the
+/// usage plan (throttle and daily quota, never refusing); `/tx-headers/...` through a
+/// header-only `transform` both ways, `/tx-body/...` through a JSON body mapping, and
+/// `/chain/...` through the default chain (jwt-auth, rate-limit, transform, cors). With `redis` (a port), the
 /// state store is that Redis server.
 pub fn tollgate(
     dir: &Path,
@@ -148,6 +166,25 @@ plugins:
   keys:
     builtin: api-key
     config: {{ keys: [{{ consumer: bench, key: bench-key-0123456789 }}] }}
+  tx-headers:
+    builtin: transform
+    on_request: [transform]
+    on_response: [transform]
+    config:
+      request: {{ headers: {{ set: {{ x-stage: "$context.stage", x-client: "$context.identity.sourceIp" }}, remove: [x-debug] }} }}
+      response: {{ headers: {{ set: {{ x-served-by: tollgate }}, remove: [server] }} }}
+  tx-body:
+    builtin: transform
+    on_request: [transform]
+    config:
+      request:
+        body:
+          template: {{ order: "$request.body.id", customer: "$request.body.customer", lines: "$request.body.items", via: "$context.stage" }}
+  cors:
+    builtin: cors
+    on_request: [configure]
+    on_response: [configure]
+    config: {{ allow_origins: ["https://app.example.com"], allow_headers: [authorization] }}
 apis:
   - name: metered
     kind: http
@@ -183,6 +220,15 @@ apis:
         integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
       - path: /key/{{proxy+}}
         plugins: [keys]
+        integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
+      - path: /tx-headers/{{proxy+}}
+        plugins: [tx-headers]
+        integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
+      - path: /tx-body/{{proxy+}}
+        plugins: [tx-body]
+        integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
+      - path: /chain/{{proxy+}}
+        plugins: [jwt-es-cached, limiter, tx-headers, cors]
         integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
 "#
     );

@@ -13,8 +13,13 @@ pub struct Sample {
 /// The load generator of a setup.
 #[derive(Clone)]
 pub enum Load {
-    /// `wrk -t1 -c64` (HTTP/1.1, plain or TLS), with extra headers.
-    Wrk { url: String, headers: Vec<String> },
+    /// `wrk -t1 -c64` (HTTP/1.1, plain or TLS), with extra headers; with `post`, a Lua
+    /// script (that file) makes every request a POST of a body.
+    Wrk {
+        url: String,
+        headers: Vec<String>,
+        post: Option<std::path::PathBuf>,
+    },
     /// `h2load -t1 -c64 -m10` (HTTP/2 over TLS).
     H2load { url: String },
 }
@@ -49,10 +54,13 @@ fn parse_ms(v: &str) -> Option<f64> {
 pub fn run(load: &Load, seconds: u64, pid: Option<u32>) -> Result<Sample, String> {
     let before = pid.map(cpu_ticks).transpose()?;
     let (text, requests, rps, p50, p99) = match load {
-        Load::Wrk { url, headers } => {
+        Load::Wrk { url, headers, post } => {
             let mut cmd = Command::new("taskset");
             cmd.args(["-c", "1", "wrk", "-t1", "-c64", "--latency"])
                 .arg(format!("-d{seconds}s"));
+            if let Some(script) = post {
+                cmd.arg("-s").arg(script);
+            }
             for h in headers {
                 cmd.args(["-H", h]);
             }
@@ -185,4 +193,20 @@ pub fn install_missing() {
     if !ok {
         eprintln!("apt-get could not install {}", missing.join(" "));
     }
+}
+
+/// Writes a wrk script POSTing `body` as JSON to `path`.
+pub fn post_script(path: &std::path::Path, body: &str) -> Result<(), String> {
+    let quoted: String = body
+        .chars()
+        .flat_map(|c| match c {
+            '"' => vec!['\\', '"'],
+            '\\' => vec!['\\', '\\'],
+            c => vec![c],
+        })
+        .collect();
+    let script = format!(
+        "wrk.method = \"POST\"\nwrk.body = \"{quoted}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+    );
+    std::fs::write(path, script).map_err(|e| e.to_string())
 }

@@ -84,6 +84,6 @@ mod tests {
             config.upstreams["echo"].targets[0].to_string(),
             "http://127.0.0.1:4000"
         );
-        assert_eq!(config.apis[0].routes.len(), 4);
+        assert_eq!(config.apis[0].routes.len(), 5);
     }
 }

@@ -63,6 +63,10 @@ pub enum RequestError {
         /// The cause.
         source: BoxError,
     },
+    /// The integration's response body could not be read for a response plugin (larger
+    /// than the route's `max_body`, or cut off).
+    #[error("the integration response body: {0}")]
+    UpstreamBody(String),
     /// A plugin failed. In the authorize phase this fails closed.
     #[error("plugin `{plugin}` failed{}: {message}", if *authorize { " in the authorize phase" } else { "" })]
     Plugin {
@@ -88,7 +92,8 @@ impl RequestError {
             | Self::PayloadTooLarge { .. } => ErrorSource::Client,
             Self::UpstreamConnect { .. }
             | Self::UpstreamTimeout { .. }
-            | Self::UpstreamProtocol { .. } => ErrorSource::Upstream,
+            | Self::UpstreamProtocol { .. }
+            | Self::UpstreamBody(_) => ErrorSource::Upstream,
             Self::Plugin { .. } => ErrorSource::Plugin,
             Self::Internal(_) => ErrorSource::Gateway,
         }
@@ -101,7 +106,9 @@ impl RequestError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UpstreamConnect { .. } | Self::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
+            Self::UpstreamConnect { .. }
+            | Self::UpstreamProtocol { .. }
+            | Self::UpstreamBody(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::Plugin { .. } | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -119,9 +126,9 @@ pub fn respond(err: &RequestError) -> Response<Body> {
         RequestError::PayloadTooLarge { limit } => {
             format!("Request Entity Too Large: the limit is {limit} bytes")
         }
-        RequestError::UpstreamConnect { .. } | RequestError::UpstreamProtocol { .. } => {
-            "Bad Gateway".to_owned()
-        }
+        RequestError::UpstreamConnect { .. }
+        | RequestError::UpstreamProtocol { .. }
+        | RequestError::UpstreamBody(_) => "Bad Gateway".to_owned(),
         RequestError::UpstreamTimeout { .. } => "Gateway Timeout".to_owned(),
         RequestError::Plugin { .. } | RequestError::Internal(_) => {
             "Internal Server Error".to_owned()

@@ -31,6 +31,34 @@ async fn demo_serves_mocks_stages_and_the_echo_backend() {
         .await
         .expect("demo answers");
     assert_eq!(r.headers()["x-powered-by"], "tollgate");
+
+    // Orders: validated, then mapped; a bad one names the field.
+    let v = c
+        .post(format!("{}/orders", gw.url()))
+        .header("content-type", "application/json")
+        .body(r#"{"items":[{"sku":"A-1","qty":2}]}"#)
+        .fetch_json()
+        .await;
+    assert_eq!(v["path"], "/orders");
+    let sent: serde_json::Value =
+        serde_json::from_str(v["body"].as_str().expect("body")).expect("JSON");
+    assert_eq!(sent["lines"][0]["sku"], "A-1");
+    assert_eq!(sent["stage"], "$default");
+    let r = c
+        .post(format!("{}/orders", gw.url()))
+        .header("content-type", "application/json")
+        .header("origin", "http://localhost:3000")
+        .body(r#"{"items":[{"sku":"A-1","qty":0}]}"#)
+        .send()
+        .await
+        .expect("order");
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    let v: serde_json::Value = r.json().await.expect("JSON");
+    assert_eq!(v["errors"][0]["pointer"], "/items/0/qty");
 }
 
 fn tollgate(args: &[&str]) -> std::process::Output {

@@ -83,6 +83,19 @@ impl HttpIntegration {
         out
     }
 
+    /// Where the request goes when a plugin set its path (`set-path`): that path, on a
+    /// `url` target's scheme and host (its query kept).
+    pub fn target_with_path(&self, ctx: &RequestContext<'_>, path: &str) -> String {
+        match &self.target {
+            HttpTarget::Url { template, .. } => {
+                let mut url = String::with_capacity(128);
+                template.render(ctx, Escape::Url, &mut url);
+                replace_path(&url, path)
+            }
+            HttpTarget::Upstream { .. } => path.to_owned(),
+        }
+    }
+
     /// Forwards the request to `rendered` (from [`Self::render_target`]) and returns the
     /// backend's response.
     pub async fn call(
@@ -250,4 +263,30 @@ fn finish<G: Unpin + Send + 'static>(
     strip_hop_by_hop(&mut parts.headers, false);
     let body = Guarded::new(body, guard).map_err(Into::into).boxed_unsync();
     Response::from_parts(parts, body)
+}
+
+/// `url` with its path replaced by `path`; scheme, authority and query kept.
+fn replace_path(url: &str, path: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let authority_end = after_scheme + rest.find(['/', '?']).unwrap_or(rest.len());
+    let query = url[authority_end..]
+        .find('?')
+        .map(|i| &url[authority_end + i..]);
+    format!("{}{path}{}", &url[..authority_end], query.unwrap_or(""))
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::replace_path;
+
+    #[test]
+    fn replaces_only_the_path() {
+        assert_eq!(
+            replace_path("http://b:8080/a/b?x=1", "/v2/c"),
+            "http://b:8080/v2/c?x=1"
+        );
+        assert_eq!(replace_path("http://b:8080", "/v2"), "http://b:8080/v2");
+        assert_eq!(replace_path("https://b?q", "/p"), "https://b/p?q");
+    }
 }

@@ -8,7 +8,7 @@ pub mod phases;
 use std::net::SocketAddr;
 
 use http::header::{self, HeaderName, HeaderValue};
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
@@ -18,10 +18,11 @@ use crate::body::{Body, Limited};
 use crate::error::{ErrorSource, RequestError, respond};
 use crate::gateway::Gateway;
 use crate::gateway::snapshot::RouteRuntime;
+use crate::gateway::snapshot::Snapshot;
 use crate::integration::headers::Forwarded;
 use crate::integration::{Integration, Outbound};
-use crate::plugin::{RequestHandle, RouteRef};
-use crate::router::{NormalizedPath, Routed};
+use crate::plugin::{BodySlot, RequestHandle, RouteRef};
+use crate::router::{NormalizedPath, RouteMatch, Routed};
 use phases::RequestOutcome;
 use std::sync::Arc;
 
@@ -116,9 +117,118 @@ async fn route_and_call(
     let path =
         NormalizedPath::parse(&raw_path).map_err(|e| RequestError::BadRequest(e.to_string()))?;
     let host = request_host(&parts);
+    let seen = Seen {
+        conn,
+        request_id,
+        raw_path: &raw_path,
+        path: &path,
+        host: host.as_deref(),
+    };
+    // A CORS preflight is answered by the configure phase of the route the browser asks
+    // about, before any authorizer; unanswered, it is routed as the OPTIONS it is.
+    if let Some(m) = preflight_route(&snapshot, &seen, &parts) {
+        let route = &snapshot.apis[m.api].routes[m.route];
+        let body: Body = Limited::new(body, route.max_body).boxed_unsync();
+        let handle = new_handle(&snapshot, &seen, parts, body, m);
+        let handle = match phases::run_preflight(&route.chains, handle, extra).await? {
+            RequestOutcome::Respond(response, _) => return Ok(response),
+            RequestOutcome::Continue(h) => h,
+        };
+        return dispatch(
+            &snapshot,
+            &seen,
+            handle.parts,
+            handle.body.into_body(),
+            extra,
+        )
+        .await;
+    }
+    dispatch(&snapshot, &seen, parts, body, extra).await
+}
+
+/// What the pipeline knows of a request before routing.
+struct Seen<'a> {
+    conn: ConnInfo,
+    request_id: &'a str,
+    raw_path: &'a str,
+    path: &'a NormalizedPath<'a>,
+    host: Option<&'a str>,
+}
+
+/// The route a CORS preflight (`OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`) asks about, when its configure phase has plugins.
+fn preflight_route(
+    snapshot: &Snapshot,
+    seen: &Seen<'_>,
+    parts: &http::request::Parts,
+) -> Option<RouteMatch> {
+    if parts.method != Method::OPTIONS || !parts.headers.contains_key(header::ORIGIN) {
+        return None;
+    }
+    let asked = parts
+        .headers
+        .get(header::ACCESS_CONTROL_REQUEST_METHOD)?
+        .to_str()
+        .ok()
+        .and_then(|m| Method::from_bytes(m.trim().as_bytes()).ok())?;
+    match snapshot
+        .router
+        .route(seen.host, &asked, seen.path.segments())
+    {
+        Routed::Found(m)
+            if !snapshot.apis[m.api].routes[m.route].chains.request[phases::CONFIGURE]
+                .is_empty() =>
+        {
+            Some(m)
+        }
+        _ => None,
+    }
+}
+
+/// The plugins' handle on a routed request.
+fn new_handle(
+    snapshot: &Arc<Snapshot>,
+    seen: &Seen<'_>,
+    parts: http::request::Parts,
+    body: Body,
+    m: RouteMatch,
+) -> RequestHandle {
+    let limit = snapshot.apis[m.api].routes[m.route].max_body;
+    RequestHandle {
+        parts,
+        body: BodySlot::new(body, limit),
+        path: seen.path.encoded(),
+        path_override: None,
+        params: m.params,
+        route: RouteRef {
+            snapshot: Arc::clone(snapshot),
+            api: m.api,
+            stage: m.stage,
+            route: m.route,
+        },
+        client_ip: seen.conn.remote.ip(),
+        identity: None,
+        header_log: None,
+        response_headers: Vec::new(),
+    }
+}
+
+/// Routes the request and runs it through its route: plugins, integration, response
+/// plugins.
+async fn dispatch<B>(
+    snapshot: &Arc<Snapshot>,
+    seen: &Seen<'_>,
+    parts: http::request::Parts,
+    body: B,
+    extra: &mut phases::ExtraHeaders,
+) -> Result<Response<Body>, RequestError>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Unpin + Send + 'static,
+    B::Error: Into<crate::error::BoxError>,
+{
     let routed = snapshot
         .router
-        .route(host.as_deref(), &parts.method, path.segments());
+        .route(seen.host, &parts.method, seen.path.segments());
     let m = match routed {
         Routed::Found(m) => m,
         Routed::MethodNotAllowed(allowed) => return Err(RequestError::MethodNotAllowed(allowed)),
@@ -127,6 +237,7 @@ async fn route_and_call(
     let api = &snapshot.apis[m.api];
     let stage = &api.stages[m.stage];
     let route = &api.routes[m.route];
+    let prefix_len = m.prefix_len;
 
     let declared_len = parts
         .headers
@@ -140,59 +251,48 @@ async fn route_and_call(
         });
     }
     let body: Body = Limited::new(body, route.max_body).boxed_unsync();
-    // Routes without request plugins or a function proxy the request as it came: no
-    // plugin handle (and none of its allocations) on their path.
-    let plugged =
-        route.chains.has_request() || matches!(route.integration, Integration::Function(_));
-    let (parts, params, body) = if plugged {
-        let mut handle = RequestHandle {
-            parts,
-            body: Some(body),
-            buffered: None,
-            body_limit: route.max_body,
-            path: path.encoded(),
-            params: m.params,
-            route: RouteRef {
-                snapshot: Arc::clone(&snapshot),
-                api: m.api,
-                stage: m.stage,
-                route: m.route,
-            },
-            client_ip: conn.remote.ip(),
-            identity: None,
-            header_log: None,
-            response_headers: Vec::new(),
-        };
+    // Routes without plugins or a function proxy the request as it came: no plugin handle
+    // (and none of its allocations) on their path.
+    let plugged = route.chains.has_request()
+        || route.chains.has_response()
+        || matches!(route.integration, Integration::Function(_));
+    let (parts, params, body, path_override, view) = if plugged {
+        let mut handle = new_handle(snapshot, seen, parts, body, m);
         if route.chains.has_request() {
             match phases::run_request(&route.chains, handle, extra).await? {
-                RequestOutcome::Respond(response) => return Ok(response),
+                RequestOutcome::Respond(response, h) => {
+                    return phases::answer_phases(route, response, h).await;
+                }
                 RequestOutcome::Continue(h) => handle = h,
             }
         }
+        let view = route.chains.has_response().then(|| handle.view());
         if let Integration::Function(slot) = &route.integration {
             let response = phases::run_function(&slot.plugin(), handle, extra).await?;
-            return respond_phases(route, response).await;
+            return respond_phases(route, response, view).await;
         }
-        let body = match (handle.buffered, handle.body) {
-            (Some(bytes), _) => crate::body::full(bytes),
-            (None, Some(b)) => b,
-            (None, None) => crate::body::empty(),
-        };
-        (handle.parts, handle.params, body)
+        let body = handle.body.into_body();
+        (
+            handle.parts,
+            handle.params,
+            body,
+            handle.path_override,
+            view,
+        )
     } else {
-        (parts, m.params, body)
+        (parts, m.params, body, None, None)
     };
 
     // The context borrows the request head; it ends before the head moves to the backend.
     let (http, rendered) = {
         let ctx = RequestContext {
-            request_id,
+            request_id: seen.request_id,
             method: &parts.method,
-            path: &raw_path,
+            path: seen.raw_path,
             query: parts.uri.query(),
             headers: &parts.headers,
-            host: host.as_deref(),
-            source_ip: conn.remote.ip(),
+            host: seen.host,
+            source_ip: seen.conn.remote.ip(),
             api,
             stage,
             route,
@@ -202,11 +302,14 @@ async fn route_and_call(
             Integration::Mock(mock) => {
                 crate::body::discard(body);
                 let response = mock.respond(&ctx);
-                return respond_phases(route, response).await;
+                return respond_phases(route, response, view).await;
             }
             Integration::Http(http) => (
                 http,
-                http.render_target(&ctx, path.encoded_from(m.prefix_len)),
+                match path_override {
+                    Some(p) => http.target_with_path(&ctx, &p),
+                    None => http.render_target(&ctx, seen.path.encoded_from(prefix_len)),
+                },
             ),
             Integration::Function(_) => {
                 return Err(RequestError::Internal(
@@ -226,22 +329,25 @@ async fn route_and_call(
         parts,
         body,
         forwarded: Forwarded {
-            client_ip: conn.remote.ip(),
-            proto: if conn.tls { "https" } else { "http" },
+            client_ip: seen.conn.remote.ip(),
+            proto: if seen.conn.tls { "https" } else { "http" },
             host: host_header.as_deref(),
         },
     };
     let response = http.call(rendered, out).await?;
-    respond_phases(route, response).await
+    respond_phases(route, response, view).await
 }
 
+/// Runs the response phases over the integration's response.
 async fn respond_phases(
     route: &RouteRuntime,
     response: Response<Body>,
+    request: Option<RequestHandle>,
 ) -> Result<Response<Body>, RequestError> {
-    if route.chains.has_response() {
-        phases::run_response(&route.chains, response).await
-    } else {
-        Ok(response)
+    match request {
+        Some(request) if route.chains.has_response() => {
+            phases::run_response(&route.chains, response, request, route.max_body, false).await
+        }
+        _ => Ok(response),
     }
 }

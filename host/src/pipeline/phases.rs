@@ -9,9 +9,10 @@ use http::{Response, StatusCode};
 use crate::body::{Body, full};
 use crate::config::{OnError, RequestPhaseName, ResponsePhaseName};
 use crate::error::RequestError;
+use crate::gateway::snapshot::RouteRuntime;
 use crate::plugin::{
-    Action, Plugin, PluginResponse, PluginSlot, RequestHandle, RequestPhase, ResponseHandle,
-    ResponsePhase, header_pair,
+    Action, BodyError, BodySlot, Plugin, PluginResponse, PluginSlot, RequestHandle, RequestPhase,
+    ResponseHandle, ResponsePhase, header_pair,
 };
 
 /// A plugin in a chain.
@@ -45,8 +46,12 @@ const RESPONSE_PHASES: [ResponsePhase; 3] = [
     ResponsePhase::Configure,
 ];
 
+/// The configure phase: CORS preflights run it alone.
+pub const CONFIGURE: usize = 1;
 /// Where usage plans are checked: at the start of the meter phase.
 const METER: usize = 2;
+/// The response configure phase: it also runs over answers from request-phase plugins.
+const RESPONSE_CONFIGURE: usize = 2;
 
 /// Index of a request phase in [`Chains::request`].
 pub fn request_index(p: RequestPhaseName) -> usize {
@@ -85,15 +90,12 @@ impl Chains {
 pub type ExtraHeaders = Vec<(http::HeaderName, http::HeaderValue)>;
 
 /// The outcome of the request phases.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "returned once per request and unpacked at once, never stored"
-)]
 pub enum RequestOutcome {
     /// Go on to the integration with this request.
     Continue(RequestHandle),
-    /// A plugin answered.
-    Respond(Response<Body>),
+    /// A plugin (or a usage plan) answered; the request is kept for the response
+    /// configure phase.
+    Respond(Response<Body>, RequestHandle),
 }
 
 /// Turns a plugin's answer into a response. An invalid status or header (including one
@@ -145,65 +147,117 @@ pub async fn run_request(
     mut handle: RequestHandle,
     extra: &mut ExtraHeaders,
 ) -> Result<RequestOutcome, RequestError> {
-    for (i, chain) in chains.request.iter().enumerate() {
+    for i in 0..REQUEST_PHASES.len() {
         if i == METER
             && let Some(refused) =
                 crate::usage::check(&handle.route, handle.identity.as_ref()).await
         {
-            return Ok(RequestOutcome::Respond(refused));
+            return Ok(RequestOutcome::Respond(refused, handle));
         }
-        for attached in chain {
-            let plugin = &attached.slot.plugin();
-            let (back, result) = plugin.on_request(REQUEST_PHASES[i], handle).await;
-            let authorize = i == 0;
-            let Some(mut back) = back else {
+        match run_chain(chains, i, handle, extra).await? {
+            RequestOutcome::Continue(h) => handle = h,
+            answered => return Ok(answered),
+        }
+    }
+    Ok(RequestOutcome::Continue(handle))
+}
+
+/// Runs only the configure phase: a CORS preflight.
+pub async fn run_preflight(
+    chains: &Chains,
+    handle: RequestHandle,
+    extra: &mut ExtraHeaders,
+) -> Result<RequestOutcome, RequestError> {
+    run_chain(chains, CONFIGURE, handle, extra).await
+}
+
+/// Runs the chain of request phase `i`.
+async fn run_chain(
+    chains: &Chains,
+    i: usize,
+    mut handle: RequestHandle,
+    extra: &mut ExtraHeaders,
+) -> Result<RequestOutcome, RequestError> {
+    let authorize = i == 0;
+    for attached in &chains.request[i] {
+        let plugin = &attached.slot.plugin();
+        let (back, result) = plugin.on_request(REQUEST_PHASES[i], handle).await;
+        let Some(mut back) = back else {
+            return Err(RequestError::Plugin {
+                plugin: plugin.name().to_owned(),
+                message: "the request handle was lost".into(),
+                authorize,
+            });
+        };
+        extra.append(&mut back.response_headers);
+        // A body that could not be read is answered for, whatever the plugin did next.
+        match back.body.error.take() {
+            Some(BodyError::TooLarge(limit)) => {
+                return Err(RequestError::PayloadTooLarge { limit });
+            }
+            Some(BodyError::Unreadable(e)) => return Err(RequestError::BadRequest(e)),
+            None => {}
+        }
+        handle = back;
+        match result {
+            Ok(Action::Continue) => {}
+            Ok(Action::Respond(r)) => {
+                return plugin_response(plugin, r).map(|r| RequestOutcome::Respond(r, handle));
+            }
+            Err(e) if !authorize && attached.on_error == OnError::Skip => {
+                tracing::warn!(error = %e, "plugin failed; skipped (on_error: skip)");
+            }
+            Err(e) => {
                 return Err(RequestError::Plugin {
                     plugin: plugin.name().to_owned(),
-                    message: "the request handle was lost".into(),
+                    message: e.to_string(),
                     authorize,
                 });
-            };
-            extra.append(&mut back.response_headers);
-            handle = back;
-            match result {
-                Ok(Action::Continue) => {}
-                Ok(Action::Respond(r)) => {
-                    return plugin_response(plugin, r).map(RequestOutcome::Respond);
-                }
-                Err(e) if !authorize && attached.on_error == OnError::Skip => {
-                    tracing::warn!(error = %e, "plugin failed; skipped (on_error: skip)");
-                }
-                Err(e) => {
-                    return Err(RequestError::Plugin {
-                        plugin: plugin.name().to_owned(),
-                        message: e.to_string(),
-                        authorize,
-                    });
-                }
             }
         }
     }
     Ok(RequestOutcome::Continue(handle))
 }
 
-/// Runs the response phases over `response`.
+/// Runs the response configure phase (CORS, standard headers) over an answer a request
+/// phase gave; map and transform are for the integration's response only.
+pub async fn answer_phases(
+    route: &RouteRuntime,
+    response: Response<Body>,
+    request: RequestHandle,
+) -> Result<Response<Body>, RequestError> {
+    if route.chains.response[RESPONSE_CONFIGURE].is_empty() {
+        return Ok(response);
+    }
+    run_response(&route.chains, response, request, route.max_body, true).await
+}
+
+/// Runs the response phases over `response` (only the configure phase when
+/// `answer_only`). A response body a plugin reads is buffered up to `limit` bytes.
 pub async fn run_response(
     chains: &Chains,
     response: Response<Body>,
+    request: RequestHandle,
+    limit: u64,
+    answer_only: bool,
 ) -> Result<Response<Body>, RequestError> {
     let (parts, body) = response.into_parts();
-    let mut handle = ResponseHandle { parts };
-    for (i, chain) in chains.response.iter().enumerate() {
+    let mut handle = ResponseHandle::new(parts, BodySlot::new(body, limit), Some(request));
+    let first = if answer_only { RESPONSE_CONFIGURE } else { 0 };
+    for (i, chain) in chains.response.iter().enumerate().skip(first) {
         for attached in chain {
             let plugin = &attached.slot.plugin();
             let (back, result) = plugin.on_response(RESPONSE_PHASES[i], handle).await;
-            let Some(back) = back else {
+            let Some(mut back) = back else {
                 return Err(RequestError::Plugin {
                     plugin: plugin.name().to_owned(),
                     message: "the response handle was lost".into(),
                     authorize: false,
                 });
             };
+            if let Some(e) = back.body.error.take() {
+                return Err(RequestError::UpstreamBody(e.to_string()));
+            }
             handle = back;
             match result {
                 Ok(Action::Continue) => {}
@@ -221,5 +275,5 @@ pub async fn run_response(
             }
         }
     }
-    Ok(Response::from_parts(handle.parts, body))
+    Ok(Response::from_parts(handle.parts, handle.body.into_body()))
 }

@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use wasmtime::component::Resource;
+use wasmtime::component::{Resource, ResourceTable};
 
 use super::authorizer::Cached;
 use super::bindings::{Action, Decision, RequestPhase, Response, ResponsePhase};
@@ -37,8 +37,27 @@ fn message(status: u16, text: &str) -> Action {
     })
 }
 
+/// A handle a call lends the plugin.
+trait CallHandle: Send + 'static {
+    /// Takes back what was lent out of the handle during the call.
+    fn reclaim(&mut self, _table: &mut ResourceTable) {}
+}
+
+impl CallHandle for RequestHandle {}
+
+impl CallHandle for ResponseHandle {
+    /// The request handed out by `response-head.request`.
+    fn reclaim(&mut self, table: &mut ResourceTable) {
+        if let Some(rep) = self.request_rep.take()
+            && let Ok(request) = table.delete(Resource::<RequestHandle>::new_own(rep))
+        {
+            self.request = Some(request);
+        }
+    }
+}
+
 impl Plugin {
-    async fn run<H: Send + 'static>(
+    async fn run<H: CallHandle>(
         &self,
         handle: H,
         call: Call,
@@ -78,7 +97,11 @@ impl Plugin {
         // body, outbound HTTP) stop at the same deadline themselves (`host::until`), so the
         // call needs no timer of its own.
         let result = invoke(&mut instance, call, rep).await;
-        let handle = instance.store.data_mut().table.delete(res).ok();
+        let table = &mut instance.store.data_mut().table;
+        let mut handle = table.delete(res).ok();
+        if let Some(h) = handle.as_mut() {
+            h.reclaim(table);
+        }
         match result {
             Ok(outcome) => {
                 self.put_back(instance);

@@ -38,14 +38,13 @@ pub struct RouteRef {
 pub struct RequestHandle {
     /// Head of the request; header edits land here.
     pub parts: http::request::Parts,
-    /// The body, until a plugin reads it.
-    pub body: Option<Body>,
-    /// The body once read.
-    pub buffered: Option<Bytes>,
-    /// Body size limit of the route.
-    pub body_limit: u64,
+    /// The body: streamed on, or buffered once a plugin reads or replaces it.
+    pub body: BodySlot,
     /// The normalised path.
     pub path: String,
+    /// The path sent to the integration instead of the one its template or mount makes
+    /// (`set-path`).
+    pub path_override: Option<String>,
     /// Path parameter values, in route order.
     pub params: Vec<ParamValue>,
     /// The route.
@@ -61,17 +60,111 @@ pub struct RequestHandle {
     pub response_headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
+impl RequestHandle {
+    /// A copy for the response phases (`response-head.request`): the head, route,
+    /// identity, and the body if a plugin buffered it (an unread body is not kept).
+    pub fn view(&self) -> Self {
+        Self {
+            parts: self.parts.clone(),
+            body: BodySlot {
+                stream: None,
+                buffered: self.body.buffered.clone(),
+                limit: 0,
+                error: None,
+            },
+            path: self.path.clone(),
+            path_override: self.path_override.clone(),
+            params: self.params.clone(),
+            route: self.route.clone(),
+            client_ip: self.client_ip,
+            identity: self.identity.clone(),
+            header_log: None,
+            response_headers: Vec::new(),
+        }
+    }
+}
+
+/// A body plugins may read (buffering it, up to a limit) or replace. Nothing is buffered
+/// unless a plugin asks.
+pub struct BodySlot {
+    /// The body still streaming, until a plugin reads or replaces it.
+    pub stream: Option<Body>,
+    /// The body once read or replaced.
+    pub buffered: Option<Bytes>,
+    /// Most bytes buffered.
+    pub limit: u64,
+    /// Why reading failed, when it did: the pipeline answers for it whatever the plugin
+    /// does next.
+    pub error: Option<BodyError>,
+}
+
+impl BodySlot {
+    /// A slot for `body`, buffered up to `limit` bytes when read.
+    pub fn new(body: Body, limit: u64) -> Self {
+        Self {
+            stream: Some(body),
+            buffered: None,
+            limit,
+            error: None,
+        }
+    }
+
+    /// The body to send on: the buffered bytes, else the stream.
+    pub fn into_body(self) -> Body {
+        match (self.buffered, self.stream) {
+            (Some(bytes), _) => crate::body::full(bytes),
+            (None, Some(b)) => b,
+            (None, None) => crate::body::empty(),
+        }
+    }
+}
+
+/// Why a body could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// Larger than the limit.
+    #[error("the body is larger than {0} bytes")]
+    TooLarge(u64),
+    /// The peer failed while sending it.
+    #[error("the body could not be read: {0}")]
+    Unreadable(String),
+}
+
 /// A header edit a plugin made to the request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HeaderEdit {
     /// `set-header(name, value)`.
     Set(String, String),
+    /// `append-header(name, value)`.
+    Append(String, String),
     /// `remove-header(name)`.
     Remove(String),
 }
 
-/// A response head as a plugin sees it.
+/// A response as a plugin sees it.
 pub struct ResponseHandle {
     /// Head of the response; edits land here.
     pub parts: http::response::Parts,
+    /// The body.
+    pub body: BodySlot,
+    /// The request it answers, while not lent to the plugin (`request`).
+    pub request: Option<RequestHandle>,
+    /// The resource the request is lent as during a call.
+    pub request_rep: Option<u32>,
+}
+
+impl ResponseHandle {
+    /// A handle on `parts` and `body`, answering `request` (if known).
+    pub fn new(
+        parts: http::response::Parts,
+        body: BodySlot,
+        request: Option<RequestHandle>,
+    ) -> Self {
+        Self {
+            parts,
+            body,
+            request,
+            request_rep: None,
+        }
+    }
 }

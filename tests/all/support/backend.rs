@@ -99,6 +99,7 @@ impl Backend {
             .unwrap_or(200);
         let signal = header("x-test-signal").is_some();
         let stream_response = header("x-test-stream-response").is_some();
+        let respond_header = header("x-test-respond-header");
         let (parts, mut body) = req.into_parts();
         let mut len = 0usize;
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -138,11 +139,17 @@ impl Backend {
             });
             return Response::new(StreamBody::new(stream).boxed());
         }
-        let headers: serde_json::Map<String, serde_json::Value> = parts
-            .headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
-            .collect();
+        // Several values of one header are joined with ", ".
+        let mut headers = serde_json::Map::new();
+        for (k, v) in &parts.headers {
+            let v = String::from_utf8_lossy(v.as_bytes());
+            match headers.get_mut(k.as_str()) {
+                Some(serde_json::Value::String(joined)) => *joined = format!("{joined}, {v}"),
+                _ => {
+                    headers.insert(k.to_string(), v.into());
+                }
+            }
+        }
         let json = serde_json::json!({
             "backend": self.name,
             "method": parts.method.as_str(),
@@ -161,6 +168,15 @@ impl Backend {
         response
             .headers_mut()
             .insert("content-type", "application/json".parse().expect("value"));
+        // `x-test-respond-header: name: value` adds a header to the response.
+        if let Some((name, value)) = respond_header.as_deref().and_then(|h| h.split_once(':'))
+            && let (Ok(n), Ok(v)) = (
+                hyper::header::HeaderName::from_bytes(name.trim().as_bytes()),
+                hyper::header::HeaderValue::from_str(value.trim()),
+            )
+        {
+            response.headers_mut().insert(n, v);
+        }
         response
             .headers_mut()
             .insert("connection", "x-backend-private".parse().expect("value"));

@@ -1,6 +1,6 @@
 //! Replaying the header edits an authorizer made, when its decision is reused from cache.
 
-use super::{remove, set};
+use super::{append, remove, set};
 use crate::plugin::handles::{HeaderEdit, RequestHandle};
 
 /// Applies `edits` to the request in order (they succeeded when first made).
@@ -10,6 +10,9 @@ pub fn replay(handle: &mut RequestHandle, edits: &[HeaderEdit]) {
         match edit {
             HeaderEdit::Set(name, value) => {
                 let _ = set(headers, name, value);
+            }
+            HeaderEdit::Append(name, value) => {
+                let _ = append(headers, name, value);
             }
             HeaderEdit::Remove(name) => remove(headers, name),
         }

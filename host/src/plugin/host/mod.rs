@@ -2,6 +2,7 @@
 //! plugin was granted; a denied one returns an error to the plugin, never a trap.
 
 mod basic;
+mod body;
 mod cache;
 pub(super) mod edits;
 mod jwt;
@@ -121,8 +122,9 @@ async fn until<T>(
 }
 
 /// Headers a plugin may not set (hop-by-hop and framing), as in wasi-http.
-const FORBIDDEN: [&str; 11] = [
+const FORBIDDEN: [&str; 12] = [
     "connection",
+    "content-length",
     "keep-alive",
     "proxy-authenticate",
     "proxy-authorization",
@@ -189,6 +191,13 @@ pub(super) fn set(headers: &mut HeaderMap, name: &str, value: &str) -> Result<()
     Ok(())
 }
 
+/// Appends a header value unless plugins may not set the header.
+pub(super) fn append(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
+    let (n, v) = header_pair(name, value)?;
+    headers.append(n, v);
+    Ok(())
+}
+
 /// Removes a header unless it is one plugins may not touch.
 pub(super) fn remove(headers: &mut HeaderMap, name: &str) {
     if let Ok(n) = HeaderName::from_bytes(name.as_bytes())
@@ -196,6 +205,16 @@ pub(super) fn remove(headers: &mut HeaderMap, name: &str) {
     {
         headers.remove(n);
     }
+}
+
+/// Every value of a header that is text, in order.
+fn all_values(headers: &http::HeaderMap, name: &str) -> Vec<String> {
+    headers
+        .get_all(name.to_ascii_lowercase())
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn first(headers: &http::HeaderMap, name: &str) -> Option<String> {

@@ -1,11 +1,9 @@
 //! The request and response handles: what a hook reads and edits.
 
-use bytes::Bytes;
-use http_body_util::BodyExt;
 use wasmtime::Result;
 use wasmtime::component::Resource;
 
-use super::{HostState, edit_headers, first, header_pair, remove, set, until};
+use super::{HostState, all_values, append, edit_headers, first, header_pair, remove, set};
 use crate::plugin::bindings::types;
 use crate::plugin::handles::{HeaderEdit, Identity, RequestHandle, ResponseHandle};
 use crate::router::ParamValue;
@@ -34,13 +32,7 @@ impl types::HostRequest for HostState {
         r: Resource<RequestHandle>,
         name: String,
     ) -> Result<Vec<String>> {
-        let headers = &self.table.get(&r)?.parts.headers;
-        Ok(headers
-            .get_all(name.to_ascii_lowercase())
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .collect())
+        Ok(all_values(&self.table.get(&r)?.parts.headers, &name))
     }
 
     async fn path_param(
@@ -124,25 +116,7 @@ impl types::HostRequest for HostState {
         &mut self,
         r: Resource<RequestHandle>,
     ) -> Result<std::result::Result<Vec<u8>, String>> {
-        let h = self.table.get_mut(&r)?;
-        if let Some(b) = &h.buffered {
-            return Ok(Ok(b.to_vec()));
-        }
-        let Some(body) = h.body.take() else {
-            return Ok(Ok(Vec::new()));
-        };
-        let limit = usize::try_from(h.body_limit).unwrap_or(usize::MAX);
-        match until(self.deadline, "reading the body", read_body(body, limit)).await? {
-            Ok(bytes) => {
-                let out = bytes.to_vec();
-                self.table.get_mut(&r)?.buffered = Some(bytes);
-                Ok(Ok(out))
-            }
-            Err(e) => {
-                self.table.get_mut(&r)?.buffered = Some(Bytes::new());
-                Ok(Err(format!("cannot read the request body: {e}")))
-            }
-        }
+        self.read_body_of(&r).await
     }
 
     async fn route_key(&mut self, r: Resource<RequestHandle>) -> Result<String> {
@@ -198,32 +172,74 @@ impl types::HostRequest for HostState {
         }
     }
 
+    async fn append_header(
+        &mut self,
+        r: Resource<RequestHandle>,
+        name: String,
+        value: String,
+    ) -> Result<std::result::Result<(), String>> {
+        let h = self.table.get_mut(&r)?;
+        let done = append(&mut h.parts.headers, &name, &value);
+        if let (Ok(()), Some(log)) = (&done, &mut h.header_log) {
+            log.push(HeaderEdit::Append(name, value));
+        }
+        Ok(done)
+    }
+
+    async fn set_path(
+        &mut self,
+        r: Resource<RequestHandle>,
+        path: String,
+    ) -> Result<std::result::Result<(), String>> {
+        let valid = path.starts_with('/')
+            && !path.contains(['?', '#'])
+            && path.parse::<http::uri::PathAndQuery>().is_ok();
+        if !valid {
+            return Ok(Err(format!(
+                "`{path}` is not a path (percent-encoded, starting with `/`, no `?` or `#`)"
+            )));
+        }
+        self.table.get_mut(&r)?.path_override = Some(path);
+        Ok(Ok(()))
+    }
+
+    async fn set_query(
+        &mut self,
+        r: Resource<RequestHandle>,
+        query: Option<String>,
+    ) -> Result<std::result::Result<(), String>> {
+        let h = self.table.get_mut(&r)?;
+        Ok(with_query(&h.parts.uri, query.as_deref()).map(|uri| h.parts.uri = uri))
+    }
+
+    async fn set_body(&mut self, r: Resource<RequestHandle>, body: Vec<u8>) -> Result<()> {
+        self.set_body_of(&r, body)
+    }
+
     async fn drop(&mut self, _r: Resource<RequestHandle>) -> Result<()> {
         // The host owns the handle and takes it back after the call.
         Ok(())
     }
 }
 
-/// Reads a whole body up to `limit` bytes.
-fn read_body(
-    body: crate::body::Body,
-    limit: usize,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::result::Result<Bytes, String>> + Send>>
-{
-    Box::pin(async move {
-        let mut body = body;
-        let mut buf = bytes::BytesMut::new();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| e.to_string())?;
-            if let Ok(data) = frame.into_data() {
-                if buf.len() + data.len() > limit {
-                    return Err(format!("the body is larger than {limit} bytes"));
-                }
-                buf.extend_from_slice(&data);
-            }
-        }
-        Ok(buf.freeze())
-    })
+/// `uri` with its query replaced by `query` (removed when `None`).
+fn with_query(uri: &http::Uri, query: Option<&str>) -> std::result::Result<http::Uri, String> {
+    let invalid = || {
+        format!(
+            "`{}` is not a query string (percent-encoded, no `#`)",
+            query.unwrap_or_default()
+        )
+    };
+    if query.is_some_and(|q| q.contains('#')) {
+        return Err(invalid());
+    }
+    let path_and_query = match query {
+        Some(q) => format!("{}?{q}", uri.path()),
+        None => uri.path().to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().map_err(|_| invalid())?);
+    http::Uri::from_parts(parts).map_err(|e| e.to_string())
 }
 
 impl types::HostResponseHead for HostState {
@@ -265,6 +281,49 @@ impl types::HostResponseHead for HostState {
 
     async fn remove_header(&mut self, r: Resource<ResponseHandle>, name: String) -> Result<()> {
         edit_headers(&mut self.table, &r, |h| remove(h, &name))
+    }
+
+    async fn header_values(
+        &mut self,
+        r: Resource<ResponseHandle>,
+        name: String,
+    ) -> Result<Vec<String>> {
+        Ok(all_values(&self.table.get(&r)?.parts.headers, &name))
+    }
+
+    async fn append_header(
+        &mut self,
+        r: Resource<ResponseHandle>,
+        name: String,
+        value: String,
+    ) -> Result<std::result::Result<(), String>> {
+        edit_headers(&mut self.table, &r, |h| append(h, &name, &value))
+    }
+
+    async fn body(
+        &mut self,
+        r: Resource<ResponseHandle>,
+    ) -> Result<std::result::Result<Vec<u8>, String>> {
+        self.read_body_of(&r).await
+    }
+
+    async fn set_body(&mut self, r: Resource<ResponseHandle>, body: Vec<u8>) -> Result<()> {
+        self.set_body_of(&r, body)
+    }
+
+    async fn request(&mut self, r: Resource<ResponseHandle>) -> Result<Resource<RequestHandle>> {
+        let h = self.table.get_mut(&r)?;
+        if let Some(rep) = h.request_rep {
+            return Ok(Resource::new_own(rep));
+        }
+        let request = h
+            .request
+            .take()
+            .ok_or_else(|| wasmtime::Error::msg("the response has no request"))?;
+        let lent = self.table.push(request)?;
+        let rep = lent.rep();
+        self.table.get_mut(&r)?.request_rep = Some(rep);
+        Ok(Resource::new_own(rep))
     }
 
     async fn drop(&mut self, _r: Resource<ResponseHandle>) -> Result<()> {
