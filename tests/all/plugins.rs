@@ -1,16 +1,32 @@
 //! The plugin runtime end to end: hooks in every phase, fail-closed authorize, sandboxing of
 //! bad plugins, capabilities, body opt-in, config and contract checks, reload.
 
-use bytes::Bytes;
-
 use crate::support::{
-    Backend, DEADLINE, FetchJson, Gateway, client, one_plugin_config, poll_until,
+    Backend, DEADLINE, FetchJson, Gateway, client, one_plugin_config, poll_until, post_streaming,
 };
 use tollgate_test_artifacts::{FUTURE_CONTRACT, TEST_FILTER};
 
 /// A config with one plugin `p` (extra YAML lines under it) on a proxied route.
 fn config(backend: &Backend, plugin: &str) -> String {
     one_plugin_config(backend, "", plugin)
+}
+
+#[tokio::test]
+async fn a_request_handle_kept_past_its_call_costs_the_plugin_its_instance() {
+    let backend = Backend::start("b").await;
+    let plugin = "    on_response: [configure]\n    config: { keep_request: true }";
+    let gw = Gateway::start(&config(&backend, plugin)).await;
+    for path in ["/first", "/second", "/third"] {
+        let r = client()
+            .get(format!("{}{path}", gw.url()))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 200, "{path}");
+        // Every call ran on a fresh instance: no handle from an earlier call survived.
+        assert_eq!(r.headers()["x-previous"], "none", "{path}");
+    }
+    gw.wait_log("kept a request handle past its call").await;
 }
 
 #[tokio::test]
@@ -192,28 +208,7 @@ async fn the_body_is_buffered_only_for_plugins_that_read_it() {
     // until the backend has the first chunk).
     let header_only = "    on_request: [transform]\n    config: { request_header: [x-a, b] }";
     let gw = Gateway::start(&config(&backend, header_only)).await;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
-    let first_chunk = backend.first_chunk.clone();
-    let sender = tokio::spawn(async move {
-        tx.send(Ok(Bytes::from(vec![1u8; 65536])))
-            .await
-            .expect("send");
-        tokio::time::timeout(DEADLINE, first_chunk.notified())
-            .await
-            .expect("streamed past the plugin");
-        tx.send(Ok(Bytes::from(vec![2u8; 65536])))
-            .await
-            .expect("send");
-    });
-    let body =
-        reqwest::Body::wrap_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
-    let v = client()
-        .post(format!("{}/upload", gw.url()))
-        .header("x-test-signal", "1")
-        .body(body)
-        .fetch_json()
-        .await;
-    sender.await.expect("sender");
+    let v = post_streaming(&backend, format!("{}/upload", gw.url())).await;
     assert_eq!(v["body_len"], 131072);
     assert_eq!(v["headers"]["x-a"], "b");
 }

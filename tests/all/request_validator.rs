@@ -133,6 +133,17 @@ async fn parameters_are_required_and_typed() {
     let (status, v) = refused(order("/orders/one?limit=5").header("x-tenant", "acme")).await;
     assert_eq!(status, 400);
     assert!(message(&v).contains("path.id"), "{v}");
+
+    // A CORS preflight is not the validator's: without `cors` it is an OPTIONS the route
+    // does not serve.
+    let r = client()
+        .request(reqwest::Method::OPTIONS, format!("{}/orders/1", gw.url()))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(r.status(), 405);
     assert_eq!(backend.hits(), 0);
 
     // The AWS form: `page` required, `x-opt` optional; body validation switched off.

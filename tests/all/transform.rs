@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::support::backend::fnv;
-use crate::support::{Backend, DEADLINE, FetchJson, Gateway, client};
+use crate::support::{Backend, FetchJson, Gateway, client, post_streaming};
 
 const KEY: &str = "acme-key-0123456789abcdef";
 
@@ -240,6 +240,7 @@ async fn responses_are_mapped_by_status_headers_and_body() {
             .header("user-agent", "tester/1.0")
             .header("x-test-status", status)
             .header("x-test-respond-header", "x-up: 1")
+            .header("x-test-respond-header", "etag: \"v1\"")
     };
 
     for (backend_status, want) in [("404", 200), ("503", 502), ("418", 400), ("201", 201)] {
@@ -248,6 +249,10 @@ async fn responses_are_mapped_by_status_headers_and_body() {
         assert_eq!(r.headers()["x-seen-path"], "/echo");
         assert_eq!(r.headers()["x-down"], "1");
         assert!(r.headers().get("x-up").is_none());
+        assert!(
+            r.headers().get("etag").is_none(),
+            "a mapped body drops what described the old one"
+        );
         let len: usize = r.headers()["content-length"]
             .to_str()
             .expect("text")
@@ -267,6 +272,12 @@ async fn responses_are_mapped_by_status_headers_and_body() {
             })
         );
     }
+
+    // A 204 keeps no body: the mapping is skipped, and nothing is sent.
+    let r = get("204").send().await.expect("request");
+    assert_eq!(r.status(), 204);
+    assert!(r.headers().get("content-length").is_none());
+    assert!(r.bytes().await.expect("body").is_empty());
 }
 
 #[tokio::test]
@@ -386,28 +397,7 @@ async fn a_header_only_transform_leaves_the_body_streaming() {
     let routes = route("POST", "/upload", "reshape", &backend, "");
     let gw = Gateway::start(&config(&transform, &routes)).await;
 
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
-    let first_chunk = backend.first_chunk.clone();
-    let sender = tokio::spawn(async move {
-        tx.send(Ok(Bytes::from(vec![1u8; 65536])))
-            .await
-            .expect("send");
-        tokio::time::timeout(DEADLINE, first_chunk.notified())
-            .await
-            .expect("streamed past the plugin");
-        tx.send(Ok(Bytes::from(vec![2u8; 65536])))
-            .await
-            .expect("send");
-    });
-    let body =
-        reqwest::Body::wrap_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
-    let v = client()
-        .post(format!("{}/upload", gw.url()))
-        .header("x-test-signal", "1")
-        .body(body)
-        .fetch_json()
-        .await;
-    sender.await.expect("sender");
+    let v = post_streaming(&backend, format!("{}/upload", gw.url())).await;
     assert_eq!(v["body_len"], 131072);
     assert_eq!(header(&v, "x-a"), "b");
 }

@@ -89,6 +89,20 @@ pub struct PluginDef {
     /// (default, 500) or `skip` (log and go on). The authorize phase always fails closed.
     #[serde(default)]
     pub on_error: OnError,
+    /// Whether the plugin answers CORS preflights: such a preflight (`OPTIONS` with `Origin`
+    /// and `Access-Control-Request-Method`) runs the configure-phase plugins that set this,
+    /// and only them, for the route of the requested method, before any authorizer. Default
+    /// true for the built-in `cors`, false otherwise.
+    #[serde(default)]
+    pub preflight: Option<bool>,
+}
+
+impl PluginDef {
+    /// Whether the plugin answers CORS preflights (see [`Self::preflight`]).
+    pub fn answers_preflights(&self) -> bool {
+        self.preflight
+            .unwrap_or(self.builtin.as_deref() == Some("cors"))
+    }
 }
 
 fn empty_object() -> serde_json::Value {

@@ -250,6 +250,7 @@ fn chains<'a>(
         let attached = Attached {
             slot: host.slot(name, plugin, *size),
             on_error: def.on_error,
+            preflight: def.answers_preflights(),
         };
         let misused = |message: &str| BuildError::Misused {
             plugin: name.to_owned(),

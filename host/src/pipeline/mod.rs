@@ -130,10 +130,13 @@ async fn route_and_call(
         let route = &snapshot.apis[m.api].routes[m.route];
         let body: Body = Limited::new(body, route.max_body).boxed_unsync();
         let handle = new_handle(&snapshot, &seen, parts, body, m);
+        let before = extra.len();
         let handle = match phases::run_preflight(&route.chains, handle, extra).await? {
             RequestOutcome::Respond(response, _) => return Ok(response),
             RequestOutcome::Continue(h) => h,
         };
+        // Unanswered: the request goes on as the OPTIONS it is, as if never looked at.
+        extra.truncate(before);
         return dispatch(
             &snapshot,
             &seen,
@@ -156,7 +159,8 @@ struct Seen<'a> {
 }
 
 /// The route a CORS preflight (`OPTIONS` with `Origin` and
-/// `Access-Control-Request-Method`) asks about, when its configure phase has plugins.
+/// `Access-Control-Request-Method`) asks about, when its configure phase has a plugin that
+/// answers preflights.
 fn preflight_route(
     snapshot: &Snapshot,
     seen: &Seen<'_>,
@@ -176,8 +180,7 @@ fn preflight_route(
         .route(seen.host, &asked, seen.path.segments())
     {
         Routed::Found(m)
-            if !snapshot.apis[m.api].routes[m.route].chains.request[phases::CONFIGURE]
-                .is_empty() =>
+            if phases::answers_preflights(&snapshot.apis[m.api].routes[m.route].chains) =>
         {
             Some(m)
         }

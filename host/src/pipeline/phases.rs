@@ -22,6 +22,8 @@ pub struct Attached {
     pub slot: Arc<PluginSlot>,
     /// What its failure does (authorize: always fail).
     pub on_error: OnError,
+    /// Whether it answers CORS preflights (in the configure phase).
+    pub preflight: bool,
 }
 
 /// The chains of one route, compiled with the snapshot.
@@ -47,7 +49,7 @@ const RESPONSE_PHASES: [ResponsePhase; 3] = [
 ];
 
 /// The configure phase: CORS preflights run it alone.
-pub const CONFIGURE: usize = 1;
+const CONFIGURE: usize = 1;
 /// Where usage plans are checked: at the start of the meter phase.
 const METER: usize = 2;
 /// The response configure phase: it also runs over answers from request-phase plugins.
@@ -162,24 +164,45 @@ pub async fn run_request(
     Ok(RequestOutcome::Continue(handle))
 }
 
-/// Runs only the configure phase: a CORS preflight.
+/// Runs a CORS preflight: only the configure-phase plugins that answer preflights.
 pub async fn run_preflight(
     chains: &Chains,
     handle: RequestHandle,
     extra: &mut ExtraHeaders,
 ) -> Result<RequestOutcome, RequestError> {
-    run_chain(chains, CONFIGURE, handle, extra).await
+    run_plugins(
+        chains.request[CONFIGURE].iter().filter(|a| a.preflight),
+        CONFIGURE,
+        handle,
+        extra,
+    )
+    .await
+}
+
+/// Whether the configure phase of `chains` has a plugin answering CORS preflights.
+pub fn answers_preflights(chains: &Chains) -> bool {
+    chains.request[CONFIGURE].iter().any(|a| a.preflight)
 }
 
 /// Runs the chain of request phase `i`.
 async fn run_chain(
     chains: &Chains,
     i: usize,
+    handle: RequestHandle,
+    extra: &mut ExtraHeaders,
+) -> Result<RequestOutcome, RequestError> {
+    run_plugins(chains.request[i].iter(), i, handle, extra).await
+}
+
+/// Runs `plugins` in request phase `i`.
+async fn run_plugins(
+    plugins: impl Iterator<Item = &Attached>,
+    i: usize,
     mut handle: RequestHandle,
     extra: &mut ExtraHeaders,
 ) -> Result<RequestOutcome, RequestError> {
     let authorize = i == 0;
-    for attached in &chains.request[i] {
+    for attached in plugins {
         let plugin = &attached.slot.plugin();
         let (back, result) = plugin.on_request(REQUEST_PHASES[i], handle).await;
         let Some(mut back) = back else {

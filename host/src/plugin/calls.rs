@@ -92,6 +92,7 @@ impl Plugin {
         let rep = res.rep();
         let deadline = self.settings.deadline;
         instance.store.data_mut().deadline = Instant::now() + deadline;
+        instance.store.data_mut().lent = 0;
         instance.store.set_epoch_deadline(self.deadline_ticks());
         // Guest code is stopped by the epoch deadline; the host calls that can wait (the
         // body, outbound HTTP) stop at the same deadline themselves (`host::until`), so the
@@ -102,9 +103,17 @@ impl Plugin {
         if let Some(h) = handle.as_mut() {
             h.reclaim(table);
         }
+        let kept_lent = instance.store.data().lent > 0;
         match result {
             Ok(outcome) => {
-                self.put_back(instance);
+                if kept_lent {
+                    tracing::warn!(
+                        plugin = %self.name(),
+                        "the plugin kept a request handle past its call; instance discarded"
+                    );
+                } else {
+                    self.put_back(instance);
+                }
                 (handle, Ok(outcome))
             }
             // The instance may be in any state: it is dropped, never reused.

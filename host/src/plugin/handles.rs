@@ -70,7 +70,13 @@ impl RequestHandle {
                 stream: None,
                 buffered: self.body.buffered.clone(),
                 limit: 0,
-                error: None,
+                error: self.body.buffered.is_none().then(|| {
+                    BodyError::Unreadable(
+                        "it went to the integration unread (only a body a request-phase \
+                         plugin read is kept)"
+                            .into(),
+                    )
+                }),
             },
             path: self.path.clone(),
             path_override: self.path_override.clone(),

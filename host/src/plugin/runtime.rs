@@ -324,6 +324,7 @@ impl Plugin {
             grants: self.settings.grants.clone(),
             services: Arc::clone(&self.services),
             deadline: Instant::now() + self.settings.deadline,
+            lent: 0,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);

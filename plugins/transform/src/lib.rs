@@ -174,8 +174,8 @@ impl run::Target for OnRequest<'_> {
     fn set_status(&self, _status: u16) -> Result<(), String> {
         Err("a request has no status".to_owned())
     }
-    fn set_body(&self, body: Vec<u8>) {
-        self.req.set_body(&body);
+    fn set_body(&self, body: Vec<u8>) -> Result<(), String> {
+        self.req.set_body(&body)
     }
 }
 
@@ -247,8 +247,8 @@ impl run::Target for OnResponse<'_> {
     fn set_status(&self, status: u16) -> Result<(), String> {
         self.resp.set_status(status)
     }
-    fn set_body(&self, body: Vec<u8>) {
-        self.resp.set_body(&body);
+    fn set_body(&self, body: Vec<u8>) -> Result<(), String> {
+        self.resp.set_body(&body)
     }
 }
 

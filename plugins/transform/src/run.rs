@@ -32,7 +32,7 @@ pub trait Target {
     /// Replaces the status (response).
     fn set_status(&self, status: u16) -> Result<(), String>;
     /// Replaces the body.
-    fn set_body(&self, body: Vec<u8>);
+    fn set_body(&self, body: Vec<u8>) -> Result<(), String>;
 }
 
 /// A header edit, computed.
@@ -162,7 +162,7 @@ fn apply_body(body: Option<Value>, out: &dyn Target) -> Result<(), Answer> {
         return Ok(());
     };
     let bytes = serde_json::to_vec(&body).map_err(|e| Answer::internal(&e.to_string()))?;
-    out.set_body(bytes);
+    out.set_body(bytes).map_err(|e| Answer::internal(&e))?;
     if !out.header("content-type").is_some_and(|ct| is_json(&ct)) {
         out.set_header("content-type", "application/json")
             .map_err(|e| Answer::internal(&e))?;
@@ -284,9 +284,15 @@ pub fn response(plan: &ResponsePlan, src: &dyn Source, out: &dyn Target) -> Resu
             _ => {}
         }
     }
+    // A response that ends up 1xx, 204 or 304 has no body to map.
+    let bodiless = matches!(
+        status.unwrap_or_else(|| src.status()),
+        100..=199 | 204 | 304
+    );
     let body = plan
         .body
         .as_ref()
+        .filter(|_| !bodiless)
         .map(|b| map_body(b, src, || src.response_body()))
         .transpose()?;
     // Edit.
@@ -382,9 +388,10 @@ mod tests {
             *self.status.borrow_mut() = Some(status);
             Ok(())
         }
-        fn set_body(&self, body: Vec<u8>) {
+        fn set_body(&self, body: Vec<u8>) -> Result<(), String> {
             *self.body.borrow_mut() = serde_json::from_slice(&body).ok();
             *self.raw_body.borrow_mut() = body;
+            Ok(())
         }
     }
 

@@ -99,7 +99,12 @@ impl Backend {
             .unwrap_or(200);
         let signal = header("x-test-signal").is_some();
         let stream_response = header("x-test-stream-response").is_some();
-        let respond_header = header("x-test-respond-header");
+        let respond_headers: Vec<String> = req
+            .headers()
+            .get_all("x-test-respond-header")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
         let (parts, mut body) = req.into_parts();
         let mut len = 0usize;
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -168,14 +173,14 @@ impl Backend {
         response
             .headers_mut()
             .insert("content-type", "application/json".parse().expect("value"));
-        // `x-test-respond-header: name: value` adds a header to the response.
-        if let Some((name, value)) = respond_header.as_deref().and_then(|h| h.split_once(':'))
-            && let (Ok(n), Ok(v)) = (
+        // Each `x-test-respond-header: name: value` adds a header to the response.
+        for (name, value) in respond_headers.iter().filter_map(|h| h.split_once(':')) {
+            if let (Ok(n), Ok(v)) = (
                 hyper::header::HeaderName::from_bytes(name.trim().as_bytes()),
                 hyper::header::HeaderValue::from_str(value.trim()),
-            )
-        {
-            response.headers_mut().insert(n, v);
+            ) {
+                response.headers_mut().insert(n, v);
+            }
         }
         response
             .headers_mut()

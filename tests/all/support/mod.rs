@@ -35,6 +35,35 @@ where
     }
 }
 
+/// POSTs two 64 KiB chunks to `url`, holding the second back until `backend` has the
+/// first: it only completes if the body streams through the gateway unbuffered. The
+/// backend's JSON answer.
+pub async fn post_streaming(backend: &Backend, url: String) -> serde_json::Value {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
+    let first_chunk = backend.first_chunk.clone();
+    let sender = tokio::spawn(async move {
+        tx.send(Ok(bytes::Bytes::from(vec![1u8; 65536])))
+            .await
+            .expect("send");
+        tokio::time::timeout(DEADLINE, first_chunk.notified())
+            .await
+            .expect("the first chunk streamed past the gateway");
+        tx.send(Ok(bytes::Bytes::from(vec![2u8; 65536])))
+            .await
+            .expect("send");
+    });
+    let body =
+        reqwest::Body::wrap_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    let v = client()
+        .post(url)
+        .header("x-test-signal", "1")
+        .body(body)
+        .fetch_json()
+        .await;
+    sender.await.expect("sender");
+    v
+}
+
 /// A reqwest client that ignores proxy settings of the environment.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()

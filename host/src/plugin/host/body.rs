@@ -12,11 +12,20 @@ use crate::plugin::handles::{BodyError, BodySlot, RequestHandle, ResponseHandle}
 /// A handle with a body.
 pub(super) trait HasBody: HasHeaders {
     fn body_slot(&mut self) -> &mut BodySlot;
+
+    /// Why the body may not be replaced, if it may not.
+    fn body_refused(&self) -> Option<String>;
 }
 
 impl HasBody for RequestHandle {
     fn body_slot(&mut self) -> &mut BodySlot {
         &mut self.body
+    }
+
+    fn body_refused(&self) -> Option<String> {
+        self.header_log
+            .as_ref()
+            .map(|_| CACHED_AUTHORIZER.to_owned())
     }
 }
 
@@ -24,7 +33,19 @@ impl HasBody for ResponseHandle {
     fn body_slot(&mut self) -> &mut BodySlot {
         &mut self.body
     }
+
+    fn body_refused(&self) -> Option<String> {
+        let status = self.parts.status;
+        let bodiless = status.is_informational()
+            || status == http::StatusCode::NO_CONTENT
+            || status == http::StatusCode::NOT_MODIFIED;
+        bodiless.then(|| format!("a {status} response has no body"))
+    }
 }
+
+/// Why a cached authorizer may not edit more than headers.
+pub(super) const CACHED_AUTHORIZER: &str = "an authorizer whose decisions are cached may only edit \
+     headers (they are replayed on cache hits); set `result_ttl: 0s` to rewrite more";
 
 impl HostState {
     /// The whole body of `r`, buffered on first call. A failure is kept on the slot so the
@@ -44,8 +65,19 @@ impl HostState {
             return Ok(Ok(Vec::new()));
         };
         let limit = slot.limit;
-        let read = until(self.deadline, "reading the body", read_all(body, limit)).await?;
+        let read = until(self.deadline, "reading the body", read_all(body, limit)).await;
         let slot = self.table.get_mut(r)?.body_slot();
+        let read = match read {
+            Ok(read) => read,
+            Err(deadline) => {
+                // The stream is gone: whatever the plugin's `on_error`, the pipeline must
+                // not send on an empty body in its place.
+                slot.error = Some(BodyError::Unreadable(
+                    "the plugin's deadline passed while the body was read".into(),
+                ));
+                return Err(deadline);
+            }
+        };
         Ok(match read {
             Ok(bytes) => {
                 let out = bytes.to_vec();
@@ -61,27 +93,46 @@ impl HostState {
         })
     }
 
-    /// Replaces the body of `r`; a body still streaming is thrown away.
+    /// Replaces the body of `r`; a body still streaming is thrown away. A response that
+    /// may not have a body (1xx, 204, 304) keeps none, and the plugin is told.
     pub(super) fn set_body_of<H: HasBody>(
         &mut self,
         r: &Resource<H>,
         body: Vec<u8>,
-    ) -> wasmtime::Result<()> {
+    ) -> wasmtime::Result<Result<(), String>> {
         let handle = self.table.get_mut(r)?;
+        if let Some(refused) = handle.body_refused() {
+            return Ok(Err(refused));
+        }
         let slot = handle.body_slot();
         if let Some(stream) = slot.stream.take() {
             crate::body::discard(stream);
         }
         let len = body.len();
         slot.buffered = Some(Bytes::from(body));
-        set_length(handle.headers_mut(), len);
-        Ok(())
+        describe_new_body(handle.headers_mut(), len);
+        Ok(Ok(()))
     }
 }
 
-/// Sets `Content-Length` for a replaced body.
-fn set_length(headers: &mut HeaderMap, len: usize) {
+/// Headers that describe a body's bytes, void once it is replaced (a mapped JSON body is no
+/// longer gzip, nor the entity its validator or digest named).
+const BODY_HEADERS: [&str; 7] = [
+    "content-encoding",
+    "content-range",
+    "content-md5",
+    "digest",
+    "content-digest",
+    "repr-digest",
+    "etag",
+];
+
+/// Fixes the headers of a replaced body: its length, and nothing that described the old one.
+fn describe_new_body(headers: &mut HeaderMap, len: usize) {
     headers.remove(http::header::TRANSFER_ENCODING);
+    for name in BODY_HEADERS {
+        headers.remove(name);
+    }
     headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
 }
 

@@ -87,6 +87,10 @@ pub struct HostState {
     pub services: Arc<Services>,
     /// When the current call must end; asynchronous host calls stop there.
     pub deadline: Instant,
+    /// Request handles lent to the guest during the call (`response-head.request`) and not
+    /// dropped yet. One kept past the call would reach another call's request: the
+    /// instance is then discarded.
+    pub lent: u32,
 }
 
 impl WasiView for HostState {
@@ -122,9 +126,8 @@ async fn until<T>(
 }
 
 /// Headers a plugin may not set (hop-by-hop and framing), as in wasi-http.
-const FORBIDDEN: [&str; 12] = [
+const FORBIDDEN: [&str; 11] = [
     "connection",
-    "content-length",
     "keep-alive",
     "proxy-authenticate",
     "proxy-authorization",
@@ -184,16 +187,26 @@ fn edit_headers<H: HasHeaders, T>(
     Ok(edit(table.get_mut(r)?.headers_mut()))
 }
 
+/// A header a plugin may edit on a request or response handle: not a forbidden one, and not
+/// `Content-Length`, which the host keeps true to the body (`set-body`).
+pub fn edit_pair(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (n, v) = header_pair(name, value)?;
+    if n == http::header::CONTENT_LENGTH {
+        return Err("plugins may not set `content-length`; `set-body` keeps it true".into());
+    }
+    Ok((n, v))
+}
+
 /// Sets a header unless plugins may not.
 pub(super) fn set(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
-    let (n, v) = header_pair(name, value)?;
+    let (n, v) = edit_pair(name, value)?;
     headers.insert(n, v);
     Ok(())
 }
 
 /// Appends a header value unless plugins may not set the header.
 pub(super) fn append(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
-    let (n, v) = header_pair(name, value)?;
+    let (n, v) = edit_pair(name, value)?;
     headers.append(n, v);
     Ok(())
 }

@@ -3,7 +3,8 @@
 use wasmtime::Result;
 use wasmtime::component::Resource;
 
-use super::{HostState, all_values, append, edit_headers, first, header_pair, remove, set};
+use super::body::CACHED_AUTHORIZER;
+use super::{HostState, all_values, append, edit_headers, edit_pair, first, remove, set};
 use crate::plugin::bindings::types;
 use crate::plugin::handles::{HeaderEdit, Identity, RequestHandle, ResponseHandle};
 use crate::router::ParamValue;
@@ -161,7 +162,7 @@ impl types::HostRequest for HostState {
     ) -> Result<std::result::Result<(), String>> {
         let pairs = headers
             .iter()
-            .map(|(name, value)| header_pair(name, value))
+            .map(|(name, value)| edit_pair(name, value))
             .collect::<std::result::Result<Vec<_>, String>>();
         match pairs {
             Ok(pairs) => {
@@ -199,7 +200,11 @@ impl types::HostRequest for HostState {
                 "`{path}` is not a path (percent-encoded, starting with `/`, no `?` or `#`)"
             )));
         }
-        self.table.get_mut(&r)?.path_override = Some(path);
+        let h = self.table.get_mut(&r)?;
+        if h.header_log.is_some() {
+            return Ok(Err(CACHED_AUTHORIZER.to_owned()));
+        }
+        h.path_override = Some(path);
         Ok(Ok(()))
     }
 
@@ -209,15 +214,24 @@ impl types::HostRequest for HostState {
         query: Option<String>,
     ) -> Result<std::result::Result<(), String>> {
         let h = self.table.get_mut(&r)?;
+        if h.header_log.is_some() {
+            return Ok(Err(CACHED_AUTHORIZER.to_owned()));
+        }
         Ok(with_query(&h.parts.uri, query.as_deref()).map(|uri| h.parts.uri = uri))
     }
 
-    async fn set_body(&mut self, r: Resource<RequestHandle>, body: Vec<u8>) -> Result<()> {
+    async fn set_body(
+        &mut self,
+        r: Resource<RequestHandle>,
+        body: Vec<u8>,
+    ) -> Result<std::result::Result<(), String>> {
         self.set_body_of(&r, body)
     }
 
     async fn drop(&mut self, _r: Resource<RequestHandle>) -> Result<()> {
-        // The host owns the handle and takes it back after the call.
+        // Only lent handles are owned (and dropped) by the guest; the host takes every
+        // handle back from its table after the call.
+        self.lent = self.lent.saturating_sub(1);
         Ok(())
     }
 }
@@ -307,11 +321,16 @@ impl types::HostResponseHead for HostState {
         self.read_body_of(&r).await
     }
 
-    async fn set_body(&mut self, r: Resource<ResponseHandle>, body: Vec<u8>) -> Result<()> {
+    async fn set_body(
+        &mut self,
+        r: Resource<ResponseHandle>,
+        body: Vec<u8>,
+    ) -> Result<std::result::Result<(), String>> {
         self.set_body_of(&r, body)
     }
 
     async fn request(&mut self, r: Resource<ResponseHandle>) -> Result<Resource<RequestHandle>> {
+        self.lent += 1;
         let h = self.table.get_mut(&r)?;
         if let Some(rep) = h.request_rep {
             return Ok(Resource::new_own(rep));

@@ -47,6 +47,15 @@ struct Config {
     misbehave: Option<String>,
     /// Only misbehave when this request header is present.
     misbehave_if: Option<String>,
+    /// Response configure: keep the request handle (`response-head.request`) past the call,
+    /// reporting the path of the one kept before (or `none`) in `x-previous`.
+    keep_request: bool,
+}
+
+thread_local! {
+    /// A request handle kept past its call (`keep_request`): the host must discard the
+    /// instance rather than let a later call reach it.
+    static KEPT: std::cell::RefCell<Option<Request>> = const { std::cell::RefCell::new(None) };
 }
 
 struct TestFilter(Config);
@@ -179,6 +188,11 @@ impl Plugin for TestFilter {
             }
             if let Some(status) = self.0.response_status {
                 let _ = resp.set_status(status);
+            }
+            if self.0.keep_request {
+                let previous = KEPT.with(|k| k.borrow().as_ref().map(Request::path));
+                let _ = resp.set_header("x-previous", previous.as_deref().unwrap_or("none"));
+                KEPT.with(|k| *k.borrow_mut() = Some(resp.request()));
             }
         }
         Action::Continue
