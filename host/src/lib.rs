@@ -22,3 +22,4 @@ pub mod state;
 pub mod telemetry;
 pub mod template;
 pub mod usage;
+pub mod websocket;

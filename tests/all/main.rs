@@ -24,3 +24,4 @@ mod routing;
 mod tls;
 mod transform;
 mod usage_plans;
+mod websocket;

@@ -106,6 +106,12 @@ pub struct Route {
     /// token must carry at least one of them (`scope` or `scp` claim); read by `jwt-auth`.
     #[serde(default)]
     pub authorization_scopes: Vec<String>,
+    /// Lets WebSocket upgrades through to the `http` integration (pass-through; the URL may
+    /// be `ws://` or `wss://`): the request phases run on the upgrade request, then frames
+    /// go both ways untouched. Default false: an upgrade request is proxied as plain HTTP,
+    /// without its `Upgrade` header.
+    #[serde(default)]
+    pub websocket: bool,
     /// What answers the request.
     pub integration: Integration,
 }

@@ -305,6 +305,14 @@ fn check_integration(config: &Config, route: &Route, field: &str, file: &str) ->
         };
         Err(ConfigError::invalid(file, pos, f, msg, hint))
     };
+    if route.websocket && i.kind.value != IntegrationKind::Http {
+        return fail(
+            kind_pos,
+            "",
+            "`websocket: true` passes upgrades through to an `http` integration".into(),
+            Some("use `type: http` with a `ws://`, `http://` or upstream target".into()),
+        );
+    }
     let params: Vec<&str> = route.path.value.param_names().collect();
     let check_params = |t: &crate::template::Template, pos, sub: &str| -> Check {
         for p in t.path_params() {
@@ -408,12 +416,21 @@ fn check_integration(config: &Config, route: &Route, field: &str, file: &str) ->
                         );
                     }
                     let src = url.value.0.source();
-                    if !(src.starts_with("http://") || src.starts_with("https://")) {
+                    let ws = src.starts_with("ws://") || src.starts_with("wss://");
+                    if ws && !route.websocket {
+                        return fail(
+                            at(url),
+                            "url",
+                            format!("`{src}` is a WebSocket URL but the route is not"),
+                            Some("set `websocket: true` on the route".into()),
+                        );
+                    }
+                    if !(ws || src.starts_with("http://") || src.starts_with("https://")) {
                         return fail(
                             at(url),
                             "url",
                             format!("`{src}` must start with http:// or https://"),
-                            None,
+                            Some("ws:// and wss:// go with `websocket: true`".into()),
                         );
                     }
                     if url.value.0.is_literal() && src.parse::<http::Uri>().is_err() {

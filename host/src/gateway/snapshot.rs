@@ -50,6 +50,8 @@ pub struct RouteRuntime {
     pub max_body: u64,
     /// Plugin chains per phase (API-level plugins first, then the route's).
     pub chains: Chains,
+    /// Whether WebSocket upgrades pass through to the integration.
+    pub websocket: bool,
     /// What answers.
     pub integration: Integration,
 }
@@ -185,6 +187,7 @@ impl Snapshot {
                     key: route_key(&route.path.value, &methods).into(),
                     param_names: route.path.value.param_names().map(str::to_owned).collect(),
                     scopes: route.authorization_scopes.clone(),
+                    websocket: route.websocket,
                     max_body: route
                         .max_body
                         .or(api.max_body)

@@ -52,6 +52,8 @@ pub struct Outbound<'a> {
     pub body: Body,
     /// Forwarding facts.
     pub forwarded: Forwarded<'a>,
+    /// A WebSocket upgrade passed through: `Upgrade` and `Connection` go to the backend.
+    pub upgrade: bool,
 }
 
 fn is_idempotent(m: &Method) -> bool {
@@ -107,11 +109,16 @@ impl HttpIntegration {
             mut parts,
             body,
             forwarded,
+            upgrade,
         } = out;
         strip_hop_by_hop(&mut parts.headers, true);
         set_forwarded(&mut parts.headers, forwarded);
         parts.version = Version::HTTP_11;
-        let with_client_query = with_query(rendered, parts.uri.query());
+        // `ws://` URLs (WebSocket routes) are spoken as `http://`, upgrade or not.
+        let with_client_query = crate::websocket::http_url(with_query(rendered, parts.uri.query()));
+        if upgrade {
+            crate::websocket::mark_upgrade(&mut parts.headers);
+        }
         match &self.target {
             HttpTarget::Url { client, .. } => {
                 let uri: Uri = with_client_query.parse().map_err(|e| {

@@ -321,6 +321,12 @@ where
             }
         }
     };
+    // A WebSocket upgrade the route lets through: the client's side of the switch is
+    // taken now; the backend's comes with its 101.
+    let mut parts = parts;
+    let client_upgrade = (route.websocket && crate::websocket::is_upgrade(&parts.headers))
+        .then(|| parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
+        .flatten();
     // X-Forwarded-Host carries what the client sent, port included.
     let host_header = parts
         .headers
@@ -336,8 +342,24 @@ where
             proto: if seen.conn.tls { "https" } else { "http" },
             host: host_header.as_deref(),
         },
+        upgrade: client_upgrade.is_some(),
     };
-    let response = http.call(rendered, out).await?;
+    let mut response = http.call(rendered, out).await?;
+    if let Some(client) = client_upgrade
+        && response.status() == http::StatusCode::SWITCHING_PROTOCOLS
+    {
+        let Some(backend) = response
+            .extensions_mut()
+            .remove::<hyper::upgrade::OnUpgrade>()
+        else {
+            return Err(RequestError::Internal(
+                "the backend switched protocols but its connection cannot be taken".into(),
+            ));
+        };
+        crate::websocket::mark_upgrade(response.headers_mut());
+        crate::websocket::pipe(client, backend);
+        return Ok(response);
+    }
     respond_phases(route, response, view).await
 }
 
