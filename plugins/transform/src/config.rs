@@ -9,25 +9,15 @@ use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::json::{Json, reorder};
 use crate::mapping::{self, Line, Target, check_path};
 use crate::path::JsonPath;
 use crate::status::{Rule, When, is_status};
 use crate::template::{Node, Side, Text, Var, is_header_name};
 
-/// A JSON object's members as a list (put in the order written by [`Ordered::order`]).
+/// A JSON object's members as a list, in the order written (the config keeps its key
+/// order: `serde_json` is built with `preserve_order`).
 #[derive(Debug)]
 struct Ordered<V>(Vec<(String, V)>);
-
-impl<V> Ordered<V> {
-    /// Puts the members in the order of the object at `path` in `written`.
-    fn order(mut self, written: &Json, path: &[&str]) -> Self {
-        if let Some(j) = written.at(path) {
-            reorder(&mut self.0, &j.names());
-        }
-        self
-    }
-}
 
 impl<V> Default for Ordered<V> {
     fn default() -> Self {
@@ -54,9 +44,6 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Ordered<V> {
         d.deserialize_map(Members(PhantomData))
     }
 }
-
-/// What an absent section's order is read from.
-static ABSENT: Json = Json::Scalar(Value::Null);
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -284,16 +271,10 @@ fn check_name(name: &str, names: Names) -> Result<String, String> {
     }
 }
 
-fn edits(
-    value: Value,
-    written: &Json,
-    side: Side,
-    names: Names,
-    at: &str,
-) -> Result<Edits, String> {
+fn edits(value: Value, side: Side, names: Names, at: &str) -> Result<Edits, String> {
     let raw: RawEdits = field(value, at)?;
     let mut out = Edits::default();
-    for (from, to) in raw.rename.order(written, &["rename"]).0 {
+    for (from, to) in raw.rename.0 {
         let at = member(&format!("{at}.rename"), &from);
         let from = check_name(&from, names).map_err(|e| format!("{at}: {e}"))?;
         let to = check_name(&to, names).map_err(|e| format!("{at}: {e}"))?;
@@ -307,12 +288,8 @@ fn edits(
             .push(check_name(name, names).map_err(|e| format!("{at}.remove[{i}]: {e}"))?);
     }
     for (kind, list, dest) in [
-        ("set", raw.set.order(written, &["set"]).0, &mut out.set),
-        (
-            "append",
-            raw.append.order(written, &["append"]).0,
-            &mut out.append,
-        ),
+        ("set", raw.set.0, &mut out.set),
+        ("append", raw.append.0, &mut out.append),
     ] {
         for (name, value) in list {
             let at = member(&format!("{at}.{kind}"), &name);
@@ -324,18 +301,13 @@ fn edits(
     Ok(out)
 }
 
-fn body_plan(
-    value: Value,
-    written: &Json,
-    side: Side,
-    at: &str,
-) -> Result<Option<BodyPlan>, String> {
+fn body_plan(value: Value, side: Side, at: &str) -> Result<Option<BodyPlan>, String> {
     if value.is_null() {
         return Ok(None);
     }
     let raw: RawBody = field(value, at)?;
-    let set = raw.set.order(written, &["set"]).0;
-    let rename = raw.rename.order(written, &["rename"]).0;
+    let set = raw.set.0;
+    let rename = raw.rename.0;
     let path = |p: &str, at: &str| JsonPath::parse(p).map_err(|e| format!("{at}: {e}"));
     let mut plan = BodyPlan {
         template: raw
@@ -360,10 +332,10 @@ fn body_plan(
     Ok(Some(plan))
 }
 
-fn lines(value: Value, written: &Json, side: Side, at: &str) -> Result<Vec<Line>, String> {
+fn lines(value: Value, side: Side, at: &str) -> Result<Vec<Line>, String> {
     let raw: Ordered<Value> = field(value, at)?;
     let mut out = Vec::new();
-    for (key, value) in raw.order(written, &[]).0 {
+    for (key, value) in raw.0 {
         let at = member(at, &key);
         let mut line = mapping::parse(&key, &value, side).map_err(|e| format!("{at}: {e}"))?;
         if let Target::Header(name) = &line.target {
@@ -399,9 +371,8 @@ fn status_rules(value: Value) -> Result<Vec<Rule>, String> {
         .collect()
 }
 
-fn request(value: Value, written: &Json) -> Result<RequestPlan, String> {
+fn request(value: Value) -> Result<RequestPlan, String> {
     let raw: RawRequest = field(value, "request")?;
-    let section = |name: &str| written.get(name).unwrap_or(&ABSENT);
     let side = Side::Request;
     let path = match raw.path {
         Value::Null => None,
@@ -418,28 +389,11 @@ fn request(value: Value, written: &Json) -> Result<RequestPlan, String> {
         }
     };
     let plan = RequestPlan {
-        headers: edits(
-            raw.headers,
-            section("headers"),
-            side,
-            Names::Header,
-            "request.headers",
-        )?,
-        query: edits(
-            raw.query,
-            section("query"),
-            side,
-            Names::Query,
-            "request.query",
-        )?,
-        lines: lines(
-            raw.parameter_mapping,
-            section("parameter_mapping"),
-            side,
-            "request.parameter_mapping",
-        )?,
+        headers: edits(raw.headers, side, Names::Header, "request.headers")?,
+        query: edits(raw.query, side, Names::Query, "request.query")?,
+        lines: lines(raw.parameter_mapping, side, "request.parameter_mapping")?,
         path,
-        body: body_plan(raw.body, section("body"), side, "request.body")?,
+        body: body_plan(raw.body, side, "request.body")?,
         reads_body: false,
     };
     if plan.path.is_some() && plan.lines.iter().any(|l| l.target == Target::Path) {
@@ -461,26 +415,14 @@ fn request(value: Value, written: &Json) -> Result<RequestPlan, String> {
     Ok(RequestPlan { reads_body, ..plan })
 }
 
-fn response(value: Value, written: &Json) -> Result<ResponsePlan, String> {
+fn response(value: Value) -> Result<ResponsePlan, String> {
     let raw: RawResponse = field(value, "response")?;
-    let section = |name: &str| written.get(name).unwrap_or(&ABSENT);
     let side = Side::Response;
     let plan = ResponsePlan {
         status: status_rules(raw.status)?,
-        headers: edits(
-            raw.headers,
-            section("headers"),
-            side,
-            Names::Header,
-            "response.headers",
-        )?,
-        lines: lines(
-            raw.parameter_mapping,
-            section("parameter_mapping"),
-            side,
-            "response.parameter_mapping",
-        )?,
-        body: body_plan(raw.body, section("body"), side, "response.body")?,
+        headers: edits(raw.headers, side, Names::Header, "response.headers")?,
+        lines: lines(raw.parameter_mapping, side, "response.parameter_mapping")?,
+        body: body_plan(raw.body, side, "response.body")?,
         reads_body: false,
     };
     let mut vars: Vec<&Var> = plan.headers.vars().collect();
@@ -497,17 +439,15 @@ fn response(value: Value, written: &Json) -> Result<ResponsePlan, String> {
 
 impl Plan {
     /// Checks the plugin's JSON config; maps apply in the order `config` has them.
-    pub fn parse(config: &Json) -> Result<Self, String> {
-        let value = config.to_value();
-        let raw: RawConfig = if value.is_null() {
+    pub fn parse(config: Value) -> Result<Self, String> {
+        let raw: RawConfig = if config.is_null() {
             RawConfig::default()
         } else {
-            serde_json::from_value(value).map_err(|e| e.to_string())?
+            serde_json::from_value(config).map_err(|e| e.to_string())?
         };
-        let section = |name: &str| config.get(name).unwrap_or(&ABSENT);
         Ok(Self {
-            request: request(raw.request, section("request"))?,
-            response: response(raw.response, section("response"))?,
+            request: request(raw.request)?,
+            response: response(raw.response)?,
         })
     }
 }

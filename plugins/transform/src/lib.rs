@@ -45,7 +45,6 @@
 mod body;
 mod config;
 mod encode;
-mod json;
 mod mapping;
 mod path;
 mod query;
@@ -254,10 +253,10 @@ impl run::Target for OnResponse<'_> {
 
 #[tollgate_sdk::plugin]
 impl Plugin for Transform {
-    type Config = json::Json;
+    type Config = Value;
 
-    fn new(config: json::Json) -> Result<Self, String> {
-        Plan::parse(&config).map(Self)
+    fn new(config: Value) -> Result<Self, String> {
+        Plan::parse(config).map(Self)
     }
 
     fn on_request(&self, _phase: RequestPhase, req: &Request) -> Action {

@@ -5,7 +5,7 @@ use crate::mapping::Op;
 use serde_json::json;
 
 fn parse(v: Value) -> Result<Plan, String> {
-    Plan::parse(&Json::from(&v))
+    Plan::parse(v)
 }
 
 #[test]
@@ -15,7 +15,7 @@ fn maps_apply_in_the_order_written() {
         "body": {"set": {"m": 1, "k": 2}, "rename": {"q": "p", "o": "n"}},
         "parameter_mapping": {"remove:header.x": "''", "overwrite:header.x": "v", "append:header.x": "w"}
     }}"#;
-    let plan = Plan::parse(&serde_json::from_str(text).expect("json")).expect("valid");
+    let plan = Plan::parse(serde_json::from_str(text).expect("json")).expect("valid");
     let r = &plan.request;
     let names = |list: &[(String, Text)]| list.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     assert_eq!(r.headers.rename[0].0, "b");

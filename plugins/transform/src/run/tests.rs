@@ -91,12 +91,12 @@ impl Target for Out {
 }
 
 fn plan(config: Value) -> Plan {
-    Plan::parse(&crate::json::Json::from(&config)).expect("valid config")
+    Plan::parse(config).expect("valid config")
 }
 
 /// A plan from JSON text, maps in the order written.
 fn plan_text(text: &str) -> Plan {
-    Plan::parse(&serde_json::from_str(text).expect("json")).expect("valid config")
+    Plan::parse(serde_json::from_str(text).expect("json")).expect("valid config")
 }
 
 fn fake_out(f: &Fake) -> Out {
