@@ -26,6 +26,8 @@ plugins:
     builtin: transform
     on_request: [transform]
     on_response: [transform]
+    # A megabyte of JSON in a debug build on a busy CI machine: not a test of speed.
+    deadline: 5s
     config: {transform}
 apis:
   - name: shop
