@@ -33,6 +33,9 @@ pub enum RequestError {
     /// The path exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed(Vec<Method>),
+    /// A managed WebSocket API was asked for something other than a WebSocket upgrade.
+    #[error("a WebSocket API takes WebSocket upgrades only")]
+    UpgradeRequired,
     /// The body is larger than the route allows.
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge {
@@ -89,6 +92,7 @@ impl RequestError {
             Self::BadRequest(_)
             | Self::NotFound
             | Self::MethodNotAllowed(_)
+            | Self::UpgradeRequired
             | Self::PayloadTooLarge { .. } => ErrorSource::Client,
             Self::UpstreamConnect { .. }
             | Self::UpstreamTimeout { .. }
@@ -105,6 +109,7 @@ impl RequestError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UpstreamConnect { .. }
             | Self::UpstreamProtocol { .. }
@@ -123,6 +128,9 @@ pub fn respond(err: &RequestError) -> Response<Body> {
         RequestError::BadRequest(detail) => format!("Bad Request: {detail}"),
         RequestError::NotFound => "Not Found".to_owned(),
         RequestError::MethodNotAllowed(_) => "Method Not Allowed".to_owned(),
+        RequestError::UpgradeRequired => {
+            "Upgrade Required: connect with a WebSocket client".to_owned()
+        }
         RequestError::PayloadTooLarge { limit } => {
             format!("Request Entity Too Large: the limit is {limit} bytes")
         }
@@ -142,6 +150,9 @@ pub fn respond(err: &RequestError) -> Response<Body> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    if let RequestError::UpgradeRequired = err {
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    }
     if let RequestError::MethodNotAllowed(allowed) = err {
         let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
         if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {

@@ -1,5 +1,5 @@
 //! Generated bindings of `sdk/wit`: the `filter` world generates the imported interfaces,
-//! the `authorizer` and `function` worlds reuse them.
+//! the `authorizer`, `function` and `message-router` worlds reuse them.
 
 #![allow(missing_docs, unsafe_code, clippy::all)]
 
@@ -33,6 +33,7 @@ macro_rules! world_sharing_imports {
                 "tollgate:plugin/outbound@0.1.0": crate::bindings::filter::tollgate::plugin::outbound,
                 "tollgate:plugin/metrics@0.1.0": crate::bindings::filter::tollgate::plugin::metrics,
                 "tollgate:plugin/jwt@0.1.0": crate::bindings::filter::tollgate::plugin::jwt,
+                "tollgate:plugin/messages@0.1.0": crate::bindings::filter::tollgate::plugin::messages,
             },
         });
     };
@@ -51,5 +52,13 @@ pub mod function {
         "function",
         "__export_function_world",
         "$crate::bindings::function"
+    );
+}
+
+pub mod message_router {
+    world_sharing_imports!(
+        "message-router",
+        "__export_message_router_world",
+        "$crate::bindings::message_router"
     );
 }

@@ -21,7 +21,7 @@ pub fn __not_initialised() -> crate::Response {
     }
 }
 
-/// The per-instance plugin and `init`, shared by the three exports.
+/// The per-instance plugin and `init`, shared by the exports of every world.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __plugin_cell {
@@ -103,6 +103,27 @@ macro_rules! __export_function {
                 }
             }
             $crate::bindings::function::__export_function_world!(__TollgateExport with_types_in $crate::bindings::function);
+        };
+    };
+}
+
+/// Exports a plugin as the `message-router` world.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_message_router {
+    ($plugin:ty) => {
+        const _: () = {
+            $crate::__plugin_cell!($plugin);
+            struct __TollgateExport;
+            impl $crate::bindings::message_router::Guest for __TollgateExport {
+                fn init(config: ::std::string::String) -> ::std::result::Result<(), ::std::string::String> {
+                    __init(config)
+                }
+                fn select_route(message: $crate::Message) -> $crate::Selection {
+                    __with(|p| $crate::Plugin::select_route(p, message), || $crate::Selection::Unmatched("plugin not initialised".into()))
+                }
+            }
+            $crate::bindings::message_router::__export_message_router_world!(__TollgateExport with_types_in $crate::bindings::message_router);
         };
     };
 }

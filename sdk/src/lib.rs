@@ -8,7 +8,9 @@
 //!   names;
 //! - `authorize`: an **authorizer**, run in the authorize phase, answering allow (with a
 //!   principal and context), deny (403) or unauthorized (401);
-//! - `handle`: a **function**, the integration of a route, producing the response.
+//! - `handle`: a **function**, the integration of a route, producing the response;
+//! - `select_route`: a **message router**, picking the route of each message of a managed
+//!   WebSocket API.
 //!
 //! ```no_run
 //! use tollgate_sdk::{Action, Plugin, Request, RequestPhase};
@@ -71,6 +73,7 @@ pub use wit_bindgen;
 /// The contract version this SDK builds plugins for; the host refuses other major versions.
 pub const CONTRACT_VERSION: &str = "0.1.0";
 
+pub use bindings::filter::tollgate::plugin::messages::{Message, Selection};
 pub use bindings::filter::tollgate::plugin::types::{
     Action, Decision, Grant, Identity, Request, RequestPhase, Response, ResponseHead, ResponsePhase,
 };
@@ -109,5 +112,13 @@ pub trait Plugin: Sized + 'static {
     fn handle(&self, req: &Request) -> Response {
         let _ = req;
         text_response(501, "not implemented")
+    }
+
+    /// Message router: the route key of one message of a managed WebSocket API, or why
+    /// there is none ([`Selection::Unmatched`]: the gateway then uses the `$default`
+    /// route). Default: unmatched.
+    fn select_route(&self, message: Message) -> Selection {
+        let _ = message;
+        Selection::Unmatched("the plugin defines no `select_route`".into())
     }
 }

@@ -1,8 +1,17 @@
-//! The three worlds of the contract end to end: an authorizer deciding allow / deny /
-//! unauthorized with its identity seen downstream, a function plugin as the integration,
-//! and plugins used where their world does not fit.
+//! The worlds of the contract: an authorizer deciding allow / deny / unauthorized with its
+//! identity seen downstream, a function plugin as the integration, the built-in message
+//! router `ws-router` run in process through the plugin engine, and plugins used where
+//! their world does not fit.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::support::{Backend, FetchJson, Gateway, client};
+use tollgate::plugin::{
+    EngineOptions, Grants, Kind, Plugin, PluginEngine, PluginError, PluginSettings, RouterMessage,
+    Selection, Services, Source,
+};
+use tollgate::state::StateStore;
 use tollgate_test_artifacts::{TEST_AUTHORIZER, TEST_FILTER, TEST_FUNCTION};
 
 fn config(backend: &Backend) -> String {
@@ -129,5 +138,136 @@ async fn plugins_used_outside_their_world_stop_the_start() {
     assert!(
         err.contains("an authorizer runs in the authorize phase only"),
         "{err}"
+    );
+    let router_in_chain = base.replace(
+        "  fn:\n",
+        "  route:\n    builtin: ws-router\n    on_request: [transform]\n    \
+         config: { expression: \"$request.body.action\" }\n  fn:\n",
+    );
+    let router_in_chain = router_in_chain.replace("plugins: [who]", "plugins: [who, route]");
+    let err = Gateway::start_failure(&router_in_chain).await;
+    assert!(
+        err.contains("plugin `route`: a message-router plugin is the `router` of a WebSocket API"),
+        "{err}"
+    );
+    let router_as_function = router_in_chain.replace(
+        "integration: { type: function, plugin: fn }",
+        "integration: { type: function, plugin: route }",
+    );
+    let router_as_function = router_as_function.replace("plugins: [who, route]", "plugins: [who]");
+    let err = Gateway::start_failure(&router_as_function).await;
+    assert!(
+        err.contains("plugin `route`: a message-router plugin cannot be an integration"),
+        "{err}"
+    );
+}
+
+/// Loads `wasm` in an engine of its own, the way the gateway does.
+async fn load(wasm: Vec<u8>, source: Source, config: &str) -> Result<Arc<Plugin>, PluginError> {
+    let services = Services::new(1 << 20, Arc::new(StateStore::default())).expect("services");
+    let options = EngineOptions {
+        max_instances: 8,
+        max_memory: 64 << 20,
+        pooling: false,
+    };
+    let engine = PluginEngine::new(options, Arc::new(services), None).expect("engine");
+    let settings = PluginSettings {
+        name: "router".into(),
+        config: config.into(),
+        grants: Grants::default(),
+        memory: 16 << 20,
+        deadline: Duration::from_secs(5),
+        instances: 1,
+        max_uses: u64::MAX,
+        fresh_per_request: false,
+        source,
+        authorizer: Default::default(),
+    };
+    Plugin::load(&engine, wasm, settings).await
+}
+
+async fn ws_router(expression: &str) -> Result<Arc<Plugin>, PluginError> {
+    let wasm = tollgate::builtins::get("ws-router").expect("ws-router is built in");
+    let config = serde_json::json!({ "expression": expression }).to_string();
+    load(wasm.to_vec(), Source::Builtin("ws-router".into()), &config).await
+}
+
+async fn select(router: &Plugin, binary: bool, data: &str) -> Selection {
+    let message = RouterMessage {
+        connection_id: "c1".into(),
+        binary,
+        data: data.as_bytes().to_vec(),
+    };
+    router.select_route(message).await.expect("select-route")
+}
+
+#[tokio::test]
+async fn the_builtin_ws_router_selects_routes() {
+    let route = |key: &str| Selection::Route(key.into());
+    let by_action = ws_router("$request.body.action").await.expect("loads");
+    assert_eq!(by_action.kind(), Kind::MessageRouter);
+    assert_eq!(by_action.kind().to_string(), "message-router");
+    let body = r#"{"action":"join","meta":{"type":"chat"},"room":7}"#;
+    assert_eq!(select(&by_action, false, body).await, route("join"));
+    assert_eq!(
+        select(&by_action, true, body).await,
+        route("join"),
+        "binary JSON is read too"
+    );
+    let Selection::Unmatched(why) = select(&by_action, false, "not json").await else {
+        panic!("invalid JSON selects no route");
+    };
+    assert!(why.starts_with("body is not JSON"), "{why}");
+    assert_eq!(
+        select(&by_action, false, r#"{"room":7}"#).await,
+        Selection::Unmatched("$request.body.action is missing".into())
+    );
+
+    let nested = ws_router("$request.body.meta.type").await.expect("loads");
+    assert_eq!(select(&nested, false, body).await, route("chat"));
+    let template = ws_router("${request.body.meta.type}/${request.body.room}")
+        .await
+        .expect("loads");
+    assert_eq!(select(&template, false, body).await, route("chat/7"));
+    let default = ws_router(r"\$default").await.expect("loads");
+    assert_eq!(select(&default, true, "\u{1}").await, route("$default"));
+}
+
+#[tokio::test]
+async fn a_bad_selection_expression_fails_at_load() {
+    let Err(e) = ws_router("$request.header.x").await else {
+        panic!("a header selector loads");
+    };
+    let e = e.to_string();
+    assert!(
+        e.contains("plugin `router` rejected its config")
+            && e.contains("`$request.header.x` is not a supported selector"),
+        "{e}"
+    );
+    let Err(e) = ws_router("a-${request.body.x").await else {
+        panic!("an unclosed selector loads");
+    };
+    assert!(e.to_string().contains("`${` is not closed by `}`"), "{e}");
+}
+
+#[tokio::test]
+async fn only_a_message_router_selects_routes() {
+    let wasm = std::fs::read(TEST_FILTER).expect("test filter");
+    let filter = load(wasm, Source::File(TEST_FILTER.into()), "{}")
+        .await
+        .expect("loads");
+    let message = RouterMessage {
+        connection_id: "c1".into(),
+        binary: false,
+        data: br#"{"action":"join"}"#.to_vec(),
+    };
+    let e = filter
+        .select_route(message)
+        .await
+        .expect_err("a filter has no select-route");
+    assert!(
+        e.to_string()
+            .contains("a filter plugin cannot select routes; build it for the `message-router`"),
+        "{e}"
     );
 }

@@ -1,6 +1,7 @@
 //! The admin API: plugin hot-load, config reload, health, metrics. Loopback by default; a
 //! bearer token guards everything but `/healthz` and `/readyz` when one is configured.
 
+mod connections;
 mod routes;
 
 use std::convert::Infallible;

@@ -12,7 +12,7 @@ use crate::plugin::{CONTRACT_VERSION, Origin};
 /// Largest component accepted by `PUT /plugins/{name}`.
 const MAX_UPLOAD: usize = 64 << 20;
 
-fn reply(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
+pub(super) fn reply(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -134,6 +134,9 @@ pub async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Full
             }
         }
         (method, p, _) if p.starts_with("/usage/") => usage(state, &method, p).await,
+        (_, p, _) if p == "/@connections" || p.starts_with("/@connections/") => {
+            super::connections::handle(state, req).await
+        }
         (Method::POST, "/config/reload", _) => match &state.reloader {
             None => reply(
                 StatusCode::CONFLICT,

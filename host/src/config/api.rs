@@ -33,7 +33,8 @@ pub struct Api {
     /// Unique name of the API (used in logs and `${context.apiName}`).
     #[schemars(with = "String")]
     pub name: Spanned<String>,
-    /// `http` or `rest` (both served by the same router), or `websocket` (not served yet).
+    /// `http` or `rest` (both served by the same router), or `websocket` (a managed
+    /// WebSocket API: `$connect`, `$disconnect`, `$default` and message routes).
     #[schemars(with = "ApiKind")]
     pub kind: Spanned<ApiKind>,
     /// Host names served (`api.example.com`, `*.example.com`); empty means any host.
@@ -53,6 +54,21 @@ pub struct Api {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub plugins: Vec<Spanned<String>>,
+    /// WebSocket APIs: how a message picks its route, as Amazon API Gateway's route
+    /// selection expression. Default `$request.body.action`; also
+    /// `${request.body.a}/${request.body.b}` or `\$default`. Evaluated by the built-in
+    /// `ws-router` plugin.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub route_selection_expression: Option<Spanned<String>>,
+    /// WebSocket APIs: a plugin of the `message-router` world (by name) that picks each
+    /// message's route instead of the built-in `ws-router`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub router: Option<Spanned<String>>,
+    /// WebSocket APIs: size, rate and time limits of each connection.
+    #[serde(default)]
+    pub websocket: Option<super::websocket::WebSocketSettings>,
     /// The routes.
     pub routes: Vec<Route>,
 }
@@ -90,8 +106,19 @@ pub struct Stage {
 #[serde(deny_unknown_fields)]
 pub struct Route {
     /// Path template (`/pets/{id}`, `/files/{path+}`) or `$default` for the catch-all.
-    #[schemars(with = "RoutePath")]
-    pub path: Spanned<RoutePath>,
+    /// Required on `http` and `rest` APIs.
+    #[serde(default)]
+    #[schemars(with = "Option<RoutePath>")]
+    pub path: Option<Spanned<RoutePath>>,
+    /// WebSocket APIs: the route key a message's selection expression must give
+    /// (`sendmessage`), or `$connect`, `$disconnect`, `$default`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub route_key: Option<Spanned<String>>,
+    /// WebSocket APIs: the integration's response body goes back to the client as a
+    /// message (Amazon API Gateway's route response). Default false.
+    #[serde(default)]
+    pub two_way: bool,
     /// Methods served; `ANY` (the default) serves every method.
     #[serde(default)]
     pub methods: Vec<RouteMethod>,

@@ -33,6 +33,7 @@ mod state;
 mod units;
 mod usage;
 mod validate;
+pub mod websocket;
 
 pub use admin::Admin;
 pub use api::{
@@ -51,6 +52,7 @@ pub use state::{RedisConfig, StateConfig, StoreFailure};
 pub use units::{ByteSize, Duration};
 pub use upstream::{Balance, PassiveHealth, TargetUrl, Upstream, UpstreamProtocol};
 pub use usage::{MeterMode, Period, Quota, Throttle, UsagePlan};
+pub use websocket::WebSocketSettings;
 
 mod upstream;
 

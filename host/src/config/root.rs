@@ -59,8 +59,9 @@ impl Config {
     /// Parses and validates YAML text; `file` names it in errors. Relative paths in the
     /// config (certificates, CA bundles) stay relative; [`Config::load`] resolves them.
     pub fn from_yaml(text: &str, file: &str) -> Result<Self, ConfigError> {
-        let config: Self = load::parse(text, file)?;
+        let mut config: Self = load::parse(text, file)?;
         validate::check(&config, file)?;
+        super::websocket::add_routers(&mut config);
         Ok(config)
     }
 

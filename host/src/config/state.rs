@@ -50,6 +50,15 @@ pub struct RedisConfig {
     /// Prefix of every key. Default `tollgate`.
     #[serde(default = "default_prefix")]
     pub key_prefix: String,
+    /// How long the registry entry of a WebSocket connection outlives its node's last
+    /// heartbeat (nodes refresh theirs every third of it), so the connections of a node
+    /// that died are forgotten. Default 30s.
+    #[serde(default = "default_connection_ttl")]
+    pub connection_ttl: Duration,
+}
+
+fn default_connection_ttl() -> Duration {
+    Duration::from_secs(30)
 }
 
 fn default_timeout() -> Duration {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde_saphyr::Spanned;
 
-use super::{ApiKind, Config, ConfigError, Integration, IntegrationKind, Route, RouteMethod};
+use super::{Config, ConfigError, Integration, IntegrationKind, Route, RouteMethod};
 use crate::router::{RoutePath, Segment};
 
 type Check = Result<(), ConfigError>;
@@ -211,19 +211,14 @@ pub(super) fn check(config: &Config, file: &str) -> Check {
                 None,
             );
         }
-        if api.kind.value == ApiKind::Websocket {
-            return err(
-                at(&api.kind),
-                format!("apis[{a}].kind"),
-                "WebSocket APIs are not served by this version yet".into(),
-                Some("use `kind: http` or `kind: rest`".into()),
-            );
-        }
+        super::websocket::check_api(config, api, a, file)?;
         check_plugins(&api.plugins, format!("apis[{a}].plugins"))?;
         let mut seen: Vec<(String, Option<http::Method>)> = Vec::new();
         for (r, route) in api.routes.iter().enumerate() {
             let field = format!("apis[{a}].routes[{r}]");
-            check_route(route, &field, &mut seen, file)?;
+            if let Some(path) = &route.path {
+                check_route(route, path, &field, &mut seen, file)?;
+            }
             check_plugins(&route.plugins, format!("{field}.plugins"))?;
             check_integration(config, route, &format!("{field}.integration"), file)?;
         }
@@ -253,12 +248,13 @@ fn shape(path: &RoutePath) -> String {
 
 fn check_route(
     route: &Route,
+    path: &Spanned<RoutePath>,
     field: &str,
     seen: &mut Vec<(String, Option<http::Method>)>,
     file: &str,
 ) -> Check {
-    let pos = at(&route.path);
-    let path = &route.path.value;
+    let pos = at(path);
+    let path = &path.value;
     if path.is_default() && !route.methods.is_empty() {
         return Err(ConfigError::invalid(
             file,
@@ -313,7 +309,15 @@ fn check_integration(config: &Config, route: &Route, field: &str, file: &str) ->
             Some("use `type: http` with a `ws://`, `http://` or upstream target".into()),
         );
     }
-    let params: Vec<&str> = route.path.value.param_names().collect();
+    let params: Vec<&str> = route
+        .path
+        .iter()
+        .flat_map(|p| p.value.param_names())
+        .collect();
+    let route_name = route.path.as_ref().map_or_else(
+        || route.route_key.as_ref().map_or("", |k| k.value.as_str()),
+        |p| p.value.as_str(),
+    );
     let check_params = |t: &crate::template::Template, pos, sub: &str| -> Check {
         for p in t.path_params() {
             if !params.contains(&p) {
@@ -325,7 +329,7 @@ fn check_integration(config: &Config, route: &Route, field: &str, file: &str) ->
                 return fail(
                     pos,
                     sub,
-                    format!("`{p}` is not a parameter of route `{}`", route.path.value),
+                    format!("`{p}` is not a parameter of route `{route_name}`"),
                     Some(hint),
                 );
             }

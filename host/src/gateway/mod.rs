@@ -17,6 +17,9 @@ pub use plugins::PluginHost;
 pub use reload::{Reloader, watch};
 use snapshot::{BuildError, Snapshot};
 
+use crate::websocket::Connections;
+use crate::websocket::cluster::Cluster;
+
 /// The gateway: what every connection reads to serve a request.
 pub struct Gateway {
     /// The `state:` section the store was made from (read at start only).
@@ -24,6 +27,7 @@ pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
     clients: ClientCache,
     plugins: PluginHost,
+    connections: Arc<Connections>,
 }
 
 impl Gateway {
@@ -33,14 +37,21 @@ impl Gateway {
         let state = crate::state::StateStore::new(&config.state).await?;
         let plugins = PluginHost::new(state);
         let loaded = plugins.load_all(config).await?;
-        let snapshot = Snapshot::build(config, &clients, &plugins, &loaded)?;
+        let connections = connections(&config.state).await;
+        let snapshot = Snapshot::build(config, &clients, &plugins, &loaded, &connections)?;
         plugins.activate(&loaded);
         Ok(Self {
             state_config: config.state.clone(),
             snapshot: ArcSwap::from_pointee(snapshot),
             clients,
             plugins,
+            connections,
         })
+    }
+
+    /// The managed WebSocket connections.
+    pub fn connections(&self) -> &Arc<Connections> {
+        &self.connections
     }
 
     /// The plugin slots and engine.
@@ -59,9 +70,41 @@ impl Gateway {
     /// started with.
     pub async fn apply(&self, config: &Config) -> Result<(), BuildError> {
         let loaded = self.plugins.load_all(config).await?;
-        let next = Snapshot::build(config, &self.clients, &self.plugins, &loaded)?;
+        let next = Snapshot::build(
+            config,
+            &self.clients,
+            &self.plugins,
+            &loaded,
+            &self.connections,
+        )?;
         self.plugins.activate(&loaded);
         self.snapshot.store(Arc::new(next));
         Ok(())
+    }
+}
+
+/// The WebSocket connection registry: shared through Redis when `state.redis` names one
+/// server, else this node's only.
+async fn connections(state: &crate::config::StateConfig) -> Arc<Connections> {
+    let Some(redis) = &state.redis else {
+        return Connections::local_only();
+    };
+    if redis.cluster {
+        tracing::warn!(
+            "WebSocket connections are registered per node on Redis Cluster: \
+             `@connections` reaches this node's connections only"
+        );
+        return Connections::local_only();
+    }
+    match Cluster::connect(redis).await {
+        Ok(cluster) => {
+            let connections = Connections::clustered(Arc::clone(&cluster));
+            cluster.start(Arc::downgrade(&connections));
+            connections
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "WebSocket connections stay on this node");
+            Connections::local_only()
+        }
     }
 }

@@ -17,6 +17,7 @@ use crate::plugin::{Kind, PluginSlot};
 use crate::router::{RouteTable, Router};
 use crate::state::StateStore;
 use crate::usage::{StagePlans, UsagePlans};
+use crate::websocket::{Connections, WsApi};
 
 /// A compiled API.
 pub struct ApiRuntime {
@@ -26,6 +27,8 @@ pub struct ApiRuntime {
     pub stages: Vec<StageRuntime>,
     /// Its routes, indexed by route id.
     pub routes: Vec<RouteRuntime>,
+    /// Managed WebSocket APIs: the router, limits and routes by key.
+    pub websocket: Option<WsApi>,
 }
 
 /// A stage of an API.
@@ -52,6 +55,8 @@ pub struct RouteRuntime {
     pub chains: Chains,
     /// Whether WebSocket upgrades pass through to the integration.
     pub websocket: bool,
+    /// Managed WebSocket routes: the integration's answer goes back to the client.
+    pub two_way: bool,
     /// What answers.
     pub integration: Integration,
 }
@@ -66,6 +71,8 @@ pub struct Snapshot {
     pub usage: UsagePlans,
     /// The state store (outlives snapshots).
     pub store: Arc<StateStore>,
+    /// Managed WebSocket connections (outlive snapshots).
+    pub connections: Arc<Connections>,
 }
 
 /// A snapshot could not be built from a (valid) config.
@@ -117,6 +124,7 @@ impl Snapshot {
         clients: &ClientCache,
         host: &PluginHost,
         plugins: &LoadedPlugins,
+        connections: &Arc<Connections>,
     ) -> Result<Self, BuildError> {
         let mut pools = HashMap::new();
         for (name, u) in &config.upstreams {
@@ -182,12 +190,26 @@ impl Snapshot {
                         RouteMethod::Method(m) => Some(m.clone()),
                     })
                     .collect();
-                table.insert(&route.path.value, &methods, id);
+                // Validation guarantees a path on HTTP routes and a key on WebSocket ones.
+                let (key, param_names) = match (&route.path, &route.route_key) {
+                    (Some(path), _) => {
+                        table.insert(&path.value, &methods, id);
+                        (
+                            route_key(&path.value, &methods),
+                            path.value.param_names().map(str::to_owned).collect(),
+                        )
+                    }
+                    (None, key) => (
+                        key.as_ref().map(|k| k.value.clone()).unwrap_or_default(),
+                        Vec::new(),
+                    ),
+                };
                 routes.push(RouteRuntime {
-                    key: route_key(&route.path.value, &methods).into(),
-                    param_names: route.path.value.param_names().map(str::to_owned).collect(),
+                    key: key.into(),
+                    param_names,
                     scopes: route.authorization_scopes.clone(),
                     websocket: route.websocket,
+                    two_way: route.two_way,
                     max_body: route
                         .max_body
                         .or(api.max_body)
@@ -210,6 +232,17 @@ impl Snapshot {
                     )?,
                 });
             }
+            let websocket = match api.kind.value {
+                config::ApiKind::Websocket => Some(managed(
+                    config,
+                    api,
+                    host,
+                    plugins,
+                    &mut routes,
+                    &mut table,
+                )?),
+                _ => None,
+            };
             route_keys.insert(
                 api.name.value.as_str(),
                 routes
@@ -223,6 +256,7 @@ impl Snapshot {
                 name: api.name.value.as_str().into(),
                 stages,
                 routes,
+                websocket,
             });
         }
         if let Some((plan, route)) = usage.unknown_routes(&route_keys).into_iter().next() {
@@ -233,8 +267,82 @@ impl Snapshot {
             apis,
             usage,
             store: Arc::clone(host.state()),
+            connections: Arc::clone(connections),
         })
     }
+}
+
+/// Compiles a managed WebSocket API: clients connect with `GET` at the API's mount (its
+/// base path, and `/<stage>` below it), which routes to `$connect`; one that accepts every
+/// connection is made when the API declares none.
+fn managed(
+    config: &Config,
+    api: &config::Api,
+    host: &PluginHost,
+    plugins: &LoadedPlugins,
+    routes: &mut Vec<RouteRuntime>,
+    table: &mut RouteTable,
+) -> Result<WsApi, BuildError> {
+    use crate::config::websocket::CONNECT;
+    let connect = match routes.iter().position(|r| &*r.key == CONNECT) {
+        Some(id) => id,
+        None => {
+            routes.push(RouteRuntime {
+                key: CONNECT.into(),
+                param_names: Vec::new(),
+                scopes: Vec::new(),
+                max_body: 0,
+                chains: chains(
+                    config,
+                    host,
+                    plugins,
+                    api.plugins.iter().map(|p| p.value.as_str()),
+                )?,
+                websocket: false,
+                two_way: false,
+                integration: Integration::Mock(MockIntegration::new(
+                    StatusCode::OK,
+                    HeaderMap::new(),
+                    None,
+                )),
+            });
+            routes.len() - 1
+        }
+    };
+    // Only `$connect` runs phase plugins: the API's plugins are not the message routes'.
+    for (id, route) in routes.iter_mut().enumerate() {
+        if id != connect {
+            route.chains = Chains::default();
+        }
+    }
+    let root = crate::router::RoutePath::parse("/").map_err(|e| BuildError::Misused {
+        plugin: String::new(),
+        message: e,
+    })?;
+    table.insert(&root, &[Some(http::Method::GET)], connect);
+    let router_name = api.router.as_ref().map_or("", |r| r.value.as_str());
+    let (Some((plugin, size)), true) = (
+        plugins.get(router_name),
+        config.plugins.contains_key(router_name),
+    ) else {
+        return Err(BuildError::UnknownPlugin(router_name.to_owned()));
+    };
+    if plugin.kind() != Kind::MessageRouter {
+        return Err(BuildError::Misused {
+            plugin: router_name.to_owned(),
+            message: format!(
+                "a {} plugin cannot route WebSocket messages; build it for the \
+                 `message-router` world",
+                plugin.kind()
+            ),
+        });
+    }
+    Ok(WsApi::new(
+        host.slot(router_name, plugin, *size),
+        api.websocket.clone().unwrap_or_default(),
+        routes.iter().map(|r| &*r.key),
+        connect,
+    ))
 }
 
 /// Builds the per-phase chains of the named plugins, in order.
@@ -264,6 +372,12 @@ fn chains<'a>(
                 return Err(misused(
                     "a function plugin is an integration (`integration: { type: function }`), \
                      not a phase plugin",
+                ));
+            }
+            Kind::MessageRouter => {
+                return Err(misused(
+                    "a message-router plugin is the `router` of a WebSocket API, not a phase \
+                     plugin",
                 ));
             }
             Kind::Authorizer => {

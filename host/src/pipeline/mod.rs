@@ -241,6 +241,11 @@ where
     let stage = &api.stages[m.stage];
     let route = &api.routes[m.route];
     let prefix_len = m.prefix_len;
+    let (api_id, stage_id) = (m.api, m.stage);
+    if api.websocket.is_some() && !crate::websocket::is_upgrade(&parts.headers) {
+        crate::body::discard(body);
+        return Err(RequestError::UpgradeRequired);
+    }
 
     let declared_len = parts
         .headers
@@ -259,7 +264,7 @@ where
     let plugged = route.chains.has_request()
         || route.chains.has_response()
         || matches!(route.integration, Integration::Function(_));
-    let (parts, params, body, path_override, view) = if plugged {
+    let (parts, params, body, path_override, view, identity) = if plugged {
         let mut handle = new_handle(snapshot, seen, parts, body, m);
         if route.chains.has_request() {
             match phases::run_request(&route.chains, handle, extra).await? {
@@ -281,10 +286,27 @@ where
             body,
             handle.path_override,
             view,
+            handle.identity,
         )
     } else {
-        (parts, m.params, body, None, None)
+        (parts, m.params, body, None, None, None)
     };
+    if api.websocket.is_some() {
+        crate::body::discard(body);
+        return crate::websocket::connect::connect(crate::websocket::connect::Connect {
+            snapshot,
+            api: api_id,
+            stage: stage_id,
+            parts,
+            identity,
+            client_ip: seen.conn.remote.ip(),
+            tls: seen.conn.tls,
+            host: seen.host,
+            path: seen.raw_path,
+            request_id: seen.request_id,
+        })
+        .await;
+    }
 
     // The context borrows the request head; it ends before the head moves to the backend.
     let (http, rendered) = {

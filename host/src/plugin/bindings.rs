@@ -1,6 +1,6 @@
 //! The host bindings of `sdk/wit/plugin.wit`. The `filter` world generates the imported
-//! interfaces; the `authorizer` and `function` worlds reuse them, so one linker serves all
-//! three.
+//! interfaces; the `authorizer`, `function` and `message-router` worlds reuse them, so one
+//! linker serves all four.
 
 pub use super::handles::{RequestHandle, ResponseHandle};
 pub use super::host::VerifierHandle;
@@ -39,6 +39,7 @@ macro_rules! world_sharing_imports {
                 "tollgate:plugin/outbound": super::filter::tollgate::plugin::outbound,
                 "tollgate:plugin/metrics": super::filter::tollgate::plugin::metrics,
                 "tollgate:plugin/jwt": super::filter::tollgate::plugin::jwt,
+                "tollgate:plugin/messages": super::filter::tollgate::plugin::messages,
             },
         });
     };
@@ -54,9 +55,14 @@ pub mod function {
     world_sharing_imports!("function");
 }
 
+/// The `message-router` world.
+pub mod message_router {
+    world_sharing_imports!("message-router");
+}
+
 pub use filter::tollgate::plugin::types::{
     Action, Decision, RequestPhase, Response, ResponsePhase,
 };
 pub use filter::tollgate::plugin::{
-    cache, clock, jwt, log, metrics, outbound, random, state, types,
+    cache, clock, jwt, log, messages, metrics, outbound, random, state, types,
 };

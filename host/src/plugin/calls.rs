@@ -1,7 +1,7 @@
-//! Calling a plugin's hooks. One call moves the request or response handle into the
-//! instance's resource table, runs the hook under the epoch deadline (host calls that wait
-//! stop at the same deadline), and takes the handle back. A failed call, or one whose
-//! future is dropped, discards the instance.
+//! Calling a plugin's hooks. One call moves the request or response handle, if the hook
+//! borrows one, into the instance's resource table, runs the hook under the epoch deadline
+//! (host calls that wait stop at the same deadline), and takes the handle back. A failed
+//! call, or one whose future is dropped, discards the instance.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -9,10 +9,12 @@ use std::time::Instant;
 use wasmtime::component::{Resource, ResourceTable};
 
 use super::authorizer::Cached;
+use super::bindings::messages;
 use super::bindings::{Action, Decision, RequestPhase, Response, ResponsePhase};
 use super::handles::{Identity, RequestHandle, ResponseHandle};
 use super::host::HostDeadline;
 use super::host::edits::replay;
+use super::messages::{RouterMessage, Selection};
 use super::runtime::{Bindings, MAX_WARM, Plugin, PluginError, PluginInstance};
 
 enum Call {
@@ -20,12 +22,14 @@ enum Call {
     Response(ResponsePhase),
     Authorize,
     Handle,
+    SelectRoute(messages::Message),
 }
 
 enum Outcome {
     Action(Action),
     Decision(Decision),
     Response(Response),
+    Selection(messages::Selection),
 }
 
 /// A JSON error body as Amazon API Gateway sends it.
@@ -45,6 +49,11 @@ trait CallHandle: Send + 'static {
 
 impl CallHandle for RequestHandle {}
 
+/// No handle: the hook borrows none (`select-route`).
+enum NoHandle {}
+
+impl CallHandle for NoHandle {}
+
 impl CallHandle for ResponseHandle {
     /// The request handed out by `response-head.request`.
     fn reclaim(&mut self, table: &mut ResourceTable) {
@@ -57,9 +66,11 @@ impl CallHandle for ResponseHandle {
 }
 
 impl Plugin {
+    /// Runs `call` on a warm instance, lending it `handle` when the hook borrows one, and
+    /// gives the handle back (`None` only if it was lost with a broken instance).
     async fn run<H: CallHandle>(
         &self,
-        handle: H,
+        handle: Option<H>,
         call: Call,
     ) -> (Option<H>, Result<Outcome, PluginError>) {
         // At most MAX_WARM calls in the plugin at once: more wait here, within the call's
@@ -72,7 +83,7 @@ impl Plugin {
                     Ok(Ok(p)) => p,
                     _ => {
                         return (
-                            Some(handle),
+                            handle,
                             Err(self.call_err("too many calls waiting for an instance")),
                         );
                     }
@@ -83,13 +94,14 @@ impl Plugin {
         self.peak_in_use.fetch_max(in_use, Ordering::Relaxed);
         let mut instance = match self.take().await {
             Ok(i) => i,
-            Err(e) => return (Some(handle), Err(e)),
+            Err(e) => return (handle, Err(e)),
         };
-        let res = match instance.store.data_mut().table.push(handle) {
-            Ok(r) => r,
-            Err(e) => return (None, Err(self.call_err(e.to_string()))),
+        let lent = match handle.map(|h| instance.store.data_mut().table.push(h)) {
+            None => None,
+            Some(Ok(r)) => Some(r),
+            Some(Err(e)) => return (None, Err(self.call_err(e.to_string()))),
         };
-        let rep = res.rep();
+        let rep = lent.as_ref().map(Resource::rep);
         let deadline = self.settings.deadline;
         instance.store.data_mut().deadline = Instant::now() + deadline;
         instance.store.data_mut().lent = 0;
@@ -99,7 +111,7 @@ impl Plugin {
         // call needs no timer of its own.
         let result = invoke(&mut instance, call, rep).await;
         let table = &mut instance.store.data_mut().table;
-        let mut handle = table.delete(res).ok();
+        let mut handle = lent.and_then(|res| table.delete(res).ok());
         if let Some(h) = handle.as_mut() {
             h.reclaim(table);
         }
@@ -173,7 +185,7 @@ impl Plugin {
             handle.header_log = Some(Vec::new());
             cache_key = Some(key);
         }
-        let (mut back, result) = self.run(handle, call).await;
+        let (mut back, result) = self.run(Some(handle), call).await;
         if let (Some(key), Ok(Outcome::Decision(d)), Some(decisions)) =
             (cache_key, &result, &self.decisions)
         {
@@ -200,6 +212,7 @@ impl Plugin {
             Outcome::Decision(Decision::Deny) => message(403, "Forbidden"),
             Outcome::Decision(Decision::Unauthorized) => message(401, "Unauthorized"),
             Outcome::Response(r) => Action::Respond(r),
+            Outcome::Selection(_) => Action::Continue,
         });
         (back, result)
     }
@@ -213,11 +226,11 @@ impl Plugin {
         if self.kind() != super::Kind::Filter {
             return (Some(handle), Ok(Action::Continue));
         }
-        let (back, result) = self.run(handle, Call::Response(phase)).await;
+        let (back, result) = self.run(Some(handle), Call::Response(phase)).await;
         let result = result.map(|outcome| match outcome {
             Outcome::Action(a) => a,
             Outcome::Response(r) => Action::Respond(r),
-            Outcome::Decision(_) => Action::Continue,
+            Outcome::Decision(_) | Outcome::Selection(_) => Action::Continue,
         });
         (back, result)
     }
@@ -234,34 +247,58 @@ impl Plugin {
                 Err(self.call_err(format!("a {kind} plugin cannot be an integration"))),
             );
         }
-        let (back, result) = self.run(handle, Call::Handle).await;
+        let (back, result) = self.run(Some(handle), Call::Handle).await;
         let result = result.and_then(|outcome| match outcome {
             Outcome::Response(r) => Ok(r),
             _ => Err(self.call_err("the function gave no response")),
         });
         (back, result)
     }
+
+    /// Runs the message router's `select-route` on one message.
+    pub async fn select_route(&self, message: RouterMessage) -> Result<Selection, PluginError> {
+        let kind = self.kind();
+        if kind != super::Kind::MessageRouter {
+            return Err(self.call_err(format!(
+                "a {kind} plugin cannot select routes; build it for the `message-router` world"
+            )));
+        }
+        let call = Call::SelectRoute(message.into());
+        match self.run(None::<NoHandle>, call).await.1? {
+            Outcome::Selection(s) => Ok(s.into()),
+            _ => Err(self.call_err("the message router gave no selection")),
+        }
+    }
 }
 
-async fn invoke(instance: &mut PluginInstance, call: Call, rep: u32) -> wasmtime::Result<Outcome> {
+/// Calls the hook; `rep` is the handle lent for the hooks that borrow one.
+async fn invoke(
+    instance: &mut PluginInstance,
+    call: Call,
+    rep: Option<u32>,
+) -> wasmtime::Result<Outcome> {
     let store = &mut instance.store;
-    match (&instance.bindings, call) {
-        (Bindings::Filter(b), Call::Request(phase)) => b
+    match (&instance.bindings, call, rep) {
+        (Bindings::Filter(b), Call::Request(phase), Some(rep)) => b
             .call_on_request(store, phase, Resource::new_borrow(rep))
             .await
             .map(Outcome::Action),
-        (Bindings::Filter(b), Call::Response(phase)) => b
+        (Bindings::Filter(b), Call::Response(phase), Some(rep)) => b
             .call_on_response(store, phase, Resource::new_borrow(rep))
             .await
             .map(Outcome::Action),
-        (Bindings::Authorizer(b), Call::Authorize) => b
+        (Bindings::Authorizer(b), Call::Authorize, Some(rep)) => b
             .call_authorize(store, Resource::new_borrow(rep))
             .await
             .map(Outcome::Decision),
-        (Bindings::Function(b), Call::Handle) => b
+        (Bindings::Function(b), Call::Handle, Some(rep)) => b
             .call_handle(store, Resource::new_borrow(rep))
             .await
             .map(Outcome::Response),
+        (Bindings::MessageRouter(b), Call::SelectRoute(message), None) => b
+            .call_select_route(store, &message)
+            .await
+            .map(Outcome::Selection),
         _ => Err(wasmtime::Error::msg("the plugin has no such hook")),
     }
 }

@@ -1,6 +1,6 @@
 //! The plugin runtime: WebAssembly components built against `sdk/wit` run as pipeline
-//! phases, authorizers and integrations, sandboxed (memory cap, per-call deadline, no
-//! files or sockets, capabilities only when granted) and pooled.
+//! phases, authorizers, integrations and WebSocket message routers, sandboxed (memory cap,
+//! per-call deadline, no files or sockets, capabilities only when granted) and pooled.
 
 mod artifacts;
 mod authorizer;
@@ -9,6 +9,7 @@ mod calls;
 mod engine;
 mod handles;
 mod host;
+mod messages;
 mod runtime;
 mod slot;
 
@@ -22,5 +23,6 @@ pub use host::{
     Grants, HostDeadline, HostPattern, HttpGrant, MAX_HEADER_VALUE, PluginCache, Services,
     header_pair,
 };
+pub use messages::{RouterMessage, Selection};
 pub use runtime::{CONTRACT_VERSION, Kind, Plugin, PluginError, PluginSettings, Source};
 pub use slot::{Origin, PluginSlot, Version};

@@ -12,6 +12,7 @@ use wasmtime_wasi::WasiCtx;
 use super::bindings::authorizer::{Authorizer, AuthorizerPre};
 use super::bindings::filter::{Filter, FilterPre};
 use super::bindings::function::{Function, FunctionPre};
+use super::bindings::message_router::{MessageRouter, MessageRouterPre};
 use super::engine::{EPOCH_TICK, PluginEngine};
 use super::host::{Grants, HostState, Services};
 
@@ -128,6 +129,8 @@ pub enum Kind {
     Authorizer,
     /// The integration of a route.
     Function,
+    /// The route of each message of a managed WebSocket API.
+    MessageRouter,
 }
 
 impl std::fmt::Display for Kind {
@@ -136,6 +139,7 @@ impl std::fmt::Display for Kind {
             Self::Filter => "filter",
             Self::Authorizer => "authorizer",
             Self::Function => "function",
+            Self::MessageRouter => "message-router",
         })
     }
 }
@@ -144,6 +148,7 @@ enum Pre {
     Filter(FilterPre<HostState>),
     Authorizer(AuthorizerPre<HostState>),
     Function(FunctionPre<HostState>),
+    MessageRouter(MessageRouterPre<HostState>),
 }
 
 /// The exports of one instance.
@@ -151,6 +156,7 @@ pub(super) enum Bindings {
     Filter(Filter),
     Authorizer(Authorizer),
     Function(Function),
+    MessageRouter(MessageRouter),
 }
 
 /// A loaded plugin.
@@ -236,15 +242,17 @@ impl Plugin {
             Pre::Filter(p)
         } else if let Ok(p) = AuthorizerPre::new(pre.clone()) {
             Pre::Authorizer(p)
+        } else if let Ok(p) = FunctionPre::new(pre.clone()) {
+            Pre::Function(p)
         } else {
-            let p = FunctionPre::new(pre).map_err(|_| {
+            let p = MessageRouterPre::new(pre).map_err(|_| {
                 load_err(
-                    "it exports none of the worlds filter, authorizer or function of \
-                     tollgate:plugin"
+                    "it exports none of the worlds filter, authorizer, function or \
+                     message-router of tollgate:plugin"
                         .into(),
                 )
             })?;
-            Pre::Function(p)
+            Pre::MessageRouter(p)
         };
         let plugin = Self {
             decisions: super::authorizer::AuthorizerCache::new(
@@ -291,6 +299,7 @@ impl Plugin {
             Pre::Filter(_) => Kind::Filter,
             Pre::Authorizer(_) => Kind::Authorizer,
             Pre::Function(_) => Kind::Function,
+            Pre::MessageRouter(_) => Kind::MessageRouter,
         }
     }
 
@@ -331,22 +340,19 @@ impl Plugin {
         store.set_epoch_deadline(self.deadline_ticks());
         let failed = |e: wasmtime::Error| self.call_err(format!("instantiation failed: {e:#}"));
         let config = &self.settings.config;
+        // Every world is instantiated the same way, then given its config by `init`.
+        macro_rules! init {
+            ($pre:expr, $world:ident) => {{
+                let b = $pre.instantiate_async(&mut store).await.map_err(failed)?;
+                let init = b.call_init(&mut store, config).await;
+                (Bindings::$world(b), init)
+            }};
+        }
         let (bindings, init) = match &self.pre {
-            Pre::Filter(pre) => {
-                let b = pre.instantiate_async(&mut store).await.map_err(failed)?;
-                let init = b.call_init(&mut store, config).await;
-                (Bindings::Filter(b), init)
-            }
-            Pre::Authorizer(pre) => {
-                let b = pre.instantiate_async(&mut store).await.map_err(failed)?;
-                let init = b.call_init(&mut store, config).await;
-                (Bindings::Authorizer(b), init)
-            }
-            Pre::Function(pre) => {
-                let b = pre.instantiate_async(&mut store).await.map_err(failed)?;
-                let init = b.call_init(&mut store, config).await;
-                (Bindings::Function(b), init)
-            }
+            Pre::Filter(pre) => init!(pre, Filter),
+            Pre::Authorizer(pre) => init!(pre, Authorizer),
+            Pre::Function(pre) => init!(pre, Function),
+            Pre::MessageRouter(pre) => init!(pre, MessageRouter),
         };
         match init {
             Ok(Ok(())) => Ok(PluginInstance {

@@ -1,65 +1,24 @@
-//! WebSocket APIs. Pass-through (this module): on routes with `websocket: true`, an
-//! HTTP/1.1 upgrade request runs the request phases like any other, goes to the `http`
-//! integration with its `Upgrade` and `Connection` headers, and when the backend answers
-//! `101 Switching Protocols` the two connections are joined and bytes (every frame, text or
-//! binary, and the close handshake) are piped both ways untouched. The pipe belongs to
-//! neither the route nor the config version: a reload does not touch it.
+//! WebSocket APIs, in two modes (`docs/websocket.md`).
+//!
+//! - **Pass-through** ([`passthrough`]): a route with `websocket: true` proxies the upgrade
+//!   to a WebSocket backend and pipes frames both ways.
+//! - **Managed** (`kind: websocket`), as Amazon API Gateway's: the gateway holds the client
+//!   connection. The upgrade runs the request phases and the `$connect` integration
+//!   ([`connect`]); the [`session`] reads messages under the API's limits; each message is
+//!   routed by the API's `message-router` plugin and sent to its route's integration
+//!   ([`messages`], [`calls`]); backends push through the `@connections` admin API, which
+//!   finds the connection in the [`registry`], on this node or, through Redis, on another
+//!   ([`cluster`]).
 
-use http::header::{self, HeaderMap, HeaderValue};
-use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
+pub mod api;
+pub mod calls;
+pub mod cluster;
+pub mod connect;
+pub mod messages;
+pub mod passthrough;
+pub mod registry;
+pub mod session;
 
-/// Whether `headers` ask to switch to WebSocket (`Connection: upgrade` and
-/// `Upgrade: websocket`).
-pub fn is_upgrade(headers: &HeaderMap) -> bool {
-    let connection_upgrade = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    let websocket = headers
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
-    connection_upgrade && websocket
-}
-
-/// Puts back the headers that ask for (or confirm) the switch, after the hop-by-hop ones
-/// were stripped.
-pub fn mark_upgrade(headers: &mut HeaderMap) {
-    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-}
-
-/// `ws://` and `wss://` URLs as the HTTP client speaks them (`http://`, `https://`).
-pub fn http_url(url: String) -> String {
-    if let Some(rest) = url.strip_prefix("ws://") {
-        format!("http://{rest}")
-    } else if let Some(rest) = url.strip_prefix("wss://") {
-        format!("https://{rest}")
-    } else {
-        url
-    }
-}
-
-/// Joins the client's and the backend's upgraded connections once both switched, and pipes
-/// bytes both ways until either side closes.
-pub fn pipe(client: OnUpgrade, backend: OnUpgrade) {
-    tokio::spawn(async move {
-        let (client, backend) = match tokio::try_join!(client, backend) {
-            Ok(both) => both,
-            Err(e) => {
-                tracing::debug!(error = %e, "WebSocket upgrade did not complete");
-                return;
-            }
-        };
-        let (mut client, mut backend) = (TokioIo::new(client), TokioIo::new(backend));
-        match tokio::io::copy_bidirectional(&mut client, &mut backend).await {
-            Ok((up, down)) => {
-                tracing::debug!(up, down, "WebSocket pass-through closed");
-            }
-            Err(e) => tracing::debug!(error = %e, "WebSocket pass-through ended"),
-        }
-    });
-}
+pub use api::WsApi;
+pub use passthrough::{http_url, is_upgrade, mark_upgrade, pipe};
+pub use registry::Connections;

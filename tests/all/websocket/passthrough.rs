@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::{Error, Message};
 
+use super::{connect, next_message, ws_url};
 use crate::support::{DEADLINE, Gateway, poll_until};
 
 const KEY: &str = "chat-key-0123456789abcdef";
@@ -92,39 +93,6 @@ apis:
 "#,
         addr = backend.addr
     )
-}
-
-fn ws_url(gw: &Gateway, path: &str) -> String {
-    format!("{}{path}", gw.url().replacen("http://", "ws://", 1))
-}
-
-async fn connect(
-    url: &str,
-    key: Option<&str>,
-) -> Result<
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-    Error,
-> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut req = url.into_client_request().expect("request");
-    if let Some(k) = key {
-        req.headers_mut()
-            .insert("x-api-key", k.parse().expect("value"));
-    }
-    tokio_tungstenite::connect_async(req)
-        .await
-        .map(|(ws, _)| ws)
-}
-
-async fn next_message<S>(ws: &mut S) -> Message
-where
-    S: StreamExt<Item = Result<Message, Error>> + Unpin,
-{
-    tokio::time::timeout(DEADLINE, ws.next())
-        .await
-        .expect("a message in time")
-        .expect("open")
-        .expect("a frame")
 }
 
 #[tokio::test]
