@@ -127,6 +127,10 @@ async fn run(
         println!("  curl {base}/beta/hello");
         println!("  curl {base}/pets/42");
         println!("  curl -X POST {base}/echo/anything?x=1 -d 'hello'");
+        println!(
+            "  websocat ws://{}/ws   then send {{\"action\": \"echo\", \"text\": \"hi\"}}",
+            l.address
+        );
     }
     let reloader = path.map(|p| {
         Arc::new(tollgate::gateway::Reloader::new(

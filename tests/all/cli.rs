@@ -121,3 +121,36 @@ async fn json_logs_are_one_object_per_line() {
         "{logs}"
     );
 }
+
+#[tokio::test]
+async fn demo_serves_a_managed_websocket_api() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let gw = Gateway::start_demo().await;
+    let url = crate::websocket::ws_url(&gw, "/ws");
+    let mut ws = crate::websocket::connect(&url, None)
+        .await
+        .expect("connected");
+    ws.send(Message::text(r#"{"action":"echo","text":"hi"}"#))
+        .await
+        .expect("send");
+    let v = crate::websocket::next_json(&mut ws).await;
+    assert_eq!(v["path"], "/ws/echo");
+    assert_eq!(v["body"], r#"{"action":"echo","text":"hi"}"#);
+    let id = v["headers"]["x-connection-id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    ws.send(Message::text(r#"{"action":"dance"}"#))
+        .await
+        .expect("send");
+    let v = crate::websocket::next_json(&mut ws).await;
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unknown action")),
+        "{v}"
+    );
+    assert_eq!(v["connectionId"], id.as_str());
+}

@@ -184,9 +184,14 @@ impl Gateway {
         self.logs.lock().expect("logs").clone()
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
     /// Sends a signal (`"HUP"`, `"TERM"`, ...).
     pub fn signal(&self, name: &str) {
-        let pid = self.child.id().expect("running");
+        let pid = self.pid();
         let status = std::process::Command::new("kill")
             .args([&format!("-{name}"), &pid.to_string()])
             .status()

@@ -1,6 +1,7 @@
 //! WebSocket APIs through the real binary: pass-through, managed APIs (routes, selection
 //! expressions, limits, `@connections`), and connections across nodes on a real Redis.
 
+mod chat_example;
 mod cluster;
 mod connections;
 mod managed;
