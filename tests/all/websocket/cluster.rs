@@ -2,12 +2,11 @@
 //! node B reaches a client held by node A (send, describe, list, close), and the entries of
 //! a node that died are gone.
 
-use futures_util::SinkExt;
 use reqwest::Method;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::managed::config;
-use super::{Admin, Events, close_code, connect, next_json, next_message, ws_url};
+use super::{Admin, Events, close_code, next_message, open};
 use crate::support::redis::RedisServer;
 use crate::support::{DEADLINE, Gateway, poll_until};
 
@@ -29,16 +28,7 @@ async fn connections_on_one_node_are_reached_through_another() {
     let node_b = Gateway::start(&clustered(&events, &redis)).await;
     let on_b = Admin::of(&node_b);
 
-    let mut ws = connect(&ws_url(&node_a, "/chat"), Some(KEY))
-        .await
-        .expect("connected to A");
-    ws.send(Message::text(r#"{"action":"sendmessage"}"#))
-        .await
-        .expect("send");
-    let id = next_json(&mut ws).await["connection"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let (mut ws, id) = open(&node_a, KEY).await;
     let path = format!("/@connections/{id}");
 
     // Sent through B, arrives on A's client: text and binary.
@@ -91,16 +81,7 @@ async fn connections_on_one_node_are_reached_through_another() {
 
     // A node that dies: its connection is gone for B at once (nobody receives), and its
     // registry entry expires.
-    let mut ws = connect(&ws_url(&node_a, "/chat"), Some(KEY))
-        .await
-        .expect("connected to A");
-    ws.send(Message::text(r#"{"action":"sendmessage"}"#))
-        .await
-        .expect("send");
-    let id = next_json(&mut ws).await["connection"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let (mut ws, id) = open(&node_a, KEY).await;
     let path = format!("/@connections/{id}");
     assert_eq!(on_b.call(Method::GET, &path, "").await.0, 200);
     node_a.signal("KILL");

@@ -7,26 +7,10 @@ use reqwest::Method;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::managed::config;
-use super::{Admin, Client, Events, close_code, connect, next_json, next_message, ws_url};
+use super::{Admin, Events, close_code, next_json, next_message, open};
 use crate::support::Gateway;
 
 const KEY: &str = "ws-key-0123456789abcdef";
-
-/// Connects as `key`'s consumer and returns the client and its connection id (learned
-/// from a two-way echo).
-async fn open(gw: &Gateway, key: &str) -> (Client, String) {
-    let mut ws = connect(&ws_url(gw, "/chat"), Some(key))
-        .await
-        .expect("connected");
-    ws.send(Message::text(r#"{"action":"sendmessage"}"#))
-        .await
-        .expect("send");
-    let id = next_json(&mut ws).await["connection"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    (ws, id)
-}
 
 #[tokio::test]
 async fn connections_can_be_sent_to_described_and_closed() {
@@ -100,6 +84,16 @@ async fn connections_are_listed_by_page_and_filter_and_broadcast_to() {
     let (mut a2, id_a2) = open(&gw, KEY).await;
     let bob_key = format!("{KEY}-bob");
     let (mut b, id_b) = open(&gw, &bob_key).await;
+
+    let metrics = admin.metrics().await;
+    assert!(
+        metrics.contains("tollgate_websocket_connections 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"tollgate_websocket_messages_total{api="chat",direction="in"} 3"#),
+        "{metrics}"
+    );
 
     let (status, all) = admin.call(Method::GET, "/@connections?api=chat", "").await;
     assert_eq!(status, 200);

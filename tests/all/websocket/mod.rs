@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -82,6 +82,22 @@ pub async fn close_code(ws: &mut Client) -> u16 {
         Message::Close(None) => 1005,
         other => panic!("expected a close, got {other:?}"),
     }
+}
+
+/// Connects to the `/chat` API of `managed::config` as `key`'s consumer and returns the client and its connection id (learned
+/// from a two-way echo).
+pub async fn open(gw: &Gateway, key: &str) -> (Client, String) {
+    let mut ws = connect(&ws_url(gw, "/chat"), Some(key))
+        .await
+        .expect("connected");
+    ws.send(Message::text(r#"{"action":"sendmessage"}"#))
+        .await
+        .expect("send");
+    let id = next_json(&mut ws).await["connection"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    (ws, id)
 }
 
 /// One call the gateway made to the event backend.
@@ -250,6 +266,19 @@ impl Admin {
             base: gw.admin_url().to_owned(),
             client: crate::support::client(),
         }
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
     }
 
     /// Sends a request to `path` with the token.
