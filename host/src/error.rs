@@ -152,6 +152,10 @@ pub fn respond(err: &RequestError) -> Response<Body> {
     );
     if let RequestError::UpgradeRequired = err {
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
     }
     if let RequestError::MethodNotAllowed(allowed) = err {
         let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();

@@ -31,14 +31,16 @@ const MAX_PAGE: usize = 1000;
 pub async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
-    let id = path
-        .strip_prefix("/@connections/")
-        .filter(|id| !id.is_empty() && !id.contains('/'))
-        .map(|id| {
+    // `/@connections` itself lists and broadcasts; below it, exactly one id segment.
+    let id = match path.strip_prefix("/@connections/") {
+        None => None,
+        Some(id) if !id.is_empty() && !id.contains('/') => Some(
             percent_encoding::percent_decode_str(id)
                 .decode_utf8_lossy()
-                .into_owned()
-        });
+                .into_owned(),
+        ),
+        Some(_) => return reply(StatusCode::NOT_FOUND, &json!({ "message": "Not Found" })),
+    };
     let connections = state.gateway.connections();
     let method = req.method().clone();
     match (method, id) {
@@ -94,40 +96,17 @@ pub async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Full
     }
 }
 
-/// Sends `message` to every connection `filter` covers, page by page.
+/// Sends `message` to every connection `filter` covers.
 async fn broadcast(
     state: &AdminState,
     filter: &Filter,
     message: Outgoing,
 ) -> Response<Full<Bytes>> {
     let connections = state.gateway.connections();
-    let (mut sent, mut gone, mut full) = (0u64, 0u64, 0u64);
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = match connections.list(filter, cursor.as_deref(), MAX_PAGE).await {
-            Ok(p) => p,
-            Err(e) => return failure(&e),
-        };
-        for info in &page.items {
-            match connections
-                .deliver(&info.connection_id, Command::Send(message.clone()))
-                .await
-            {
-                Ok(()) => sent += 1,
-                Err(DeliveryError::Full) => full += 1,
-                Err(DeliveryError::Gone) => gone += 1,
-                Err(e) => return failure(&e),
-            }
-        }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
+    match connections.broadcast(filter, &Command::Send(message)).await {
+        Ok(outcome) => reply(StatusCode::OK, &json!(outcome)),
+        Err(e) => failure(&e),
     }
-    reply(
-        StatusCode::OK,
-        &json!({ "sent": sent, "gone": gone, "queueFull": full }),
-    )
 }
 
 fn filter(query: &str) -> Filter {

@@ -242,9 +242,11 @@ where
     let route = &api.routes[m.route];
     let prefix_len = m.prefix_len;
     let (api_id, stage_id) = (m.api, m.stage);
-    if api.websocket.is_some() && !crate::websocket::is_upgrade(&parts.headers) {
+    if api.websocket.is_some()
+        && let Err(e) = crate::websocket::connect::check_handshake(&parts.headers)
+    {
         crate::body::discard(body);
-        return Err(RequestError::UpgradeRequired);
+        return Err(e);
     }
 
     let declared_len = parts

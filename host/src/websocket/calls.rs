@@ -173,6 +173,16 @@ impl Origin {
 
     /// Adds the gateway's headers: connection id, route key, event, request id, identity.
     fn stamp(&self, headers: &mut HeaderMap, kind: &EventType, route_key: &str, request_id: &str) {
+        // Only the gateway says these: a client's copies (on `$connect`) are dropped.
+        for name in [
+            &CONNECTION_ID,
+            &ROUTE_KEY,
+            &EVENT_TYPE,
+            &PRINCIPAL,
+            &AUTHORIZER_CONTEXT,
+        ] {
+            headers.remove(name);
+        }
         let mut set = |name: &HeaderName, value: &str| {
             if let Ok(v) = HeaderValue::from_str(value) {
                 headers.insert(name.clone(), v);

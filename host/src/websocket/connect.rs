@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::calls::{Event, EventType, Origin};
 use super::messages::Router;
-use super::registry::{ConnectionIdentity, ConnectionInfo, new_id, now_ms};
+use super::registry::{ConnectionIdentity, ConnectionInfo, Connections, new_id, now_ms};
 use super::session::{self, Limits};
 use crate::body::Body;
 use crate::error::RequestError;
@@ -72,16 +72,12 @@ pub async fn connect(c: Connect<'_>) -> Result<Response<Body>, RequestError> {
         .websocket
         .as_ref()
         .ok_or_else(|| RequestError::Internal("not a WebSocket API".into()))?;
-    if parts
+    check_handshake(&parts.headers)?;
+    let offered = parts
         .headers
-        .get(header::SEC_WEBSOCKET_VERSION)
-        .map(HeaderValue::as_bytes)
-        != Some(b"13")
-    {
-        return Err(RequestError::BadRequest(
-            "WebSocket version 13 is required (`Sec-WebSocket-Version: 13`)".into(),
-        ));
-    }
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let accept = parts
         .headers
         .get(header::SEC_WEBSOCKET_KEY)
@@ -162,18 +158,31 @@ pub async fn connect(c: Connect<'_>) -> Result<Response<Body>, RequestError> {
         tracing::debug!(status = %answer.status(), "$connect refused the connection");
         return Ok(answer);
     }
+    // The subprotocol the integration chose, when it is one the client offered.
     let protocol = answer
         .headers()
         .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .filter(|chosen| {
+            offered.as_deref().is_some_and(|o| {
+                o.split(',')
+                    .any(|p| p.trim().as_bytes() == chosen.as_bytes())
+            })
+        })
         .cloned();
     crate::body::discard(answer.into_body());
 
     let connections = Arc::clone(&snapshot.connections);
-    let (local, commands) = connections.register(origin.info.clone()).await;
+    connections.announce(&origin.info).await;
+    // From here on nothing awaits until the session task owns the registration.
+    let (local, commands) = connections.register(origin.info.clone());
     let limits = Limits::from(&ws_api.settings);
     let replies = local.sender();
     tokio::spawn(async move {
         let id = origin.info.connection_id.clone();
+        let registered = Registered {
+            connections: &connections,
+            id: &id,
+        };
         let ending = match client.await {
             Ok(upgraded) => {
                 let ws = session::accept(TokioIo::new(upgraded), &limits).await;
@@ -185,7 +194,7 @@ pub async fn connect(c: Connect<'_>) -> Result<Response<Body>, RequestError> {
                 reason: format!("the upgrade did not complete: {e}"),
             },
         };
-        connections.unregister(&id);
+        drop(registered);
         tracing::debug!(connection = %id, code = ending.code, reason = %ending.reason, "WebSocket connection ended");
         disconnect(&origin, &ending).await;
     });
@@ -201,6 +210,47 @@ pub async fn connect(c: Connect<'_>) -> Result<Response<Body>, RequestError> {
         h.insert(header::SEC_WEBSOCKET_PROTOCOL, p);
     }
     Ok(response)
+}
+
+/// Unregisters the connection when the session ends, however it ends.
+struct Registered<'a> {
+    connections: &'a Connections,
+    id: &'a str,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.connections.unregister(self.id);
+    }
+}
+
+/// Checks the handshake headers of an upgrade to a managed API, before any plugin runs:
+/// not an upgrade, or not version 13, is 426; a missing or malformed key is 400.
+pub fn check_handshake(headers: &HeaderMap) -> Result<(), RequestError> {
+    if !super::is_upgrade(headers)
+        || headers
+            .get(header::SEC_WEBSOCKET_VERSION)
+            .map(HeaderValue::as_bytes)
+            != Some(b"13")
+    {
+        return Err(RequestError::UpgradeRequired);
+    }
+    use base64::Engine as _;
+    let key_ok = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|k| {
+            base64::engine::general_purpose::STANDARD
+                .decode(k.as_bytes())
+                .ok()
+        })
+        .is_some_and(|k| k.len() == 16);
+    if key_ok {
+        Ok(())
+    } else {
+        Err(RequestError::BadRequest(
+            "`Sec-WebSocket-Key` must be 16 bytes in base64".into(),
+        ))
+    }
 }
 
 /// Calls `$disconnect`, best effort.

@@ -22,7 +22,7 @@ pub struct Router {
     origin: Arc<Origin>,
     local: Arc<Local>,
     replies: mpsc::Sender<Command>,
-    worker: Option<mpsc::Sender<Incoming>>,
+    worker: Option<(mpsc::Sender<Incoming>, tokio::task::JoinHandle<()>)>,
     bucket: Option<Bucket>,
 }
 
@@ -57,10 +57,10 @@ impl Messages for Router {
         {
             return Some(self.error("Too Many Requests"));
         }
-        let worker = self.worker.get_or_insert_with(|| {
+        let (worker, _) = self.worker.get_or_insert_with(|| {
             let (tx, rx) = mpsc::channel(BACKLOG);
-            tokio::spawn(work(Arc::clone(&self.origin), rx, self.replies.clone()));
-            tx
+            let task = tokio::spawn(work(Arc::clone(&self.origin), rx, self.replies.clone()));
+            (tx, task)
         });
         match worker.try_send(message) {
             Ok(()) => None,
@@ -73,6 +73,16 @@ impl Messages for Router {
     }
 }
 
+impl Drop for Router {
+    /// The connection ended: messages still waiting or with their integration are
+    /// dropped, so none reaches a backend after `$disconnect`.
+    fn drop(&mut self) {
+        if let Some((_, task)) = &self.worker {
+            task.abort();
+        }
+    }
+}
+
 /// An error message as Amazon API Gateway sends it.
 pub fn error_message(origin: &Origin, message: &str, request_id: &str) -> Outgoing {
     Outgoing::Text(
@@ -81,7 +91,8 @@ pub fn error_message(origin: &Origin, message: &str, request_id: &str) -> Outgoi
             "connectionId": origin.info.connection_id,
             "requestId": request_id,
         })
-        .to_string(),
+        .to_string()
+        .into(),
     )
 }
 
@@ -99,8 +110,9 @@ async fn work(
             Box::pin(handle(&origin, message, &request_id));
         if let Some(reply) = handled.await {
             metrics::counter!("tollgate_websocket_messages_total", "api" => origin.info.api.clone(), "direction" => "out").increment(1);
-            if replies.try_send(Command::Send(reply)).is_err() {
-                tracing::warn!(connection = %origin.info.connection_id, "reply dropped: the connection's queue is full");
+            // The session drains its queue by itself, so this wait ends.
+            if replies.send(Command::Send(reply)).await.is_err() {
+                return;
             }
         }
     }

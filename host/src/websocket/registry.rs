@@ -10,8 +10,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::cluster::Cluster;
+use super::cluster::{Broadcast, Cluster};
 
 /// What a session is asked to do from outside (the `@connections` API, a two-way reply).
 #[derive(Clone, Debug)]
@@ -22,11 +23,11 @@ pub enum Command {
     Close,
 }
 
-/// A message to a client.
+/// A message to a client (cheap to clone: a broadcast shares one copy).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outgoing {
     /// A text message.
-    Text(String),
+    Text(Utf8Bytes),
     /// A binary message.
     Binary(Bytes),
 }
@@ -37,7 +38,7 @@ impl Outgoing {
         if binary {
             return Self::Binary(data);
         }
-        match String::from_utf8(data.to_vec()) {
+        match Utf8Bytes::try_from(data.clone()) {
             Ok(text) => Self::Text(text),
             Err(_) => Self::Binary(data),
         }
@@ -192,9 +193,16 @@ impl Connections {
         })
     }
 
-    /// Registers a new connection (in Redis too, before this returns) and returns its
-    /// entry and its session's queue.
-    pub async fn register(&self, info: ConnectionInfo) -> (Arc<Local>, mpsc::Receiver<Command>) {
+    /// Records a new connection in Redis, before it is [registered](Self::register) here.
+    pub async fn announce(&self, info: &ConnectionInfo) {
+        if let Some(cluster) = &self.cluster {
+            cluster.announce(info).await;
+        }
+    }
+
+    /// Registers a new connection of this node and returns its entry and its session's
+    /// queue.
+    pub fn register(&self, info: ConnectionInfo) -> (Arc<Local>, mpsc::Receiver<Command>) {
         let (queue, rx) = mpsc::channel(QUEUE);
         let local = Arc::new(Local {
             last_active: AtomicU64::new(info.connected_at),
@@ -207,9 +215,6 @@ impl Connections {
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, Arc::clone(&local));
         metrics::gauge!("tollgate_websocket_connections").increment(1.0);
-        if let Some(cluster) = &self.cluster {
-            cluster.announce(&local.info).await;
-        }
         (local, rx)
     }
 
@@ -299,6 +304,25 @@ impl Connections {
         let next = (items.len() > limit).then(|| items[limit - 1].connection_id.clone());
         items.truncate(limit);
         Ok(Page { items, next })
+    }
+
+    /// Sends `command` to every connection `filter` covers, on every node.
+    pub async fn broadcast(
+        &self,
+        filter: &Filter,
+        command: &Command,
+    ) -> Result<Broadcast, DeliveryError> {
+        let local = |id: &str| self.deliver_local(id, command.clone());
+        if let Some(cluster) = &self.cluster {
+            return cluster.broadcast(filter, command, local).await;
+        }
+        let mut outcome = Broadcast::default();
+        for conn in self.all_local() {
+            if filter.matches(&conn.info) {
+                outcome.count(local(&conn.info.connection_id));
+            }
+        }
+        Ok(outcome)
     }
 
     /// The cluster, when connections are shared through Redis.

@@ -18,6 +18,9 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use super::registry::{Command, Outgoing};
 use crate::config::WebSocketSettings;
 
+/// Longest a write to the client may take; a client that stops reading is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Bytes a connection's read buffer starts with (it grows for larger frames): small, so an
 /// idle connection costs little.
 const READ_BUFFER: usize = 2048;
@@ -101,10 +104,10 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     M: Messages,
 {
-    let end_of_life = Instant::now() + limits.max_duration;
-    let mut idle_until = Instant::now() + limits.idle_timeout;
+    let end_of_life = after(limits.max_duration);
+    let mut idle_until = after(limits.idle_timeout);
     let pings = !limits.ping_interval.is_zero();
-    let mut next_ping = Instant::now() + limits.ping_interval;
+    let mut next_ping = after(limits.ping_interval);
     loop {
         tokio::select! {
             () = sleep_until(end_of_life) => {
@@ -114,14 +117,14 @@ where
                 return close(&mut ws, CloseCode::Away, "Going away: idle timeout").await;
             }
             () = sleep_until(next_ping), if pings => {
-                next_ping = Instant::now() + limits.ping_interval;
-                if ws.send(Message::Ping(Bytes::new())).await.is_err() {
+                next_ping = after(limits.ping_interval);
+                if !send(&mut ws, Message::Ping(Bytes::new())).await {
                     return dropped("ping failed");
                 }
             }
             command = commands.recv() => match command {
                 Some(Command::Send(out)) => {
-                    if ws.send(to_message(out)).await.is_err() {
+                    if !send(&mut ws, to_message(out)).await {
                         return dropped("send failed");
                     }
                 }
@@ -144,7 +147,7 @@ where
                     Some(Err(e)) => return dropped(&e.to_string()),
                     Some(Ok(m)) => m,
                 };
-                idle_until = Instant::now() + limits.idle_timeout;
+                idle_until = after(limits.idle_timeout);
                 handler.on_activity();
                 let reply = match message {
                     Message::Text(text) => handler.on_message(Incoming {
@@ -163,7 +166,7 @@ where
                     Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => None,
                 };
                 if let Some(out) = reply
-                    && ws.send(to_message(out)).await.is_err()
+                    && !send(&mut ws, to_message(out)).await
                 {
                     return dropped("send failed");
                 }
@@ -172,9 +175,27 @@ where
     }
 }
 
+/// `d` from now (a far future when that overflows).
+fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+}
+
+/// Sends within [`SEND_TIMEOUT`]; false when the client is gone or not reading.
+async fn send<S>(ws: &mut WebSocketStream<S>, message: Message) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, ws.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
 fn to_message(out: Outgoing) -> Message {
     match out {
-        Outgoing::Text(t) => Message::Text(Utf8Bytes::from(t)),
+        Outgoing::Text(t) => Message::Text(t),
         Outgoing::Binary(b) => Message::Binary(b),
     }
 }

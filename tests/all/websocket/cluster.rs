@@ -81,7 +81,7 @@ async fn connections_on_one_node_are_reached_through_another() {
 
     // A node that dies: its connection is gone for B at once (nobody receives), and its
     // registry entry expires.
-    let (mut ws, id) = open(&node_a, KEY).await;
+    let (_ws, id) = open(&node_a, KEY).await;
     let path = format!("/@connections/{id}");
     assert_eq!(on_b.call(Method::GET, &path, "").await.0, 200);
     node_a.signal("KILL");

@@ -73,6 +73,13 @@ async fn connections_can_be_sent_to_described_and_closed() {
             .0,
         410
     );
+    // A malformed id path is not a broadcast.
+    let nested = format!("{path}/x");
+    assert_eq!(admin.call(Method::POST, &nested, "no").await.0, 404);
+    assert_eq!(
+        admin.call(Method::POST, "/@connections/", "no").await.0,
+        404
+    );
 }
 
 #[tokio::test]

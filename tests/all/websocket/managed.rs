@@ -106,6 +106,14 @@ async fn connect_runs_the_authorizer_and_the_connect_integration() {
         .expect("plain GET");
     assert_eq!(plain.status(), 426);
     assert_eq!(plain.headers()["upgrade"], "websocket");
+    // Another WebSocket version: 426 naming 13, before any plugin.
+    match connect_with(&url, &[("x-api-key", KEY), ("sec-websocket-version", "8")]).await {
+        Err(Error::Http(r)) => {
+            assert_eq!(r.status(), 426);
+            assert_eq!(r.headers()["sec-websocket-version"], "13");
+        }
+        other => panic!("expected 426, got {:?}", other.map(|_| "a connection")),
+    }
 
     // Accepted, with the subprotocol the integration chose.
     let (mut ws, response) = {
@@ -115,6 +123,11 @@ async fn connect_runs_the_authorizer_and_the_connect_integration() {
             .expect("req");
         req.headers_mut()
             .insert("x-api-key", KEY.parse().expect("v"));
+        // Headers only the gateway may set: a client's copies are dropped.
+        req.headers_mut()
+            .insert("x-principal-id", "mallory".parse().expect("v"));
+        req.headers_mut()
+            .insert("x-connection-id", "forged".parse().expect("v"));
         req.headers_mut().insert(
             "sec-websocket-protocol",
             "chat.v1, chat.v2".parse().expect("v"),

@@ -22,7 +22,7 @@ impl Messages for Echo {
     fn on_message(&mut self, message: Incoming) -> Option<Outgoing> {
         let text = String::from_utf8_lossy(&message.data).into_owned();
         self.0.push(message);
-        Some(Outgoing::Text(format!("echo:{text}")))
+        Some(Outgoing::Text(format!("echo:{text}").into()))
     }
 }
 
