@@ -102,6 +102,12 @@ pub(super) fn resolve_paths(config: &mut Config, dir: &Path) {
             fix(ca);
         }
     }
+    if let Some(log) = &mut config.telemetry.access_log
+        && let Some(file) = log.file()
+        && file.is_relative()
+    {
+        log.destination = dir.join(file).display().to_string();
+    }
     if let Some(dir) = &mut config.plugin_runtime.plugin_dir {
         fix(dir);
     }

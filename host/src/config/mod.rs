@@ -30,6 +30,7 @@ mod refs;
 mod root;
 mod runtime;
 mod state;
+mod telemetry;
 mod units;
 mod usage;
 mod validate;
@@ -49,6 +50,7 @@ pub use plugin::{
 pub use root::{Config, Version};
 pub use runtime::PluginRuntime;
 pub use state::{RedisConfig, StateConfig, StoreFailure};
+pub use telemetry::{AccessLogConfig, OtlpProtocol, TelemetryConfig, TracingConfig};
 pub use units::{ByteSize, Duration};
 pub use upstream::{Balance, PassiveHealth, TargetUrl, Upstream, UpstreamProtocol};
 pub use usage::{MeterMode, Period, Quota, Throttle, UsagePlan};

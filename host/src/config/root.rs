@@ -53,6 +53,9 @@ pub struct Config {
     /// Usage plans: throttle and quota per consumer.
     #[serde(default)]
     pub usage_plans: BTreeMap<String, UsagePlan>,
+    /// Access logs and OpenTelemetry traces (read at start).
+    #[serde(default)]
+    pub telemetry: super::TelemetryConfig,
 }
 
 impl Config {

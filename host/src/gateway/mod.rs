@@ -17,6 +17,7 @@ pub use plugins::PluginHost;
 pub use reload::{Reloader, watch};
 use snapshot::{BuildError, Snapshot};
 
+use crate::telemetry::Telemetry;
 use crate::websocket::Connections;
 use crate::websocket::cluster::Cluster;
 
@@ -28,6 +29,7 @@ pub struct Gateway {
     clients: ClientCache,
     plugins: PluginHost,
     connections: Arc<Connections>,
+    telemetry: Arc<Telemetry>,
 }
 
 impl Gateway {
@@ -38,6 +40,7 @@ impl Gateway {
         let plugins = PluginHost::new(state);
         let loaded = plugins.load_all(config).await?;
         let connections = connections(&config.state).await;
+        let telemetry = Arc::new(Telemetry::start(&config.telemetry).await?);
         let snapshot = Snapshot::build(config, &clients, &plugins, &loaded, &connections)?;
         plugins.activate(&loaded);
         Ok(Self {
@@ -46,7 +49,13 @@ impl Gateway {
             clients,
             plugins,
             connections,
+            telemetry,
         })
+    }
+
+    /// Where finished requests go: metrics and the access log.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
     }
 
     /// The managed WebSocket connections.

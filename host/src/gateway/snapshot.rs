@@ -107,6 +107,9 @@ pub enum BuildError {
         /// How.
         message: String,
     },
+    /// The access log could not be opened.
+    #[error(transparent)]
+    AccessLog(#[from] crate::telemetry::access_log::AccessLogError),
     /// A backend client could not be made.
     #[error("upstream `{upstream}`: {source}")]
     Client {

@@ -23,6 +23,7 @@ use crate::integration::headers::Forwarded;
 use crate::integration::{Integration, Outbound};
 use crate::plugin::{BodySlot, RequestHandle, RouteRef};
 use crate::router::{NormalizedPath, RouteMatch, Routed};
+use crate::telemetry::{Finishing, Observed};
 use phases::RequestOutcome;
 use std::sync::Arc;
 
@@ -51,9 +52,17 @@ pub async fn handle(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let mut extra = Vec::new();
-    let mut response = match route_and_call(gateway, conn, req, &request_id, &mut extra).await {
+    let observed = {
+        let (head, body) = req.into_parts();
+        let observed = Observed::new(&request_id, &head, conn.remote.ip());
+        req = Request::from_parts(head, body);
+        observed
+    };
+    let routed = observed.scope(route_and_call(gateway, conn, req, &request_id, &mut extra));
+    let mut response = match routed.await {
         Ok(r) => r,
         Err(err) => {
+            observed.update(|r| r.error = Some(err.to_string()));
             match err.source_kind() {
                 ErrorSource::Client => {
                     tracing::debug!(%request_id, %method, %path, error = %err, "request refused")
@@ -77,7 +86,11 @@ pub async fn handle(
     for (name, value) in extra {
         response.headers_mut().append(name, value);
     }
-    response
+    let status = response.status().as_u16();
+    observed.update(|r| r.status = status);
+    response.map(|body| {
+        Finishing::new(body, observed, std::sync::Arc::clone(gateway.telemetry())).boxed_unsync()
+    })
 }
 
 /// The client's `x-request-id` when it is sane (1-200 visible ASCII characters), else a new
@@ -241,6 +254,13 @@ where
     let stage = &api.stages[m.stage];
     let route = &api.routes[m.route];
     let prefix_len = m.prefix_len;
+    crate::telemetry::record::update(|r| {
+        r.route = Some((
+            Arc::clone(&api.name),
+            Arc::clone(&stage.name),
+            Arc::clone(&route.key),
+        ));
+    });
     let (api_id, stage_id) = (m.api, m.stage);
     if api.websocket.is_some()
         && let Err(e) = crate::websocket::connect::check_handshake(&parts.headers)
@@ -293,6 +313,9 @@ where
     } else {
         (parts, m.params, body, None, None, None)
     };
+    if let Some(identity) = &identity {
+        crate::telemetry::record::update(|r| r.principal = Some(identity.principal.clone()));
+    }
     if api.websocket.is_some() {
         crate::body::discard(body);
         return crate::websocket::connect::connect(crate::websocket::connect::Connect {
@@ -368,7 +391,7 @@ where
         },
         upgrade: client_upgrade.is_some(),
     };
-    let mut response = http.call(rendered, out).await?;
+    let mut response = crate::telemetry::record::integration_call(http.call(rendered, out)).await?;
     if let Some(client) = client_upgrade
         && response.status() == http::StatusCode::SWITCHING_PROTOCOLS
     {

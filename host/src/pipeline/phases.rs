@@ -14,6 +14,7 @@ use crate::plugin::{
     Action, BodyError, BodySlot, Plugin, PluginResponse, PluginSlot, RequestHandle, RequestPhase,
     ResponseHandle, ResponsePhase, header_pair,
 };
+use crate::telemetry::record as telemetry;
 
 /// A plugin in a chain.
 #[derive(Clone)]
@@ -47,6 +48,20 @@ const RESPONSE_PHASES: [ResponsePhase; 3] = [
     ResponsePhase::Transform,
     ResponsePhase::Configure,
 ];
+
+/// Phase names in records, metrics and traces.
+const REQUEST_PHASE_NAMES: [&str; 5] = ["authorize", "configure", "meter", "transform", "map"];
+const RESPONSE_PHASE_NAMES: [&str; 3] =
+    ["response-map", "response-transform", "response-configure"];
+
+/// A plugin call's outcome, as records and metrics name it.
+fn outcome(result: &Result<Action, crate::plugin::PluginError>) -> &'static str {
+    match result {
+        Ok(Action::Continue) => "continue",
+        Ok(Action::Respond(_)) => "respond",
+        Err(e) => e.kind(),
+    }
+}
 
 /// The configure phase: CORS preflights run it alone.
 const CONFIGURE: usize = 1;
@@ -129,7 +144,13 @@ pub async fn run_function(
     handle: RequestHandle,
     extra: &mut ExtraHeaders,
 ) -> Result<Response<Body>, RequestError> {
-    let (back, result) = plugin.handle(handle).await;
+    let (back, result) = telemetry::plugin_call(
+        &plugin.settings().name,
+        "function",
+        plugin.handle(handle),
+        |(_, r)| r.as_ref().map_or_else(|e| e.kind(), |_| "respond"),
+    )
+    .await;
     if let Some(mut back) = back {
         extra.append(&mut back.response_headers);
     }
@@ -204,7 +225,13 @@ async fn run_plugins(
     let authorize = i == 0;
     for attached in plugins {
         let plugin = &attached.slot.plugin();
-        let (back, result) = plugin.on_request(REQUEST_PHASES[i], handle).await;
+        let (back, result) = telemetry::plugin_call(
+            &plugin.settings().name,
+            REQUEST_PHASE_NAMES[i],
+            plugin.on_request(REQUEST_PHASES[i], handle),
+            |(_, r)| outcome(r),
+        )
+        .await;
         let Some(mut back) = back else {
             return Err(RequestError::Plugin {
                 plugin: plugin.name().to_owned(),
@@ -270,7 +297,13 @@ pub async fn run_response(
     for (i, chain) in chains.response.iter().enumerate().skip(first) {
         for attached in chain {
             let plugin = &attached.slot.plugin();
-            let (back, result) = plugin.on_response(RESPONSE_PHASES[i], handle).await;
+            let (back, result) = telemetry::plugin_call(
+                &plugin.settings().name,
+                RESPONSE_PHASE_NAMES[i],
+                plugin.on_response(RESPONSE_PHASES[i], handle),
+                |(_, r)| outcome(r),
+            )
+            .await;
             let Some(mut back) = back else {
                 return Err(RequestError::Plugin {
                     plugin: plugin.name().to_owned(),

@@ -120,6 +120,18 @@ pub enum PluginError {
     },
 }
 
+impl PluginError {
+    /// What kind of failure a failed call was, for metrics: `deadline` (the call ran out
+    /// of time), `trap` (the guest trapped, memory limits included) or `error`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Call { message, .. } if message.starts_with("deadline") => "deadline",
+            Self::Call { message, .. } if message.starts_with("trapped") => "trap",
+            _ => "error",
+        }
+    }
+}
+
 /// Which world of the contract a plugin implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

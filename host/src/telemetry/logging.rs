@@ -31,8 +31,13 @@ pub fn init(format: LogFormat) {
 
 /// Installs the global metrics recorder; `None` if one is installed already.
 pub fn init_metrics() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
-    metrics_exporter_prometheus::PrometheusBuilder::new()
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(super::metrics::BUCKETS)
+        .inspect_err(|e| tracing::warn!(error = %e, "histogram buckets not set"))
+        .ok()?
         .install_recorder()
         .inspect_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
-        .ok()
+        .ok()?;
+    super::metrics::describe();
+    Some(handle)
 }

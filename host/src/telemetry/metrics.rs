@@ -1,0 +1,145 @@
+//! The gateway's Prometheus metrics: their names, help texts and where they are recorded
+//! (`docs/observability.md` lists them). Label values are shared strings (API, route and
+//! plugin names are `Arc<str>`), so recording allocates nothing per request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics::{describe_counter, describe_gauge, describe_histogram};
+
+use super::record::Record;
+
+/// Requests by `api`, `route`, `method` and `status` class (`2xx`, …).
+pub const REQUESTS: &str = "tollgate_requests_total";
+/// Request duration, to the last response byte, by `api` and `route`.
+pub const REQUEST_DURATION: &str = "tollgate_request_duration_seconds";
+/// Integration duration, to its response head, by `api` and `route`.
+pub const UPSTREAM_DURATION: &str = "tollgate_upstream_duration_seconds";
+/// Plugin call duration by `plugin` and `phase`.
+pub const PLUGIN_DURATION: &str = "tollgate_plugin_duration_seconds";
+/// Plugin calls that failed, by `plugin` and `kind` (`trap`, `deadline`, `error`).
+pub const PLUGIN_ERRORS: &str = "tollgate_plugin_errors_total";
+/// Config reloads by `result` (`success`, `failure`).
+pub const CONFIG_RELOADS: &str = "tollgate_config_reloads_total";
+/// Plugin loads (start, reload, hot-load) by `plugin` and `result`.
+pub const PLUGIN_LOADS: &str = "tollgate_plugin_loads_total";
+/// Warm instances kept, by `plugin`.
+pub const PLUGIN_INSTANCES: &str = "tollgate_plugin_instances";
+/// Whether an upstream target takes traffic (1) or is ejected (0).
+pub const UPSTREAM_TARGET_UP: &str = "tollgate_upstream_target_up";
+/// Open client connections, by `listener`.
+pub const CONNECTIONS: &str = "tollgate_connections";
+
+/// Histogram buckets, in seconds.
+pub const BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+
+/// Gives every metric its help text (once, when the recorder is installed).
+pub fn describe() {
+    describe_counter!(
+        REQUESTS,
+        "Requests served, by API, route, method and status class"
+    );
+    describe_histogram!(
+        REQUEST_DURATION,
+        metrics::Unit::Seconds,
+        "Time from the request's arrival to its last response byte"
+    );
+    describe_histogram!(
+        UPSTREAM_DURATION,
+        metrics::Unit::Seconds,
+        "Time from sending the request to the integration to its response head"
+    );
+    describe_histogram!(
+        PLUGIN_DURATION,
+        metrics::Unit::Seconds,
+        "Time of one plugin call, by plugin and phase"
+    );
+    describe_counter!(
+        PLUGIN_ERRORS,
+        "Plugin calls that failed: trap, deadline or error"
+    );
+    describe_counter!(CONFIG_RELOADS, "Config reloads, by result");
+    describe_counter!(
+        PLUGIN_LOADS,
+        "Plugin loads and hot-loads, by plugin and result"
+    );
+    describe_gauge!(PLUGIN_INSTANCES, "Warm instances a plugin keeps");
+    describe_gauge!(
+        UPSTREAM_TARGET_UP,
+        "1 while an upstream target takes traffic, 0 while it is ejected"
+    );
+    describe_gauge!(CONNECTIONS, "Open client connections, by listener");
+    describe_gauge!(
+        "tollgate_websocket_connections",
+        "Open managed WebSocket connections on this node"
+    );
+    describe_counter!(
+        "tollgate_websocket_messages_total",
+        "Managed WebSocket messages, by API and direction (in, out)"
+    );
+    describe_histogram!(
+        "tollgate_websocket_integration_seconds",
+        metrics::Unit::Seconds,
+        "Integration time of one WebSocket message"
+    );
+    describe_counter!(
+        "tollgate_usage_plan_rejections_total",
+        "Requests refused by a usage plan, by plan and reason (throttle, quota, no plan)"
+    );
+    describe_counter!(
+        "tollgate_authorizer_cache_total",
+        "Authorizer decision cache lookups, by plugin and result (hit, miss)"
+    );
+}
+
+/// A plugin call's time, and its failure.
+pub fn plugin_call(plugin: &Arc<str>, phase: &'static str, outcome: &'static str, took: Duration) {
+    metrics::histogram!(PLUGIN_DURATION, "plugin" => Arc::clone(plugin), "phase" => phase)
+        .record(took.as_secs_f64());
+    if outcome != "continue" && outcome != "respond" {
+        metrics::counter!(PLUGIN_ERRORS, "plugin" => Arc::clone(plugin), "kind" => outcome)
+            .increment(1);
+    }
+}
+
+/// The request's counters and histograms.
+pub fn request(record: &Record) {
+    let class = match record.status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    let (api, route): (Arc<str>, Arc<str>) = match &record.route {
+        Some((api, _, route)) => (Arc::clone(api), Arc::clone(route)),
+        None => (Arc::from(""), Arc::from("")),
+    };
+    let method = metrics::SharedString::from(method_label(&record.method));
+    metrics::counter!(REQUESTS, "api" => Arc::clone(&api), "route" => Arc::clone(&route), "method" => method, "status" => class)
+        .increment(1);
+    metrics::histogram!(REQUEST_DURATION, "api" => Arc::clone(&api), "route" => Arc::clone(&route))
+        .record(record.latency.as_secs_f64());
+    if let Some(took) = record.integration {
+        metrics::histogram!(UPSTREAM_DURATION, "api" => api, "route" => route)
+            .record(took.as_secs_f64());
+    }
+}
+
+/// Standard methods as static labels; anything else is `OTHER`, so a client cannot grow
+/// the label set.
+fn method_label(m: &http::Method) -> &'static str {
+    match *m {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::PATCH => "PATCH",
+        http::Method::DELETE => "DELETE",
+        http::Method::HEAD => "HEAD",
+        http::Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
