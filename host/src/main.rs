@@ -104,6 +104,8 @@ async fn run(
     // Signal handlers exist before the gateway reports ready, so a supervisor that signals
     // right away gets a graceful shutdown, not the default kill.
     let shutdown = shutdown_signal()?;
+    // The recorder exists before plugins load, so their loads are counted.
+    let metrics = telemetry::init_metrics();
     let gateway = Arc::new(
         Gateway::new(&config)
             .await
@@ -146,7 +148,7 @@ async fn run(
         tollgate::gateway::watch_plugin_dir(Arc::clone(&gateway), dir.clone()).await;
     }
     let admin_stop = tokio_util::sync::CancellationToken::new();
-    start_admin(&config, &gateway, reloader, &admin_stop).await?;
+    start_admin(&config, &gateway, reloader, metrics, &admin_stop).await?;
     println!("{}", serde_json::json!({ "event": "ready" }));
     server.run(shutdown).await;
     admin_stop.cancel();
@@ -159,6 +161,7 @@ async fn start_admin(
     config: &Config,
     gateway: &Arc<Gateway>,
     reloader: Option<Arc<tollgate::gateway::Reloader>>,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     stop: &tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
     use tollgate::admin::{AdminServer, AdminState};
@@ -177,7 +180,7 @@ async fn start_admin(
         gateway: Arc::clone(gateway),
         reloader,
         token,
-        metrics: tollgate::telemetry::init_metrics(),
+        metrics,
     };
     match AdminServer::bind(address, state).await {
         Ok(server) => {

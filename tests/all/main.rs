@@ -13,6 +13,7 @@ mod introspection;
 mod jwt;
 mod lifecycle;
 mod limits;
+mod observability;
 mod plugin_capabilities;
 mod plugin_loading;
 mod plugin_worlds;

@@ -193,10 +193,9 @@ impl PluginHost {
                     message,
                 })?;
             let size = wasm.len();
-            loaded.insert(
-                name.clone(),
-                (Plugin::load(engine, wasm, settings).await?, size),
-            );
+            let plugin = Plugin::load(engine, wasm, settings).await;
+            count_load(name, &plugin);
+            loaded.insert(name.clone(), (plugin?, size));
         }
         Ok(loaded)
     }
@@ -290,8 +289,16 @@ impl PluginHost {
             running.settings().clone(),
             Some(running.kind()),
         )
-        .await?;
-        slot.swap(plugin, origin, size);
+        .await;
+        count_load(name, &plugin);
+        slot.swap(plugin?, origin, size);
         Ok(())
     }
+}
+
+/// Counts a plugin load by its result.
+fn count_load<T>(name: &str, result: &Result<T, PluginError>) {
+    let outcome = if result.is_ok() { "success" } else { "failure" };
+    metrics::counter!(crate::telemetry::metrics::PLUGIN_LOADS, "plugin" => name.to_owned(), "result" => outcome)
+        .increment(1);
 }

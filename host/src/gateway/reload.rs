@@ -35,6 +35,14 @@ impl Reloader {
 
     /// Reads, validates and applies the file; on error the running config stays.
     pub async fn reload(&self) -> Result<(), String> {
+        let result = self.load_and_apply().await;
+        let outcome = if result.is_ok() { "success" } else { "failure" };
+        metrics::counter!(crate::telemetry::metrics::CONFIG_RELOADS, "result" => outcome)
+            .increment(1);
+        result
+    }
+
+    async fn load_and_apply(&self) -> Result<(), String> {
         let config = Config::load(&self.path).map_err(|e| e.to_string())?;
         if config.listeners != self.listeners {
             tracing::warn!(

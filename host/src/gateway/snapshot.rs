@@ -73,6 +73,8 @@ pub struct Snapshot {
     pub store: Arc<StateStore>,
     /// Managed WebSocket connections (outlive snapshots).
     pub connections: Arc<Connections>,
+    /// The upstream pools, for their health in metrics.
+    pub upstreams: Vec<Arc<UpstreamPool>>,
 }
 
 /// A snapshot could not be built from a (valid) config.
@@ -271,6 +273,7 @@ impl Snapshot {
             usage,
             store: Arc::clone(host.state()),
             connections: Arc::clone(connections),
+            upstreams: pools.values().cloned().collect(),
         })
     }
 }

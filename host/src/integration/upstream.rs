@@ -121,6 +121,16 @@ impl UpstreamPool {
         }
     }
 
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Each target and whether it takes traffic now (not ejected).
+    pub fn health(&self) -> impl Iterator<Item = (&TargetUrl, bool)> {
+        (0..self.targets.len()).map(|i| (&self.targets[i].url, self.is_healthy(i)))
+    }
+
     /// A request to `index` succeeded.
     pub fn record_success(&self, index: usize) {
         self.targets[index].failures.store(0, Ordering::Relaxed);

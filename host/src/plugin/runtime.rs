@@ -295,6 +295,11 @@ impl Plugin {
         Ok(plugin)
     }
 
+    /// Warm instances kept for reuse now.
+    pub fn warm_instances(&self) -> usize {
+        self.warm.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.settings.name

@@ -62,6 +62,8 @@ async fn serve_io<IO>(io: IO, info: ConnInfo, shared: &Arc<Shared>, shutdown: Ca
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    metrics::gauge!(crate::telemetry::metrics::CONNECTIONS).increment(1.0);
+    let _open = OpenConnection;
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Tracked::new(io, Arc::clone(&activity)));
     let svc = {
@@ -108,5 +110,14 @@ where
                 }
             }
         }
+    }
+}
+
+/// Counts an open client connection until it is dropped.
+struct OpenConnection;
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        metrics::gauge!(crate::telemetry::metrics::CONNECTIONS).decrement(1.0);
     }
 }

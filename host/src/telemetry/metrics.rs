@@ -27,7 +27,7 @@ pub const PLUGIN_LOADS: &str = "tollgate_plugin_loads_total";
 pub const PLUGIN_INSTANCES: &str = "tollgate_plugin_instances";
 /// Whether an upstream target takes traffic (1) or is ejected (0).
 pub const UPSTREAM_TARGET_UP: &str = "tollgate_upstream_target_up";
-/// Open client connections, by `listener`.
+/// Open client connections (HTTP and WebSocket pass-through ones until they switch).
 pub const CONNECTIONS: &str = "tollgate_connections";
 
 /// Histogram buckets, in seconds.
@@ -71,7 +71,7 @@ pub fn describe() {
         UPSTREAM_TARGET_UP,
         "1 while an upstream target takes traffic, 0 while it is ejected"
     );
-    describe_gauge!(CONNECTIONS, "Open client connections, by listener");
+    describe_gauge!(CONNECTIONS, "Open client connections");
     describe_gauge!(
         "tollgate_websocket_connections",
         "Open managed WebSocket connections on this node"
@@ -93,6 +93,21 @@ pub fn describe() {
         "tollgate_authorizer_cache_total",
         "Authorizer decision cache lookups, by plugin and result (hit, miss)"
     );
+}
+
+/// Sets the gauges read from state rather than events: upstream target health and warm
+/// plugin instances. Called before each scrape.
+pub fn refresh(gateway: &crate::gateway::Gateway) {
+    for pool in &gateway.snapshot().upstreams {
+        for (target, up) in pool.health() {
+            metrics::gauge!(UPSTREAM_TARGET_UP, "upstream" => pool.name().to_owned(), "target" => target.to_string())
+                .set(if up { 1.0 } else { 0.0 });
+        }
+    }
+    for (name, slot) in gateway.plugins().all() {
+        metrics::gauge!(PLUGIN_INSTANCES, "plugin" => name)
+            .set(slot.plugin().warm_instances() as f64);
+    }
 }
 
 /// A plugin call's time, and its failure.
