@@ -197,8 +197,30 @@ fn run() -> Result<(), String> {
             backend,
             tollgate_test_artifacts::TEST_FILTER,
             None,
+            "",
         )?,
     ));
+    // The same gateway exporting traces (OTLP/HTTP to the backend, which answers 200 to
+    // anything), sampling 1 % and 100 % of new traces.
+    for (name, sampling) in [
+        ("tollgate-trace-0.01", "0.01"),
+        ("tollgate-trace-1.0", "1.0"),
+    ] {
+        let telemetry = format!(
+            "telemetry: {{ tracing: {{ endpoint: \"http://{backend}/v1/traces\", protocol: http/protobuf, sampling: {sampling} }} }}"
+        );
+        proxies.push((
+            name,
+            setups::tollgate(
+                dir.path(),
+                name,
+                backend,
+                tollgate_test_artifacts::TEST_FILTER,
+                None,
+                &telemetry,
+            )?,
+        ));
+    }
     let _redis = if tools::installed("redis-server") {
         let (redis, port) = setups::redis()?;
         proxies.push((
@@ -209,6 +231,7 @@ fn run() -> Result<(), String> {
                 backend,
                 tollgate_test_artifacts::TEST_FILTER,
                 Some(port),
+                "",
             )?,
         ));
         Some(redis)
@@ -282,6 +305,33 @@ fn run() -> Result<(), String> {
         port(hp, |p| p.plain).map(|p| wrk(p, "http", "/", &[])),
         nginx_plain,
     );
+    // Tracing: the plain route with one plugin, so a trace has a server, a plugin and a
+    // client span; off (the `tollgate` process) against sampling 0.01 and 1.0.
+    let traced = |name| find(name).map(|i| (i, proxies[i].1.plain));
+    let trace_off = push(
+        "tracing off (headers plugin)",
+        tg,
+        port(tg, |p| p.plain).map(|p| wrk(p, "http", "/trivial/x", &[])),
+        None,
+    );
+    for (row, name) in [
+        (
+            "tracing sampling 0.01 (headers plugin)",
+            "tollgate-trace-0.01",
+        ),
+        (
+            "tracing sampling 1.0 (headers plugin)",
+            "tollgate-trace-1.0",
+        ),
+    ] {
+        let t = traced(name);
+        push(
+            row,
+            t.map(|(i, _)| i),
+            t.map(|(_, p)| wrk(p, "http", "/trivial/x", &[])),
+            trace_off,
+        );
+    }
     let nginx_tls = push(
         "nginx TLS",
         nx,

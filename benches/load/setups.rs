@@ -104,13 +104,15 @@ pub fn order_json() -> String {
 /// usage plan (throttle and daily quota, never refusing); `/tx-headers/...` through a
 /// header-only `transform` both ways, `/tx-body/...` through a JSON body mapping, and
 /// `/chain/...` through the default chain (jwt-auth, rate-limit, transform, cors). With `redis` (a port), the
-/// state store is that Redis server.
+/// state store is that Redis server. `telemetry` is a top-level `telemetry:` section, or
+/// empty.
 pub fn tollgate(
     dir: &Path,
     name: &str,
     backend: SocketAddr,
     token_plugin: &str,
     redis: Option<u16>,
+    telemetry: &str,
 ) -> Result<Proxy, String> {
     let (plain, tls) = (free_port(), free_port());
     let d = dir.display();
@@ -121,6 +123,7 @@ pub fn tollgate(
     let cfg = format!(
         r#"version: 1
 {state}
+{telemetry}
 usage_plans:
   bench:
     apis: [metered]
