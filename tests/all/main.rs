@@ -8,6 +8,7 @@ mod cli;
 mod cluster;
 mod config_errors;
 mod cors;
+mod dashboard;
 mod examples;
 mod introspection;
 mod jwt;
