@@ -58,10 +58,7 @@ fn main() -> std::process::ExitCode {
             listen,
             log_format,
             no_watch,
-        } => {
-            telemetry::init(log_format);
-            run(config, listen, !no_watch)
-        }
+        } => run(config, listen, !no_watch, log_format),
         Command::Validate { config } => match Config::load(&config) {
             Ok(_) => {
                 println!("{}: ok", config.display());
@@ -88,6 +85,7 @@ async fn run(
     path: Option<PathBuf>,
     listen: Option<SocketAddr>,
     watch_file: bool,
+    log_format: LogFormat,
 ) -> anyhow::Result<()> {
     let mut config = match &path {
         Some(p) => Config::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -98,6 +96,8 @@ async fn run(
             tollgate::demo::config(echo).map_err(|e| anyhow::anyhow!("{e}"))?
         }
     };
+    // Logging starts once the config is read: the trace exporter needs its settings.
+    let traces = telemetry::init(log_format, config.telemetry.tracing.as_ref())?;
     if let (Some(addr), Some(first)) = (listen, config.listeners.first_mut()) {
         first.address = addr;
     }
@@ -152,6 +152,9 @@ async fn run(
     println!("{}", serde_json::json!({ "event": "ready" }));
     server.run(shutdown).await;
     admin_stop.cancel();
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
     Ok(())
 }
 

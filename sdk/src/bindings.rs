@@ -34,6 +34,7 @@ macro_rules! world_sharing_imports {
                 "tollgate:plugin/metrics@0.1.0": crate::bindings::filter::tollgate::plugin::metrics,
                 "tollgate:plugin/jwt@0.1.0": crate::bindings::filter::tollgate::plugin::jwt,
                 "tollgate:plugin/messages@0.1.0": crate::bindings::filter::tollgate::plugin::messages,
+                "tollgate:plugin/trace@0.1.0": crate::bindings::filter::tollgate::plugin::trace,
             },
         });
     };

@@ -44,7 +44,7 @@
 //! is reported to the gateway, which refuses the whole gateway config with the message.
 //!
 //! Host capabilities ([`log`], [`clock`], [`random`], [`cache`], [`state`], [`outbound`],
-//! [`metrics`]) must be granted in the gateway config; a call to one that is not granted
+//! [`metrics`], [`jwt`], [`trace`]) must be granted in the gateway config; a call to one that is not granted
 //! returns `Err`, never traps.
 //!
 //! The crate is a `cdylib` depending on `tollgate-sdk` alone (plus `serde` for its config);
@@ -78,7 +78,7 @@ pub use bindings::filter::tollgate::plugin::types::{
     Action, Decision, Grant, Identity, Request, RequestPhase, Response, ResponseHead, ResponsePhase,
 };
 pub use bindings::filter::tollgate::plugin::{
-    cache, clock, jwt, log, metrics, outbound, random, state,
+    cache, clock, jwt, log, metrics, outbound, random, state, trace,
 };
 
 /// A plugin. Every hook has a default; define the ones your plugin needs.

@@ -24,6 +24,7 @@ mod rate_limit;
 mod request_validator;
 mod routing;
 mod tls;
+mod tracing;
 mod transform;
 mod usage_plans;
 mod websocket;

@@ -173,6 +173,8 @@ pub enum Capability {
     Metrics,
     /// JWT verification with key sets fetched and cached by the host.
     Jwt,
+    /// Attributes and events on the plugin call's span in OpenTelemetry traces.
+    Trace,
 }
 
 /// What a plugin granted `http` may call.

@@ -21,6 +21,9 @@ use super::units::Duration;
 ///     protocol: grpc               # or http/protobuf (endpoint …:4318)
 ///     headers: { authorization: "Bearer …" }
 ///     sampling: 0.1                # share of new traces recorded; a sampled parent is followed
+///     service_name: edge-gateway   # default tollgate
+///     timeout: 10s                 # per export
+///     batch_delay: 1s              # spans wait at most this long to be sent together
 /// ```
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -78,7 +81,8 @@ pub struct TracingConfig {
     /// The collector: `http://host:4317` for gRPC, `http://host:4318` for HTTP (the
     /// `/v1/traces` path is added when missing).
     pub endpoint: String,
-    /// `grpc` (default) or `http/protobuf`.
+    /// `grpc` (default) or `http/protobuf`. Both connect to `http://` or `https://`
+    /// collectors (webpki roots).
     #[serde(default)]
     pub protocol: OtlpProtocol,
     /// Headers sent with every export (authentication for a hosted collector).
@@ -95,6 +99,10 @@ pub struct TracingConfig {
     /// Longest an export may take. Default 10s.
     #[serde(default = "default_timeout")]
     pub timeout: Duration,
+    /// How long finished spans wait to be sent together (a batch is also sent as soon as
+    /// it holds 512 spans). Default 1s.
+    #[serde(default = "default_batch_delay")]
+    pub batch_delay: Duration,
 }
 
 fn default_sampling() -> f64 {
@@ -105,6 +113,9 @@ fn default_service() -> String {
 }
 fn default_timeout() -> Duration {
     Duration::from_secs(10)
+}
+fn default_batch_delay() -> Duration {
+    Duration::from_secs(1)
 }
 
 /// The OTLP transport.
@@ -117,4 +128,109 @@ pub enum OtlpProtocol {
     /// OTLP/HTTP with protobuf bodies.
     #[serde(rename = "http/protobuf")]
     HttpProtobuf,
+}
+
+/// Checks what the types cannot: the collector URL, the headers, the sampling ratio.
+pub(super) fn validate(config: &TelemetryConfig, file: &str) -> Result<(), super::ConfigError> {
+    let Some(t) = &config.tracing else {
+        return Ok(());
+    };
+    let err = |field: &str, message: String, hint: Option<&str>| {
+        Err(super::ConfigError::invalid(
+            file,
+            None,
+            format!("telemetry.tracing.{field}"),
+            message,
+            hint.map(str::to_owned),
+        ))
+    };
+    let url: Option<http::Uri> = t.endpoint.parse().ok();
+    let http_url = url.as_ref().is_some_and(|u| {
+        matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some()
+    });
+    if !http_url {
+        return err(
+            "endpoint",
+            format!("`{}` is not an http:// or https:// URL", t.endpoint),
+            Some(match t.protocol {
+                OtlpProtocol::Grpc => "e.g. `http://otel-collector:4317`",
+                OtlpProtocol::HttpProtobuf => "e.g. `http://otel-collector:4318`",
+            }),
+        );
+    }
+    for (name, value) in &t.headers {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return err(
+                &format!("headers.{name}"),
+                format!("`{name}` is not a header name"),
+                None,
+            );
+        }
+        if http::HeaderValue::from_str(value).is_err() {
+            return err(
+                &format!("headers.{name}"),
+                "the value is not a valid header value (visible ASCII and spaces)".into(),
+                None,
+            );
+        }
+    }
+    if !(0.0..=1.0).contains(&t.sampling) {
+        return err(
+            "sampling",
+            format!(
+                "the share of traces recorded is 0.0 to 1.0, not {}",
+                t.sampling
+            ),
+            Some("0.1 records one new trace in ten"),
+        );
+    }
+    if t.service_name.trim().is_empty() {
+        return err("service_name", "the service name is empty".into(), None);
+    }
+    for (field, d) in [("timeout", t.timeout), ("batch_delay", t.batch_delay)] {
+        if d.get().is_zero() {
+            return err(field, "must be longer than 0s".into(), None);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(tracing: &str) -> Result<(), String> {
+        let yaml = format!("tracing:\n{tracing}");
+        let config: TelemetryConfig = serde_saphyr::from_str(&yaml).map_err(|e| e.to_string())?;
+        validate(&config, "t.yaml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_plain_collector_is_accepted() {
+        assert_eq!(check("  endpoint: http://collector:4317\n"), Ok(()));
+        assert_eq!(
+            check(
+                "  endpoint: https://otlp.example.com\n  protocol: http/protobuf\n  headers: { x-api-key: abc }\n  sampling: 0\n"
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let e = check("  endpoint: collector:4317\n").expect_err("no scheme");
+        assert!(e.contains("telemetry.tracing.endpoint"), "{e}");
+        let e = check("  endpoint: ftp://collector\n").expect_err("ftp");
+        assert!(e.contains("telemetry.tracing.endpoint"), "{e}");
+        let e = check("  endpoint: http://c:4317\n  sampling: 1.5\n").expect_err("ratio");
+        assert!(e.contains("telemetry.tracing.sampling"), "{e}");
+        let e =
+            check("  endpoint: http://c:4317\n  headers: { \"bad name\": x }\n").expect_err("name");
+        assert!(e.contains("telemetry.tracing.headers.bad name"), "{e}");
+        let e = check("  endpoint: http://c:4317\n  headers: { a: \"line\\nbreak\" }\n")
+            .expect_err("value");
+        assert!(e.contains("telemetry.tracing.headers.a"), "{e}");
+        let e = check("  endpoint: http://c:4317\n  batch_delay: 0s\n").expect_err("delay");
+        assert!(e.contains("telemetry.tracing.batch_delay"), "{e}");
+    }
 }

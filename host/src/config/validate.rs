@@ -223,7 +223,8 @@ pub(super) fn check(config: &Config, file: &str) -> Check {
             check_integration(config, route, &format!("{field}.integration"), file)?;
         }
     }
-    super::usage::validate(config, file)
+    super::usage::validate(config, file)?;
+    super::telemetry::validate(&config.telemetry, file)
 }
 
 /// The path with parameter names erased: `/pets/{id}` and `/pets/{petId}` are one route.

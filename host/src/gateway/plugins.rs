@@ -57,6 +57,7 @@ fn grants(def: &PluginDef) -> Result<Grants, String> {
         state: has(Capability::State),
         metrics: has(Capability::Metrics),
         jwt: has(Capability::Jwt),
+        trace: has(Capability::Trace),
         http,
     })
 }

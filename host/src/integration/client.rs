@@ -66,6 +66,22 @@ impl ClientCache {
 }
 
 fn build(key: &ClientKey) -> Result<HttpClient, ClientError> {
+    let connector = connector(key)?;
+    let mut client = Client::builder(TokioExecutor::new());
+    client
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(usize::MAX);
+    if key.protocol == UpstreamProtocol::Http2 {
+        client.http2_only(true);
+    }
+    Ok(client.build(connector))
+}
+
+/// The connector of a client with `key`'s settings: `http://` and `https://` (webpki roots
+/// and the CA bundle), ALPN as the protocol asks. The OTLP exporter connects through one too.
+pub fn connector(key: &ClientKey) -> Result<HttpsConnector<HttpConnector>, ClientError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = &key.ca {
@@ -99,19 +115,9 @@ fn build(key: &ClientKey) -> Result<HttpClient, ClientError> {
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http();
-    let connector = match key.protocol {
+    Ok(match key.protocol {
         UpstreamProtocol::Auto => builder.enable_http1().enable_http2().wrap_connector(http),
         UpstreamProtocol::Http1 => builder.enable_http1().wrap_connector(http),
         UpstreamProtocol::Http2 => builder.enable_http2().wrap_connector(http),
-    };
-    let mut client = Client::builder(TokioExecutor::new());
-    client
-        .timer(TokioTimer::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(usize::MAX);
-    if key.protocol == UpstreamProtocol::Http2 {
-        client.http2_only(true);
-    }
-    Ok(client.build(connector))
+    })
 }

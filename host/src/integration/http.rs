@@ -7,6 +7,7 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, Uri, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
+use tracing::Instrument as _;
 
 use super::client::HttpClient;
 use super::headers::{Forwarded, set_forwarded, strip_hop_by_hop};
@@ -14,6 +15,7 @@ use super::upstream::UpstreamPool;
 use crate::body::{Body, Guarded, empty, find_too_large};
 use crate::error::{ErrorSource, RequestError};
 use crate::pipeline::RequestContext;
+use crate::telemetry::traces;
 use crate::template::{Escape, Template};
 
 /// Where an http integration sends requests.
@@ -99,8 +101,17 @@ impl HttpIntegration {
     }
 
     /// Forwards the request to `rendered` (from [`Self::render_target`]) and returns the
-    /// backend's response.
+    /// backend's response, in a client span whose context the backend gets.
     pub async fn call(
+        &self,
+        rendered: String,
+        out: Outbound<'_>,
+    ) -> Result<Response<Body>, RequestError> {
+        let span = traces::client(&out.parts.method);
+        self.forward(rendered, out).instrument(span).await
+    }
+
+    async fn forward(
         &self,
         rendered: String,
         out: Outbound<'_>,
@@ -113,6 +124,7 @@ impl HttpIntegration {
         } = out;
         strip_hop_by_hop(&mut parts.headers, true);
         set_forwarded(&mut parts.headers, forwarded);
+        traces::inject(&mut parts.headers);
         parts.version = Version::HTTP_11;
         // `ws://` URLs (WebSocket routes) are spoken as `http://`, upgrade or not.
         let with_client_query = crate::websocket::http_url(with_query(rendered, parts.uri.query()));
@@ -128,6 +140,7 @@ impl HttpIntegration {
                 })?;
                 let target = uri.authority().map(ToString::to_string).unwrap_or_default();
                 self.set_host(&mut parts.headers, uri.authority());
+                traces::client_target(&uri);
                 parts.uri = uri;
                 let response = send(
                     client,
@@ -179,6 +192,7 @@ impl HttpIntegration {
                         RequestError::Internal(format!("cannot build upstream URI: {e}"))
                     })?;
                     self.set_host(&mut parts.headers, Some(&target.authority));
+                    traces::client_target(&parts.uri);
                     let attempt_body = body.take().unwrap_or_else(empty);
                     let guard = pool.start(index);
                     let result = send(
@@ -235,7 +249,7 @@ async fn send(
     timeout: Duration,
     target: &str,
 ) -> Result<Response<hyper::body::Incoming>, RequestError> {
-    match tokio::time::timeout(timeout, client.request(request)).await {
+    let result = match tokio::time::timeout(timeout, client.request(request)).await {
         Err(_) => Err(RequestError::UpstreamTimeout {
             target: target.to_owned(),
             timeout,
@@ -243,9 +257,8 @@ async fn send(
         Ok(Ok(response)) => Ok(response),
         Ok(Err(err)) => {
             if let Some(limit) = find_too_large(&err) {
-                return Err(RequestError::PayloadTooLarge { limit });
-            }
-            if err.is_connect() {
+                Err(RequestError::PayloadTooLarge { limit })
+            } else if err.is_connect() {
                 Err(RequestError::UpstreamConnect {
                     target: target.to_owned(),
                     source: Box::new(err),
@@ -257,7 +270,15 @@ async fn send(
                 })
             }
         }
-    }
+    };
+    traces::client_status(match &result {
+        Ok(response) => Ok(response.status().as_u16()),
+        Err(RequestError::UpstreamTimeout { .. }) => Err("timeout"),
+        Err(RequestError::UpstreamConnect { .. }) => Err("connect"),
+        Err(RequestError::PayloadTooLarge { .. }) => Err("payload_too_large"),
+        Err(_) => Err("protocol"),
+    });
+    result
 }
 
 /// Strips hop-by-hop headers from the backend response and keeps `guard` alive while the

@@ -11,6 +11,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use tracing::Instrument as _;
 
 pub use context::{RequestContext, query_param};
 
@@ -23,7 +24,7 @@ use crate::integration::headers::Forwarded;
 use crate::integration::{Integration, Outbound};
 use crate::plugin::{BodySlot, RequestHandle, RouteRef};
 use crate::router::{NormalizedPath, RouteMatch, Routed};
-use crate::telemetry::{Finishing, Observed};
+use crate::telemetry::{Finishing, Observed, traces};
 use phases::RequestOutcome;
 use std::sync::Arc;
 
@@ -52,13 +53,16 @@ pub async fn handle(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let mut extra = Vec::new();
-    let observed = {
+    let (observed, span) = {
         let (head, body) = req.into_parts();
         let observed = Observed::new(&request_id, &head, conn.remote.ip());
+        let span = traces::request(&head, &request_id, conn.remote.ip());
         req = Request::from_parts(head, body);
-        observed
+        (observed, span)
     };
-    let routed = observed.scope(route_and_call(gateway, conn, req, &request_id, &mut extra));
+    let routed = observed
+        .scope(route_and_call(gateway, conn, req, &request_id, &mut extra))
+        .instrument(span.clone());
     let mut response = match routed.await {
         Ok(r) => r,
         Err(err) => {
@@ -88,7 +92,14 @@ pub async fn handle(
     }
     let status = response.status().as_u16();
     observed.update(|r| r.status = status);
+    traces::request_status(&span, status);
     response.map(|body| {
+        // The request span ends with the response body.
+        let body = if span.is_disabled() {
+            body
+        } else {
+            crate::body::Guarded::new(body, span).boxed_unsync()
+        };
         Finishing::new(body, observed, std::sync::Arc::clone(gateway.telemetry())).boxed_unsync()
     })
 }
@@ -261,6 +272,7 @@ where
             Arc::clone(&route.key),
         ));
     });
+    traces::routed(&parts.method, &route.key, &api.name, &stage.name);
     let (api_id, stage_id) = (m.api, m.stage);
     if api.websocket.is_some()
         && let Err(e) = crate::websocket::connect::check_handshake(&parts.headers)

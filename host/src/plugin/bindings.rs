@@ -40,6 +40,7 @@ macro_rules! world_sharing_imports {
                 "tollgate:plugin/metrics": super::filter::tollgate::plugin::metrics,
                 "tollgate:plugin/jwt": super::filter::tollgate::plugin::jwt,
                 "tollgate:plugin/messages": super::filter::tollgate::plugin::messages,
+                "tollgate:plugin/trace": super::filter::tollgate::plugin::trace,
             },
         });
     };
@@ -64,5 +65,5 @@ pub use filter::tollgate::plugin::types::{
     Action, Decision, RequestPhase, Response, ResponsePhase,
 };
 pub use filter::tollgate::plugin::{
-    cache, clock, jwt, log, messages, metrics, outbound, random, state, types,
+    cache, clock, jwt, log, messages, metrics, outbound, random, state, trace, types,
 };

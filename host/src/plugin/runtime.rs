@@ -351,6 +351,7 @@ impl Plugin {
             services: Arc::clone(&self.services),
             deadline: Instant::now() + self.settings.deadline,
             lent: 0,
+            trace_budget: super::host::TRACE_CALLS,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);

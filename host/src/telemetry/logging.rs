@@ -1,7 +1,12 @@
 //! Logging through `tracing` (readable text on a terminal, or JSON lines) and the metrics
 //! recorder (Prometheus text at the admin API's `/metrics`).
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
+
+use super::traces::{self, OtelLayer, Tracing, TracingError};
+use crate::config::TracingConfig;
 
 /// The log format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -12,21 +17,58 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber, writing to stderr. `RUST_LOG` overrides the default
-/// `info,rustls=error` filter.
-pub fn init(format: LogFormat) {
+/// Installs the global subscriber: logs written to stderr (`RUST_LOG` overrides the
+/// default `info,rustls=error` filter) and, when `tracing` is configured, the
+/// OpenTelemetry exporter, whose handle is returned to be shut down at exit. Runs on the
+/// tokio runtime, after the config is read.
+pub fn init(
+    format: LogFormat,
+    tracing: Option<&TracingConfig>,
+) -> Result<Option<Tracing>, TracingError> {
+    match tracing.map(Tracing::start).transpose() {
+        Ok(Some((tracing, layer))) => {
+            install(format, Some(layer));
+            Ok(Some(tracing))
+        }
+        Ok(None) => {
+            install(format, None);
+            Ok(None)
+        }
+        Err(e) => {
+            install(format, None);
+            Err(e)
+        }
+    }
+}
+
+fn install(format: LogFormat, otel: Option<OtelLayer>) {
+    let _ = subscriber(format, otel).try_init();
+}
+
+/// Each layer filters for itself: the log never shows the gateway's spans (they are the
+/// OpenTelemetry layer's), and without that layer no one enables them, so their
+/// callsites are disabled.
+fn subscriber(
+    format: LogFormat,
+    otel: Option<OtelLayer>,
+) -> impl tracing::Subscriber + Send + Sync + 'static {
     // rustls warns on every handshake whose SNI is an IP address (curl, wrk and h2load send
     // one for `https://127.0.0.1/`); that is the client's quirk, not the operator's problem.
-    let filter =
+    let mut filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rustls=error"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    if let Ok(spans_off) = format!("{}=off", traces::TARGET).parse() {
+        filter = filter.add_directive(spans_off);
+    }
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let fmt: OtelLayer = match format {
+        LogFormat::Text => fmt.with_filter(filter).boxed(),
+        LogFormat::Json => fmt.json().flatten_event(true).with_filter(filter).boxed(),
     };
+    let mut layers = vec![fmt];
+    layers.extend(otel);
+    tracing_subscriber::registry().with(layers)
 }
 
 /// Installs the global metrics recorder; `None` if one is installed already.
@@ -40,4 +82,25 @@ pub fn init_metrics() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
         .ok()?;
     super::metrics::describe();
     Some(handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+
+    #[test]
+    fn the_gateways_spans_are_off_without_the_exporter() {
+        tracing::subscriber::with_default(subscriber(LogFormat::Json, None), || {
+            assert!(traces::plugin("p", "transform").is_disabled());
+            assert!(traces::client(&http::Method::GET).is_disabled());
+        });
+        let otel: OtelLayer = tracing_opentelemetry::layer()
+            .with_tracer(opentelemetry::trace::noop::NoopTracer::new())
+            .with_filter(Targets::new().with_target(traces::TARGET, LevelFilter::TRACE))
+            .boxed();
+        tracing::subscriber::with_default(subscriber(LogFormat::Text, Some(otel)), || {
+            assert!(!traces::plugin("p", "transform").is_disabled());
+        });
+    }
 }

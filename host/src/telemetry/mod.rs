@@ -10,6 +10,7 @@ mod body;
 mod logging;
 pub mod metrics;
 pub mod record;
+pub mod traces;
 
 pub use body::Finishing;
 pub use logging::{LogFormat, init, init_metrics};

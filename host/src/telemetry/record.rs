@@ -7,6 +7,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use tracing::Instrument as _;
+
 /// One plugin call.
 #[derive(Clone, Debug)]
 pub struct PluginTiming {
@@ -137,7 +139,8 @@ pub fn update(f: impl FnOnce(&mut Record)) {
     let _ = CURRENT.try_with(|o| o.update(f));
 }
 
-/// Times a plugin call and adds it to the current record. `outcome` reads the call's
+/// Times a plugin call and adds it to the current record; the call runs in its span
+/// (`plugin {name}`, the one the `trace` capability writes to). `outcome` reads the call's
 /// result.
 pub async fn plugin_call<T>(
     plugin: &Arc<str>,
@@ -145,10 +148,12 @@ pub async fn plugin_call<T>(
     call: impl Future<Output = T>,
     outcome: impl FnOnce(&T) -> &'static str,
 ) -> T {
+    let span = super::traces::plugin(plugin, phase);
     let started = Instant::now();
-    let result = call.await;
+    let result = call.instrument(span.clone()).await;
     let took = started.elapsed();
     let outcome = outcome(&result);
+    super::traces::plugin_outcome(&span, outcome);
     super::metrics::plugin_call(plugin, phase, outcome, took);
     update(|r| {
         r.plugins.push(PluginTiming {

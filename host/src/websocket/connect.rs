@@ -12,6 +12,7 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tracing::Instrument as _;
 
 use super::calls::{Event, EventType, Origin};
 use super::messages::Router;
@@ -21,6 +22,7 @@ use crate::body::Body;
 use crate::error::RequestError;
 use crate::gateway::snapshot::Snapshot;
 use crate::plugin::Identity;
+use crate::telemetry::traces;
 
 /// A routed upgrade request to a managed WebSocket API.
 pub struct Connect<'a> {
@@ -177,7 +179,12 @@ pub async fn connect(c: Connect<'_>) -> Result<Response<Body>, RequestError> {
     let (local, commands) = connections.register(origin.info.clone());
     let limits = Limits::from(&ws_api.settings);
     let replies = local.sender();
-    tokio::spawn(async move {
+    let span = traces::connection(
+        &origin.info.connection_id,
+        &origin.info.api,
+        &origin.info.stage,
+    );
+    let task = async move {
         let id = origin.info.connection_id.clone();
         let registered = Registered {
             connections: &connections,
@@ -196,8 +203,11 @@ pub async fn connect(c: Connect<'_>) -> Result<Response<Body>, RequestError> {
         };
         drop(registered);
         tracing::debug!(connection = %id, code = ending.code, reason = %ending.reason, "WebSocket connection ended");
+        traces::connection_closed(&tracing::Span::current(), ending.code, &ending.reason);
         disconnect(&origin, &ending).await;
-    });
+    };
+    // The connection's span: its messages' spans and `$disconnect`'s call are children.
+    tokio::spawn(task.instrument(span));
 
     let mut response = Response::new(crate::body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

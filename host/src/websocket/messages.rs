@@ -8,11 +8,13 @@ use std::sync::Arc;
 use http::HeaderMap;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use super::calls::{Event, EventType, Origin, read_body};
 use super::registry::{Command, Local, Outgoing};
 use super::session::{Incoming, Messages};
 use crate::plugin::{RouterMessage, Selection};
+use crate::telemetry::traces;
 
 /// Messages waiting for the worker at most; more get "Too Many Requests".
 const BACKLOG: usize = 64;
@@ -59,7 +61,10 @@ impl Messages for Router {
         }
         let (worker, _) = self.worker.get_or_insert_with(|| {
             let (tx, rx) = mpsc::channel(BACKLOG);
-            let task = tokio::spawn(work(Arc::clone(&self.origin), rx, self.replies.clone()));
+            // In the connection's span, the parent of each message's.
+            let task = tokio::spawn(
+                work(Arc::clone(&self.origin), rx, self.replies.clone()).in_current_span(),
+            );
             (tx, task)
         });
         match worker.try_send(message) {
@@ -106,8 +111,9 @@ async fn work(
         let request_id = uuid::Uuid::new_v4().to_string();
         // Boxed as `Send` here: proving it for the inferred future trips a compiler
         // limitation (higher-ranked lifetimes through the integration call).
+        let span = traces::message(&origin.info.connection_id, &request_id);
         let handled: std::pin::Pin<Box<dyn Future<Output = Option<Outgoing>> + Send + '_>> =
-            Box::pin(handle(&origin, message, &request_id));
+            Box::pin(handle(&origin, message, &request_id).instrument(span));
         if let Some(reply) = handled.await {
             metrics::counter!("tollgate_websocket_messages_total", "api" => origin.info.api.clone(), "direction" => "out").increment(1);
             // The session drains its queue by itself, so this wait ends.
@@ -137,12 +143,15 @@ async fn handle(origin: &Origin, message: Incoming, request_id: &str) -> Option<
         }
         Err(e) => {
             tracing::error!(connection = %origin.info.connection_id, error = %e, "message router failed");
+            traces::message_outcome("router_error");
             return Some(error_message(origin, "Internal server error", request_id));
         }
     };
     let Some(route) = ws.route_for(key) else {
+        traces::message_outcome("unrouted");
         return Some(error_message(origin, "Forbidden", request_id));
     };
+    traces::message_routed(&api.routes[route].key);
     let mut headers = HeaderMap::new();
     let content_type = if message.binary {
         "application/octet-stream"
@@ -169,9 +178,11 @@ async fn handle(origin: &Origin, message: Incoming, request_id: &str) -> Option<
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(connection = %origin.info.connection_id, route = %route.key, error = %e, "WebSocket integration failed");
+            traces::message_outcome("integration_error");
             return Some(error_message(origin, "Internal server error", request_id));
         }
     };
+    traces::message_outcome("sent");
     if !route.two_way {
         crate::body::discard(response.into_body());
         return None;
@@ -182,6 +193,7 @@ async fn handle(origin: &Origin, message: Incoming, request_id: &str) -> Option<
         Ok(body) => Some(Outgoing::from_bytes(body, false)),
         Err(e) => {
             tracing::warn!(connection = %origin.info.connection_id, error = %e, "two-way answer unreadable");
+            traces::message_outcome("integration_error");
             Some(error_message(origin, "Internal server error", request_id))
         }
     }

@@ -10,6 +10,7 @@ mod metrics;
 mod outbound;
 mod request;
 mod state;
+mod trace;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +23,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 pub use cache::PluginCache;
 pub use jwt::VerifierHandle;
 pub use outbound::{HostPattern, HttpGrant, OutboundClient};
+pub use trace::TRACE_CALLS;
 
 use super::handles::{RequestHandle, ResponseHandle};
 use crate::state::StateStore;
@@ -43,6 +45,8 @@ pub struct Grants {
     pub metrics: bool,
     /// `jwt`.
     pub jwt: bool,
+    /// `trace`.
+    pub trace: bool,
     /// `http`, with its allow-list and bounds.
     pub http: Option<Arc<HttpGrant>>,
 }
@@ -91,6 +95,8 @@ pub struct HostState {
     /// dropped yet. One kept past the call would reach another call's request: the
     /// instance is then discarded.
     pub lent: u32,
+    /// `trace` calls left in the current call.
+    pub trace_budget: u32,
 }
 
 impl WasiView for HostState {

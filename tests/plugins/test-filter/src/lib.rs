@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use tollgate_sdk::{
     Action, Identity, Plugin, Request, RequestPhase, ResponseHead, ResponsePhase, cache, clock,
-    log, metrics, outbound, random, state,
+    log, metrics, outbound, random, state, trace,
 };
 
 #[derive(Deserialize, Default)]
@@ -47,6 +47,9 @@ struct Config {
     misbehave: Option<String>,
     /// Only misbehave when this request header is present.
     misbehave_if: Option<String>,
+    /// Transform: set the attribute `test.key=test-value` and add the event `test.event`
+    /// (`detail=yes`) through `trace`, reporting `ok` or the error in this request header.
+    trace: Option<String>,
     /// Response configure: keep the request handle (`response-head.request`) past the call,
     /// reporting the path of the one kept before (or `none`) in `x-previous`.
     keep_request: bool,
@@ -165,6 +168,16 @@ impl Plugin for TestFilter {
                         Err(e) => e,
                     };
                     let _ = req.set_header("x-random", &random);
+                }
+                if let Some(header) = &c.trace {
+                    let outcome = trace::set_attribute("test.key", "test-value").and_then(|()| {
+                        trace::add_event("test.event", &[("detail".into(), "yes".into())])
+                    });
+                    let report = match outcome {
+                        Ok(()) => "ok".to_owned(),
+                        Err(e) => e,
+                    };
+                    let _ = req.set_header(header, &report);
                 }
                 if c.set_forbidden {
                     let outcome = match req.set_header("transfer-encoding", "chunked") {
