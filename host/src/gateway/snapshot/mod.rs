@@ -4,20 +4,24 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-
 use super::plugins::{LoadedPlugins, PluginHost};
 use crate::config::RequestPhaseName;
-use crate::config::{self, Config, DEFAULT_STAGE, IntegrationKind, RouteMethod};
+use crate::config::{self, Config, DEFAULT_STAGE, RouteMethod};
+use crate::integration::Integration;
 use crate::integration::client::{ClientCache, ClientError, ClientKey};
 use crate::integration::upstream::{PoolSettings, UpstreamPool};
-use crate::integration::{HttpIntegration, HttpTarget, Integration, MockIntegration};
 use crate::pipeline::phases::{Attached, Chains, request_index, response_index};
-use crate::plugin::{Kind, PluginSlot};
+use crate::plugin::Kind;
 use crate::router::{RouteTable, Router};
 use crate::state::StateStore;
 use crate::usage::{StagePlans, UsagePlans};
 use crate::websocket::{Connections, WsApi};
+
+mod integration;
+mod websocket;
+
+use integration::{compile_integration, function_slot};
+use websocket::managed;
 
 /// A compiled API.
 pub struct ApiRuntime {
@@ -278,79 +282,6 @@ impl Snapshot {
     }
 }
 
-/// Compiles a managed WebSocket API: clients connect with `GET` at the API's mount (its
-/// base path, and `/<stage>` below it), which routes to `$connect`; one that accepts every
-/// connection is made when the API declares none.
-fn managed(
-    config: &Config,
-    api: &config::Api,
-    host: &PluginHost,
-    plugins: &LoadedPlugins,
-    routes: &mut Vec<RouteRuntime>,
-    table: &mut RouteTable,
-) -> Result<WsApi, BuildError> {
-    use crate::config::websocket::CONNECT;
-    let connect = match routes.iter().position(|r| &*r.key == CONNECT) {
-        Some(id) => id,
-        None => {
-            routes.push(RouteRuntime {
-                key: CONNECT.into(),
-                param_names: Vec::new(),
-                scopes: Vec::new(),
-                max_body: 0,
-                chains: chains(
-                    config,
-                    host,
-                    plugins,
-                    api.plugins.iter().map(|p| p.value.as_str()),
-                )?,
-                websocket: false,
-                two_way: false,
-                integration: Integration::Mock(MockIntegration::new(
-                    StatusCode::OK,
-                    HeaderMap::new(),
-                    None,
-                )),
-            });
-            routes.len() - 1
-        }
-    };
-    // Only `$connect` runs phase plugins: the API's plugins are not the message routes'.
-    for (id, route) in routes.iter_mut().enumerate() {
-        if id != connect {
-            route.chains = Chains::default();
-        }
-    }
-    let root = crate::router::RoutePath::parse("/").map_err(|e| BuildError::Misused {
-        plugin: String::new(),
-        message: e,
-    })?;
-    table.insert(&root, &[Some(http::Method::GET)], connect);
-    let router_name = api.router.as_ref().map_or("", |r| r.value.as_str());
-    let (Some((plugin, size)), true) = (
-        plugins.get(router_name),
-        config.plugins.contains_key(router_name),
-    ) else {
-        return Err(BuildError::UnknownPlugin(router_name.to_owned()));
-    };
-    if plugin.kind() != Kind::MessageRouter {
-        return Err(BuildError::Misused {
-            plugin: router_name.to_owned(),
-            message: format!(
-                "a {} plugin cannot route WebSocket messages; build it for the \
-                 `message-router` world",
-                plugin.kind()
-            ),
-        });
-    }
-    Ok(WsApi::new(
-        host.slot(router_name, plugin, *size),
-        api.websocket.clone().unwrap_or_default(),
-        routes.iter().map(|r| &*r.key),
-        connect,
-    ))
-}
-
 /// Builds the per-phase chains of the named plugins, in order.
 fn chains<'a>(
     config: &Config,
@@ -440,97 +371,4 @@ fn route_key(path: &crate::router::RoutePath, methods: &[Option<http::Method>]) 
         names.join(",")
     };
     format!("{methods} {path}")
-}
-
-/// The slot of a function plugin named by an integration.
-fn function_slot(
-    host: &PluginHost,
-    plugins: &LoadedPlugins,
-    name: &str,
-) -> Result<Arc<PluginSlot>, BuildError> {
-    let Some((plugin, size)) = plugins.get(name) else {
-        return Err(BuildError::UnknownPlugin(name.to_owned()));
-    };
-    if plugin.kind() != Kind::Function {
-        return Err(BuildError::Misused {
-            plugin: name.to_owned(),
-            message: format!(
-                "a {} plugin cannot be an integration; build it for the `function` world",
-                plugin.kind()
-            ),
-        });
-    }
-    Ok(host.slot(name, plugin, *size))
-}
-
-fn compile_integration(
-    i: &config::Integration,
-    pools: &HashMap<&str, Arc<UpstreamPool>>,
-    direct: &crate::integration::client::HttpClient,
-    function: &dyn Fn(&str) -> Result<Arc<PluginSlot>, BuildError>,
-) -> Result<Integration, BuildError> {
-    match i.kind.value {
-        IntegrationKind::Function => {
-            let name = i.plugin.as_ref().map_or("", |p| p.value.as_str());
-            Ok(Integration::Function(function(name)?))
-        }
-        IntegrationKind::Http => {
-            // Validation guarantees exactly one of `url` / `upstream`, and that the
-            // upstream exists.
-            let (target, default_timeout) = match (
-                &i.url,
-                i.upstream
-                    .as_ref()
-                    .and_then(|u| pools.get(u.value.as_str())),
-            ) {
-                (Some(url), _) => (
-                    HttpTarget::Url {
-                        template: url.value.0.clone(),
-                        client: Box::new(direct.clone()),
-                    },
-                    std::time::Duration::from_secs(30),
-                ),
-                (None, Some(pool)) => (
-                    HttpTarget::Upstream {
-                        pool: Arc::clone(pool),
-                        path: i.path.as_ref().map(|p| p.value.0.clone()),
-                    },
-                    pool.timeout,
-                ),
-                (None, None) => {
-                    let name = i
-                        .upstream
-                        .as_ref()
-                        .map(|u| u.value.clone())
-                        .unwrap_or_default();
-                    return Err(BuildError::UnknownUpstream(name));
-                }
-            };
-            Ok(Integration::Http(HttpIntegration {
-                target,
-                timeout: i.timeout.map_or(default_timeout, |t| t.get()),
-                preserve_host: i.preserve_host,
-            }))
-        }
-        IntegrationKind::Mock => {
-            let mut headers = HeaderMap::new();
-            for (k, v) in &i.headers {
-                if let (Ok(k), Ok(v)) = (
-                    HeaderName::from_bytes(k.as_bytes()),
-                    HeaderValue::from_str(v),
-                ) {
-                    headers.insert(k, v);
-                }
-            }
-            let status = i
-                .status
-                .and_then(|s| StatusCode::from_u16(s).ok())
-                .unwrap_or(StatusCode::OK);
-            Ok(Integration::Mock(MockIntegration::new(
-                status,
-                headers,
-                i.body.as_ref().map(|b| b.value.0.clone()),
-            )))
-        }
-    }
 }

@@ -1,0 +1,85 @@
+//! Managed WebSocket APIs in a snapshot: the `$connect` entry route and the router.
+
+use http::{HeaderMap, StatusCode};
+
+use super::{BuildError, RouteRuntime, chains};
+use crate::config::{self, Config};
+use crate::gateway::plugins::{LoadedPlugins, PluginHost};
+use crate::integration::{Integration, MockIntegration};
+use crate::pipeline::phases::Chains;
+use crate::plugin::Kind;
+use crate::router::RouteTable;
+use crate::websocket::WsApi;
+
+/// Compiles a managed WebSocket API: clients connect with `GET` at the API's mount (its
+/// base path, and `/<stage>` below it), which routes to `$connect`; one that accepts every
+/// connection is made when the API declares none.
+pub(super) fn managed(
+    config: &Config,
+    api: &config::Api,
+    host: &PluginHost,
+    plugins: &LoadedPlugins,
+    routes: &mut Vec<RouteRuntime>,
+    table: &mut RouteTable,
+) -> Result<WsApi, BuildError> {
+    use crate::config::websocket::CONNECT;
+    let connect = match routes.iter().position(|r| &*r.key == CONNECT) {
+        Some(id) => id,
+        None => {
+            routes.push(RouteRuntime {
+                key: CONNECT.into(),
+                param_names: Vec::new(),
+                scopes: Vec::new(),
+                max_body: 0,
+                chains: chains(
+                    config,
+                    host,
+                    plugins,
+                    api.plugins.iter().map(|p| p.value.as_str()),
+                )?,
+                websocket: false,
+                two_way: false,
+                integration: Integration::Mock(MockIntegration::new(
+                    StatusCode::OK,
+                    HeaderMap::new(),
+                    None,
+                )),
+            });
+            routes.len() - 1
+        }
+    };
+    // Only `$connect` runs phase plugins: the API's plugins are not the message routes'.
+    for (id, route) in routes.iter_mut().enumerate() {
+        if id != connect {
+            route.chains = Chains::default();
+        }
+    }
+    let root = crate::router::RoutePath::parse("/").map_err(|e| BuildError::Misused {
+        plugin: String::new(),
+        message: e,
+    })?;
+    table.insert(&root, &[Some(http::Method::GET)], connect);
+    let router_name = api.router.as_ref().map_or("", |r| r.value.as_str());
+    let (Some((plugin, size)), true) = (
+        plugins.get(router_name),
+        config.plugins.contains_key(router_name),
+    ) else {
+        return Err(BuildError::UnknownPlugin(router_name.to_owned()));
+    };
+    if plugin.kind() != Kind::MessageRouter {
+        return Err(BuildError::Misused {
+            plugin: router_name.to_owned(),
+            message: format!(
+                "a {} plugin cannot route WebSocket messages; build it for the \
+                 `message-router` world",
+                plugin.kind()
+            ),
+        });
+    }
+    Ok(WsApi::new(
+        host.slot(router_name, plugin, *size),
+        api.websocket.clone().unwrap_or_default(),
+        routes.iter().map(|r| &*r.key),
+        connect,
+    ))
+}
