@@ -12,6 +12,31 @@ pub use backend::Backend;
 pub use gateway::Gateway;
 pub use redis::RedisServer;
 
+/// Serves HTTP/1.1 and HTTP/2 on `listener` until the test ends, every request answered
+/// by `answer` on a clone of `state`.
+pub fn serve_http<S, F, Fut>(listener: tokio::net::TcpListener, state: S, answer: F)
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(S, hyper::Request<hyper::body::Incoming>) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = hyper::Response<http_body_util::Full<bytes::Bytes>>> + Send + 'static,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    let reply = answer(state.clone(), req);
+                    async move { Ok::<_, std::convert::Infallible>(reply.await) }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+}
+
 /// The deadline for anything a test waits on.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 

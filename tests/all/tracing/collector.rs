@@ -3,14 +3,11 @@
 //! and the headers each export came with.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -91,20 +88,8 @@ impl Collector {
             .await
             .expect("bind");
         let collector = Self::new(listener.local_addr().expect("addr"));
-        let c = collector.clone();
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let c = c.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req| {
-                        let c = c.clone();
-                        async move { Ok::<_, Infallible>(c.serve_http(req).await) }
-                    });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tcp), svc)
-                        .await;
-                });
-            }
+        crate::support::serve_http(listener, collector.clone(), |c, req| async move {
+            c.serve_http(req).await
         });
         collector
     }

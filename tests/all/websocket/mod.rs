@@ -7,16 +7,13 @@ mod connections;
 mod managed;
 mod passthrough;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error, Message};
 
@@ -153,20 +150,8 @@ impl Events {
             addr: listener.local_addr().expect("addr"),
             calls: Arc::default(),
         };
-        let e = events.clone();
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let e = e.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req| {
-                        let e = e.clone();
-                        async move { Ok::<_, Infallible>(e.serve(req).await) }
-                    });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tcp), svc)
-                        .await;
-                });
-            }
+        crate::support::serve_http(listener, events.clone(), |e, req| async move {
+            e.serve(req).await
         });
         events
     }
