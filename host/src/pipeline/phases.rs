@@ -15,6 +15,8 @@ use crate::plugin::{
     ResponseHandle, ResponsePhase, header_pair,
 };
 use crate::telemetry::record as telemetry;
+use crate::telemetry::traces;
+use tracing::Instrument as _;
 
 /// A plugin in a chain.
 #[derive(Clone)]
@@ -212,7 +214,12 @@ async fn run_chain(
     handle: RequestHandle,
     extra: &mut ExtraHeaders,
 ) -> Result<RequestOutcome, RequestError> {
-    run_plugins(chains.request[i].iter(), i, handle, extra).await
+    if chains.request[i].is_empty() {
+        return Ok(RequestOutcome::Continue(handle));
+    }
+    run_plugins(chains.request[i].iter(), i, handle, extra)
+        .instrument(traces::phase(REQUEST_PHASE_NAMES[i]))
+        .await
 }
 
 /// Runs `plugins` in request phase `i`.
@@ -295,41 +302,71 @@ pub async fn run_response(
     let mut handle = ResponseHandle::new(parts, BodySlot::new(body, limit), Some(request));
     let first = if answer_only { RESPONSE_CONFIGURE } else { 0 };
     for (i, chain) in chains.response.iter().enumerate().skip(first) {
-        for attached in chain {
-            let plugin = &attached.slot.plugin();
-            let (back, result) = telemetry::plugin_call(
-                &plugin.settings().name,
-                RESPONSE_PHASE_NAMES[i],
-                plugin.on_response(RESPONSE_PHASES[i], handle),
-                |(_, r)| outcome(r),
-            )
-            .await;
-            let Some(mut back) = back else {
+        if chain.is_empty() {
+            continue;
+        }
+        let phase =
+            response_chain(chain, i, handle).instrument(traces::phase(RESPONSE_PHASE_NAMES[i]));
+        handle = match phase.await? {
+            ChainEnd::Next(h) => h,
+            ChainEnd::Answer(r) => return Ok(r),
+        };
+    }
+    Ok(Response::from_parts(handle.parts, handle.body.into_body()))
+}
+
+/// Where a response phase left the response.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a return value moved once per phase; boxing the common variant would allocate"
+)]
+enum ChainEnd {
+    /// On to the next phase.
+    Next(ResponseHandle),
+    /// A plugin answered instead.
+    Answer(Response<Body>),
+}
+
+/// Runs the plugins of response phase `i`.
+async fn response_chain(
+    chain: &[Attached],
+    i: usize,
+    mut handle: ResponseHandle,
+) -> Result<ChainEnd, RequestError> {
+    for attached in chain {
+        let plugin = &attached.slot.plugin();
+        let (back, result) = telemetry::plugin_call(
+            &plugin.settings().name,
+            RESPONSE_PHASE_NAMES[i],
+            plugin.on_response(RESPONSE_PHASES[i], handle),
+            |(_, r)| outcome(r),
+        )
+        .await;
+        let Some(mut back) = back else {
+            return Err(RequestError::Plugin {
+                plugin: plugin.name().to_owned(),
+                message: "the response handle was lost".into(),
+                authorize: false,
+            });
+        };
+        if let Some(e) = back.body.error.take() {
+            return Err(RequestError::UpstreamBody(e.to_string()));
+        }
+        handle = back;
+        match result {
+            Ok(Action::Continue) => {}
+            Ok(Action::Respond(r)) => return plugin_response(plugin, r).map(ChainEnd::Answer),
+            Err(e) if attached.on_error == OnError::Skip => {
+                tracing::warn!(error = %e, "plugin failed; skipped (on_error: skip)");
+            }
+            Err(e) => {
                 return Err(RequestError::Plugin {
                     plugin: plugin.name().to_owned(),
-                    message: "the response handle was lost".into(),
+                    message: e.to_string(),
                     authorize: false,
                 });
-            };
-            if let Some(e) = back.body.error.take() {
-                return Err(RequestError::UpstreamBody(e.to_string()));
-            }
-            handle = back;
-            match result {
-                Ok(Action::Continue) => {}
-                Ok(Action::Respond(r)) => return plugin_response(plugin, r),
-                Err(e) if attached.on_error == OnError::Skip => {
-                    tracing::warn!(error = %e, "plugin failed; skipped (on_error: skip)");
-                }
-                Err(e) => {
-                    return Err(RequestError::Plugin {
-                        plugin: plugin.name().to_owned(),
-                        message: e.to_string(),
-                        authorize: false,
-                    });
-                }
             }
         }
     }
-    Ok(Response::from_parts(handle.parts, handle.body.into_body()))
+    Ok(ChainEnd::Next(handle))
 }

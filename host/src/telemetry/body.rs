@@ -39,11 +39,12 @@ impl Finishing {
             return;
         }
         let sent = self.sent;
+        let telemetry = &self.telemetry;
         self.observed.update(|r| {
             r.response_length = sent;
             r.latency = r.started.elapsed();
+            telemetry.finish(r);
         });
-        self.telemetry.finish(&self.observed.snapshot());
     }
 }
 

@@ -100,10 +100,11 @@ async fn request_tree(gw: &Gateway, collector: &Collector) {
     let echoed: serde_json::Value = r.json().await.expect("JSON");
     let spans = collector
         .wait_trace(TRACE, |s| {
-            s.iter().any(|s| s.kind == SERVER) && s.iter().any(|s| s.kind == CLIENT) && s.len() >= 4
+            s.iter().any(|s| s.kind == SERVER) && s.iter().any(|s| s.kind == CLIENT) && s.len() >= 6
         })
         .await;
-    assert_eq!(spans.len(), 4, "{spans:#?}");
+    // The request, two phases with a plugin call each, and the upstream call.
+    assert_eq!(spans.len(), 6, "{spans:#?}");
 
     let server = one(&spans, "server", |s| s.kind == SERVER);
     assert_eq!(server.parent_id, PARENT);
@@ -129,11 +130,15 @@ async fn request_tree(gw: &Gateway, collector: &Collector) {
         assert_eq!(server.attr(key), Some(value), "{key} in {server:#?}");
     }
 
+    // Each phase with plugins is a child of the request; each plugin call, of its phase.
     let mut phases: Vec<&str> = spans
         .iter()
         .filter(|s| s.name == "plugin stamp")
         .map(|s| {
-            assert_eq!(s.parent_id, server.span_id, "{s:#?}");
+            let phase = s.attr("tollgate.phase").expect("phase");
+            let parent = one(&spans, "phase span", |p| p.span_id == s.parent_id);
+            assert_eq!(parent.name, format!("phase {phase}"), "{s:#?}");
+            assert_eq!(parent.parent_id, server.span_id, "{parent:#?}");
             assert_eq!(s.attr("tollgate.plugin"), Some("stamp"));
             assert_eq!(s.attr("tollgate.outcome"), Some("continue"));
             s.attr("tollgate.phase").expect("phase")

@@ -16,5 +16,6 @@ pub use export::{OtelLayer, Tracing, TracingError};
 pub use propagation::inject;
 pub use spans::{
     TARGET, client, client_status, client_target, connection, connection_closed, enabled, message,
-    message_outcome, message_routed, plugin, plugin_outcome, request, request_status, routed,
+    message_outcome, message_routed, phase, plugin, plugin_outcome, request, request_status,
+    routed,
 };

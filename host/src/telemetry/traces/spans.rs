@@ -3,8 +3,10 @@
 //!
 //! ```text
 //! GET /pets/{id}              server: one per request, the client's traceparent its parent
-//! ├── plugin api-key          internal: one per plugin call (tollgate.phase says which phase)
-//! ├── plugin transform
+//! ├── phase authorize         internal: one per phase that has plugins
+//! │   └── plugin api-key      internal: one per plugin call
+//! ├── phase transform
+//! │   └── plugin transform
 //! └── GET                     client: the integration call; its context goes to the backend
 //! websocket connection        internal: a managed WebSocket connection, connect to close
 //! └── websocket message       internal: one per routed message
@@ -97,6 +99,16 @@ pub fn request_status(span: &Span, status: u16) {
     if status >= 500 {
         span.record("otel.status_code", "ERROR");
     }
+}
+
+/// The span of one phase that has plugins; its plugin calls are its children.
+pub fn phase(name: &'static str) -> Span {
+    tracing::info_span!(
+        target: TARGET,
+        "phase",
+        otel.name = %format_args!("phase {name}"),
+        tollgate.phase = name,
+    )
 }
 
 /// The span of one plugin call.
