@@ -2,18 +2,13 @@
 //! message under the connection's, and the integration calls as client spans, each the
 //! parent the backend is told.
 
-use futures_util::SinkExt as _;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
 use super::collector::{CLIENT, Collector, SERVER, Span};
 use super::{PARENT, TRACE, one, traceparent};
 use crate::support::Gateway;
 
 #[tokio::test]
 async fn a_managed_websocket_connection_and_its_messages_are_spans() {
-    use crate::websocket::{Events, connect_with, next_json, ws_url};
+    use crate::websocket::{Events, close_normally, open_with};
     let collector = Collector::grpc().await;
     let events = Events::start().await;
     let url = events.url();
@@ -41,22 +36,8 @@ apis:
     );
     let gw = Gateway::start(&yaml).await;
     let parent = traceparent(TRACE, "01");
-    let mut ws = connect_with(&ws_url(&gw, "/chat"), &[("traceparent", parent.as_str())])
-        .await
-        .expect("connected");
-    ws.send(Message::text(r#"{"action":"sendmessage"}"#))
-        .await
-        .expect("send");
-    let id = next_json(&mut ws).await["connection"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    ws.close(Some(CloseFrame {
-        code: CloseCode::Normal,
-        reason: "bye".into(),
-    }))
-    .await
-    .expect("close");
+    let (mut ws, id) = open_with(&gw, &[("traceparent", parent.as_str())]).await;
+    close_normally(&mut ws).await;
     let disconnect = events
         .wait_for("$disconnect", |c| c.event == "DISCONNECT")
         .await;

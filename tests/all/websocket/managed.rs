@@ -3,11 +3,11 @@
 //! Gateway sends them, size and rate limits, `$disconnect`, and reloads.
 
 use futures_util::SinkExt;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error, Message};
 
-use super::{ADMIN_TOKEN, Events, close_code, connect, connect_with, next_json, ws_url};
+use super::{
+    ADMIN_TOKEN, Events, close_code, close_normally, connect, connect_with, next_json, ws_url,
+};
 use crate::support::{DEADLINE, Gateway, poll_until};
 
 const KEY: &str = "ws-key-0123456789abcdef";
@@ -173,12 +173,7 @@ async fn connect_runs_the_authorizer_and_the_connect_integration() {
         message_call.header("x-authorizer-context").is_some(),
         "{message_call:#?}"
     );
-    ws.close(Some(CloseFrame {
-        code: CloseCode::Normal,
-        reason: "bye".into(),
-    }))
-    .await
-    .expect("close");
+    close_normally(&mut ws).await;
     let gone = events
         .wait_for("DISCONNECT", |c| c.event == "DISCONNECT")
         .await;

@@ -64,6 +64,18 @@ where
     }
 }
 
+/// Closes with 1000 (normal closure).
+pub async fn close_normally(ws: &mut Client) {
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    ws.close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "bye".into(),
+    }))
+    .await
+    .expect("close");
+}
+
 /// The next message as JSON.
 pub async fn next_json(ws: &mut Client) -> serde_json::Value {
     match next_message(ws).await {
@@ -81,10 +93,15 @@ pub async fn close_code(ws: &mut Client) -> u16 {
     }
 }
 
-/// Connects to the `/chat` API of `managed::config` as `key`'s consumer and returns the client and its connection id (learned
-/// from a two-way echo).
+/// Connects to the `/chat` API of `managed::config` as `key`'s consumer and returns the
+/// client and its connection id (learned from a two-way echo).
 pub async fn open(gw: &Gateway, key: &str) -> (Client, String) {
-    let mut ws = connect(&ws_url(gw, "/chat"), Some(key))
+    open_with(gw, &[("x-api-key", key)]).await
+}
+
+/// [`open`] with any headers on the upgrade.
+pub async fn open_with(gw: &Gateway, headers: &[(&str, &str)]) -> (Client, String) {
+    let mut ws = connect_with(&ws_url(gw, "/chat"), headers)
         .await
         .expect("connected");
     ws.send(Message::text(r#"{"action":"sendmessage"}"#))
