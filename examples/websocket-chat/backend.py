@@ -9,7 +9,7 @@ the gateway's connection registry is the source of truth, so all this process ke
 the display names clients chose.
 
     python3 examples/websocket-chat/backend.py [--port 9000] [--admin http://127.0.0.1:9901]
-                                              [--token change-me]
+                          [--token change-me-chat-admin-token]
 """
 
 import argparse
@@ -165,8 +165,8 @@ def main():
     parser.add_argument("--admin", default="http://127.0.0.1:9901", help="the gateway's admin API")
     parser.add_argument(
         "--token",
-        default=os.environ.get("TOLLGATE_ADMIN_TOKEN", "change-me"),
-        help="the admin API's token (default: $TOLLGATE_ADMIN_TOKEN, else change-me)",
+        default=os.environ.get("TOLLGATE_ADMIN_TOKEN", "change-me-chat-admin-token"),
+        help="the admin API's token (default: $TOLLGATE_ADMIN_TOKEN, else change-me-chat-admin-token)",
     )
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)

@@ -42,6 +42,10 @@ pub enum RequestError {
         /// The route's limit.
         limit: u64,
     },
+    /// The client broke its request body (malformed framing, closed early) or stopped
+    /// sending it: its side of the exchange failed, not the backend's.
+    #[error(transparent)]
+    ClientBody(Box<crate::body::ClientBodyError>),
     /// No connection to the backend could be made.
     #[error("cannot connect to upstream {target}: {source}")]
     UpstreamConnect {
@@ -93,7 +97,8 @@ impl RequestError {
             | Self::NotFound
             | Self::MethodNotAllowed(_)
             | Self::UpgradeRequired
-            | Self::PayloadTooLarge { .. } => ErrorSource::Client,
+            | Self::PayloadTooLarge { .. }
+            | Self::ClientBody(_) => ErrorSource::Client,
             Self::UpstreamConnect { .. }
             | Self::UpstreamTimeout { .. }
             | Self::UpstreamProtocol { .. }
@@ -111,6 +116,10 @@ impl RequestError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ClientBody(e) => match **e {
+                crate::body::ClientBodyError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+                crate::body::ClientBodyError::Read(_) => StatusCode::BAD_REQUEST,
+            },
             Self::UpstreamConnect { .. }
             | Self::UpstreamProtocol { .. }
             | Self::UpstreamBody(_) => StatusCode::BAD_GATEWAY,
@@ -134,6 +143,14 @@ pub fn respond(err: &RequestError) -> Response<Body> {
         RequestError::PayloadTooLarge { limit } => {
             format!("Request Entity Too Large: the limit is {limit} bytes")
         }
+        RequestError::ClientBody(e) => match **e {
+            crate::body::ClientBodyError::Timeout(_) => {
+                "Request Timeout: the request body stopped arriving".to_owned()
+            }
+            crate::body::ClientBodyError::Read(_) => {
+                "Bad Request: the request body is malformed or incomplete".to_owned()
+            }
+        },
         RequestError::UpstreamConnect { .. }
         | RequestError::UpstreamProtocol { .. }
         | RequestError::UpstreamBody(_) => "Bad Gateway".to_owned(),

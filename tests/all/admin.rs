@@ -14,7 +14,7 @@ fn config(backend: &Backend, version: &str) -> String {
     );
     one_plugin_config(
         backend,
-        "admin: { address: \"127.0.0.1:0\", token: s3cret }",
+        "admin: { address: \"127.0.0.1:0\", token: s3cret-admin-token }",
         &plugin,
     )
 }
@@ -22,7 +22,7 @@ fn config(backend: &Backend, version: &str) -> String {
 fn admin(gw: &Gateway, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
     client()
         .request(method, format!("{}{path}", gw.admin_url()))
-        .bearer_auth("s3cret")
+        .bearer_auth("s3cret-admin-token")
 }
 
 #[tokio::test]

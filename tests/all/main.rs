@@ -3,8 +3,10 @@
 mod support;
 
 mod admin;
+mod admin_api;
 mod auth;
 mod cli;
+mod client_faults;
 mod cluster;
 mod config_errors;
 mod cors;

@@ -442,3 +442,32 @@ async fn templates_are_checked_when_the_config_loads() {
         );
     }
 }
+
+#[tokio::test]
+async fn control_characters_mapped_from_the_request_are_the_clients_error() {
+    let backend = Backend::start("b").await;
+    let transform = json!({
+        "request": { "headers": { "set": { "x-name": "$request.querystring.name" } } },
+    });
+    let routes = route("GET", "/who", "reshape", &backend, "");
+    let gw = Gateway::start(&config(&transform, &routes)).await;
+    let c = client();
+    // An encoded CR LF in the query would split the header it is mapped into.
+    let r = c
+        .get(format!("{}/who?name=a%0d%0aInjected:%20yes", gw.url()))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.expect("JSON");
+    let message = v["message"].as_str().expect("message");
+    assert!(message.contains("x-name"), "{message}");
+    assert_eq!(backend.hits(), 0, "nothing reached the backend");
+    gw.wait_log("plugin answered").await;
+    // A clean value still goes through.
+    let v = c
+        .get(format!("{}/who?name=ada", gw.url()))
+        .fetch_json()
+        .await;
+    assert_eq!(header(&v, "x-name"), "ada");
+}

@@ -14,7 +14,7 @@ pub fn shop_config(plans: &str, state: &str) -> String {
         r#"
 version: 1
 listeners: [{{ address: "127.0.0.1:0" }}]
-admin: {{ address: "127.0.0.1:0", token: s3cret }}
+admin: {{ address: "127.0.0.1:0", token: s3cret-admin-token }}
 {state}
 plugins:
   keys:
@@ -98,7 +98,7 @@ pub async fn call(url: &str, method: reqwest::Method, key: &str) -> (u16, String
 pub async fn admin(gw: &Gateway, method: reqwest::Method, path: &str) -> reqwest::Response {
     client()
         .request(method, format!("{}{path}", gw.admin_url()))
-        .bearer_auth("s3cret")
+        .bearer_auth("s3cret-admin-token")
         .send()
         .await
         .expect("admin request")

@@ -38,12 +38,49 @@ fn authorized(state: &AdminState, req: &Request<Incoming>) -> bool {
         .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
 }
 
+/// The methods an admin path takes (for 405 and `Allow`); `None` when the API has no such
+/// path.
+fn allowed_methods(path: &str) -> Option<&'static [&'static str]> {
+    let one_segment_below = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+    };
+    let usage = path
+        .strip_prefix("/usage/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(plan, key)| !plan.is_empty() && !key.is_empty());
+    Some(match path {
+        "/healthz" | "/readyz" | "/plugins" | "/metrics" => &["GET"],
+        "/config/reload" => &["POST"],
+        "/@connections" => &["GET", "POST"],
+        _ if one_segment_below("/plugins/") => &["PUT", "DELETE"],
+        _ if one_segment_below("/@connections/") => &["GET", "POST", "DELETE"],
+        _ if usage => &["GET", "DELETE"],
+        _ => return None,
+    })
+}
+
+/// 405 with the `Allow` header.
+fn method_not_allowed(allowed: &[&str]) -> Response<Full<Bytes>> {
+    let mut r = reply(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &json!({ "message": "Method Not Allowed" }),
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&allowed.join(", ")) {
+        r.headers_mut().insert(header::ALLOW, v);
+    }
+    r
+}
+
 /// Routes one admin request.
 pub async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
-    match (req.method(), path.as_str()) {
-        (&Method::GET, "/healthz") => return reply(StatusCode::OK, &json!({ "status": "ok" })),
-        (&Method::GET, "/readyz") => return reply(StatusCode::OK, &json!({ "status": "ready" })),
+    let allowed = allowed_methods(&path);
+    let method_allowed = allowed.is_some_and(|a| a.contains(&req.method().as_str()));
+    match (path.as_str(), method_allowed) {
+        ("/healthz", true) => return reply(StatusCode::OK, &json!({ "status": "ok" })),
+        ("/readyz", true) => return reply(StatusCode::OK, &json!({ "status": "ready" })),
+        ("/healthz" | "/readyz", false) => return method_not_allowed(&["GET"]),
         _ => {}
     }
     if !authorized(state, &req) {
@@ -56,6 +93,11 @@ pub async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Full
             http::HeaderValue::from_static("Bearer"),
         );
         return r;
+    }
+    match allowed {
+        None => return reply(StatusCode::NOT_FOUND, &json!({ "message": "Not Found" })),
+        Some(methods) if !method_allowed => return method_not_allowed(methods),
+        Some(_) => {}
     }
     let plugin_name = path
         .strip_prefix("/plugins/")
@@ -79,14 +121,9 @@ pub async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Full
         },
         (Method::PUT, _, Some(name)) => {
             let name = name.to_owned();
-            let wasm = match Limited::new(req.into_body(), MAX_UPLOAD).collect().await {
-                Ok(b) => b.to_bytes().to_vec(),
-                Err(e) => {
-                    return reply(
-                        StatusCode::BAD_REQUEST,
-                        &json!({ "message": format!("cannot read the upload: {e}") }),
-                    );
-                }
+            let wasm = match read_upload(req).await {
+                Ok(wasm) => wasm,
+                Err(response) => return response,
             };
             if state.gateway.plugins().find(&name).is_none() {
                 return reply(
@@ -149,6 +186,34 @@ pub async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Full
             },
         },
         _ => reply(StatusCode::NOT_FOUND, &json!({ "message": "Not Found" })),
+    }
+}
+
+/// The body of a plugin upload; 413 past [`MAX_UPLOAD`] (declared or streamed), 400 when
+/// it cannot be read.
+async fn read_upload(req: Request<Incoming>) -> Result<Vec<u8>, Response<Full<Bytes>>> {
+    let too_large = || {
+        reply(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &json!({ "message": format!("the upload is larger than {MAX_UPLOAD} bytes") }),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_UPLOAD as u64) {
+        crate::body::discard(req.into_body());
+        return Err(too_large());
+    }
+    match Limited::new(req.into_body(), MAX_UPLOAD).collect().await {
+        Ok(b) => Ok(b.to_bytes().to_vec()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(reply(
+            StatusCode::BAD_REQUEST,
+            &json!({ "message": format!("cannot read the upload: {e}") }),
+        )),
     }
 }
 

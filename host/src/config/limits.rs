@@ -15,6 +15,7 @@ use super::units::{ByteSize, Duration};
 ///   idle_timeout: 60s
 ///   drain_timeout: 30s
 ///   max_body: 10MiB
+///   body_read_timeout: 30s
 /// ```
 #[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -35,6 +36,10 @@ pub struct Limits {
     pub drain_timeout: Duration,
     /// Largest request body unless a route or API sets its own; larger gets 413. Default 10MiB.
     pub max_body: ByteSize,
+    /// Longest pause a client may make while sending a request body; past it the request
+    /// gets 408. It is the client's time: an upstream's `timeout` does not count it.
+    /// Default 30s.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -46,6 +51,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(30),
             max_body: ByteSize::mib(10),
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! References in plugin configs, resolved when the config file is loaded, so that secrets
 //! need not be written into it: `{ $env: NAME }` becomes the environment variable's value and
 //! `{ $file: path }` the file's content (relative to the config file; `.json`, `.yaml` and
-//! `.yml` files are parsed, anything else is text with the trailing newline removed).
+//! `.yml` files are parsed, anything else is text with the trailing newline removed;
+//! `{ $file: path, encoding: base64url }` gives the raw bytes as base64url, for binary
+//! secrets).
 
 use std::path::Path;
 
@@ -42,27 +44,78 @@ fn resolve_value(v: &mut Value, dir: &Path, field: &str) -> Result<(), (String, 
     Ok(())
 }
 
-enum Ref {
+/// A reference found in the config.
+pub(super) enum Ref {
+    /// `{ $env: NAME }`.
     Env(String),
-    File(String),
+    /// `{ $file: path }`, optionally with `encoding: base64url`.
+    File {
+        /// The path, relative to the config file.
+        path: String,
+        /// How the file's bytes become a value.
+        encoding: FileEncoding,
+    },
 }
 
-/// `Some` when the object is a reference (its only key is `$env` or `$file`).
-fn reference(map: &serde_json::Map<String, Value>) -> Option<Result<Ref, String>> {
-    let (key, value) = map.iter().next()?;
-    let kind = match key.as_str() {
-        "$env" => Ref::Env,
-        "$file" => Ref::File,
-        _ => return None,
+/// How a `$file` reference turns the file into a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum FileEncoding {
+    /// Text: `.json`, `.yaml` and `.yml` files are parsed, others are a string with the
+    /// trailing newline removed (the default).
+    Text,
+    /// The raw bytes as one base64url string without padding, for binary secrets (an HMAC
+    /// key of random bytes): `{ $file: hs256.key, encoding: base64url }`.
+    Base64Url,
+}
+
+/// `Some` when the object is a reference (it has a `$env` or `$file` key).
+pub(super) fn reference(map: &serde_json::Map<String, Value>) -> Option<Result<Ref, String>> {
+    let (key, value) = map.iter().find(|(k, _)| *k == "$env" || *k == "$file")?;
+    let Value::String(target) = value else {
+        return Some(Err(format!("`{key}` takes a non-empty string")));
     };
-    Some(if map.len() != 1 {
-        Err(format!("a `{key}` reference has no other keys"))
-    } else {
-        match value {
-            Value::String(s) if !s.is_empty() => Ok(kind(s.clone())),
-            _ => Err(format!("`{key}` takes a non-empty string")),
+    if target.is_empty() {
+        return Some(Err(format!("`{key}` takes a non-empty string")));
+    }
+    if key == "$env" {
+        return Some(if map.len() == 1 {
+            Ok(Ref::Env(target.clone()))
+        } else {
+            Err("a `$env` reference has no other keys".into())
+        });
+    }
+    let mut encoding = FileEncoding::Text;
+    for (k, v) in map.iter().filter(|(k, _)| *k != "$file") {
+        match (k.as_str(), v.as_str()) {
+            ("encoding", Some("text")) => encoding = FileEncoding::Text,
+            ("encoding", Some("base64url")) => encoding = FileEncoding::Base64Url,
+            ("encoding", _) => {
+                return Some(Err(
+                    "`encoding` of a `$file` reference is `text` or `base64url`".into(),
+                ));
+            }
+            _ => {
+                return Some(Err(format!(
+                    "a `$file` reference has no key `{k}` (only `encoding`)"
+                )));
+            }
         }
-    })
+    }
+    Some(Ok(Ref::File {
+        path: target.clone(),
+        encoding,
+    }))
+}
+
+/// A file's text without its trailing newline.
+pub(super) fn read_text(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text)
+        .to_owned())
 }
 
 fn load(r: &Ref, dir: &Path) -> Result<Value, String> {
@@ -70,20 +123,29 @@ fn load(r: &Ref, dir: &Path) -> Result<Value, String> {
         Ref::Env(name) => std::env::var(name)
             .map(Value::String)
             .map_err(|_| format!("environment variable `{name}` is not set")),
-        Ref::File(path) => {
+        Ref::File {
+            path,
+            encoding: FileEncoding::Base64Url,
+        } => {
+            use base64::Engine as _;
             let path = dir.join(path);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let bytes =
+                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            Ok(Value::String(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+            ))
+        }
+        Ref::File {
+            path,
+            encoding: FileEncoding::Text,
+        } => {
+            let path = dir.join(path);
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            let text = read_text(&path)?;
             match ext {
                 "json" | "yaml" | "yml" => serde_saphyr::from_str::<Value>(&text)
                     .map_err(|e| format!("{}: {e}", path.display())),
-                _ => Ok(Value::String(
-                    text.strip_suffix('\n')
-                        .map(|t| t.strip_suffix('\r').unwrap_or(t))
-                        .unwrap_or(&text)
-                        .to_owned(),
-                )),
+                _ => Ok(Value::String(text)),
             }
         }
     }
@@ -116,5 +178,12 @@ mod tests {
         assert!(message.contains("TOLLGATE_SURELY_UNSET_VAR"), "{message}");
         let mut extra = serde_json::json!({ "$file": "a", "b": 1 });
         assert!(resolve_value(&mut extra, dir.path(), "c").is_err());
+
+        std::fs::write(dir.path().join("hs.key"), [0xff_u8, 0x00, 0x10, b'\n']).expect("write");
+        let mut raw = serde_json::json!({ "k": { "$file": "hs.key", "encoding": "base64url" } });
+        resolve_value(&mut raw, dir.path(), "c").expect("binary file");
+        assert_eq!(raw["k"], "_wAQCg");
+        let mut bad = serde_json::json!({ "$file": "hs.key", "encoding": "hex" });
+        assert!(resolve_value(&mut bad, dir.path(), "c").is_err());
     }
 }

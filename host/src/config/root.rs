@@ -62,10 +62,7 @@ impl Config {
     /// Parses and validates YAML text; `file` names it in errors. Relative paths in the
     /// config (certificates, CA bundles) stay relative; [`Config::load`] resolves them.
     pub fn from_yaml(text: &str, file: &str) -> Result<Self, ConfigError> {
-        let mut config: Self = load::parse(text, file)?;
-        validate::check(&config, file)?;
-        super::websocket::add_routers(&mut config);
-        Ok(config)
+        Self::parse_in(text, file, None)
     }
 
     /// Reads, parses and validates a file, resolving relative paths against its folder.
@@ -74,10 +71,24 @@ impl Config {
             file: path.display().to_string(),
             source,
         })?;
-        let mut config = Self::from_yaml(&text, &path.display().to_string())?;
-        if let Some(dir) = path.parent() {
+        Self::parse_in(&text, &path.display().to_string(), path.parent())
+    }
+
+    /// Parses, validates and (with the config file's folder) resolves paths and references.
+    fn parse_in(text: &str, file: &str, dir: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config: Self = load::parse(text, file)?;
+        validate::check(&config, file)?;
+        super::websocket::add_routers(&mut config);
+        if let Some(dir) = dir {
             load::resolve_paths(&mut config, dir);
-            refs::resolve(&mut config, dir, &path.display().to_string())?;
+            refs::resolve(&mut config, dir, file)?;
+        }
+        if let Some(admin) = &mut config.admin {
+            admin
+                .resolve(dir.unwrap_or(Path::new(".")))
+                .map_err(|(field, message, hint)| {
+                    ConfigError::invalid(file, None, field, message, hint)
+                })?;
         }
         Ok(config)
     }

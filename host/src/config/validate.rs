@@ -39,24 +39,6 @@ pub(super) fn check(config: &Config, file: &str) -> Check {
             );
         }
     }
-    if let Some(admin) = &config.admin
-        && !admin.address.ip().is_loopback()
-        && admin.token.is_none()
-        && admin.token_env.is_none()
-    {
-        return err(
-            None,
-            "admin.address".into(),
-            format!(
-                "the admin API on the non-loopback address {} needs a token",
-                admin.address
-            ),
-            Some(
-                "set `token_env: TOLLGATE_ADMIN_TOKEN` (or `token:`), or listen on 127.0.0.1"
-                    .into(),
-            ),
-        );
-    }
     for (name, upstream) in &config.upstreams {
         if upstream.targets.is_empty() {
             return err(

@@ -12,7 +12,7 @@ use tracing::Instrument as _;
 use super::client::HttpClient;
 use super::headers::{Forwarded, set_forwarded, strip_hop_by_hop};
 use super::upstream::UpstreamPool;
-use crate::body::{Body, Guarded, empty, find_too_large};
+use crate::body::{Body, BodyProgress, Guarded, empty, find_client_body_error, find_too_large};
 use crate::error::{ErrorSource, RequestError};
 use crate::pipeline::RequestContext;
 use crate::telemetry::traces;
@@ -56,6 +56,10 @@ pub struct Outbound<'a> {
     pub forwarded: Forwarded<'a>,
     /// A WebSocket upgrade passed through: `Upgrade` and `Connection` go to the backend.
     pub upgrade: bool,
+    /// How long the body has kept the call waiting for the client (`None` for a request
+    /// without a body): that time is not the backend's and does not count against its
+    /// timeout.
+    pub progress: Option<Arc<BodyProgress>>,
 }
 
 fn is_idempotent(m: &Method) -> bool {
@@ -121,7 +125,9 @@ impl HttpIntegration {
             body,
             forwarded,
             upgrade,
+            progress,
         } = out;
+        let progress = progress.as_deref();
         strip_hop_by_hop(&mut parts.headers, true);
         set_forwarded(&mut parts.headers, forwarded);
         traces::inject(&mut parts.headers);
@@ -147,6 +153,7 @@ impl HttpIntegration {
                     Request::from_parts(parts, body),
                     self.timeout,
                     &target,
+                    progress,
                 )
                 .await?;
                 Ok(finish(response, ()))
@@ -172,6 +179,9 @@ impl HttpIntegration {
                             RequestError::Internal(format!("upstream {} has no targets", pool.name))
                         })?;
                     tried.push(index);
+                    if tried.len() > 1 {
+                        traces::client_resend(tried.len() - 1);
+                    }
                     let last_attempt = tried.len() >= attempts;
                     let Some(mut parts) = (if last_attempt {
                         head.take()
@@ -200,6 +210,7 @@ impl HttpIntegration {
                         Request::from_parts(parts, attempt_body),
                         self.timeout,
                         &target.to_string(),
+                        progress,
                     )
                     .await;
                     match result {
@@ -248,15 +259,23 @@ async fn send(
     request: Request<Body>,
     timeout: Duration,
     target: &str,
+    progress: Option<&BodyProgress>,
 ) -> Result<Response<hyper::body::Incoming>, RequestError> {
-    let result = match tokio::time::timeout(timeout, client.request(request)).await {
-        Err(_) => Err(RequestError::UpstreamTimeout {
+    let call = client.request(request);
+    let answered = match progress {
+        None => tokio::time::timeout(timeout, call).await.ok(),
+        Some(progress) => backend_timeout(timeout, progress, call).await,
+    };
+    let result = match answered {
+        None => Err(RequestError::UpstreamTimeout {
             target: target.to_owned(),
             timeout,
         }),
-        Ok(Ok(response)) => Ok(response),
-        Ok(Err(err)) => {
-            if let Some(limit) = find_too_large(&err) {
+        Some(Ok(response)) => Ok(response),
+        Some(Err(err)) => {
+            if let Some(client_side) = find_client_body_error(&err) {
+                Err(RequestError::ClientBody(Box::new(client_side.detached())))
+            } else if let Some(limit) = find_too_large(&err) {
                 Err(RequestError::PayloadTooLarge { limit })
             } else if err.is_connect() {
                 Err(RequestError::UpstreamConnect {
@@ -276,9 +295,36 @@ async fn send(
         Err(RequestError::UpstreamTimeout { .. }) => Err("timeout"),
         Err(RequestError::UpstreamConnect { .. }) => Err("connect"),
         Err(RequestError::PayloadTooLarge { .. }) => Err("payload_too_large"),
+        Err(RequestError::ClientBody(_)) => Err("client_body"),
         Err(_) => Err("protocol"),
     });
     result
+}
+
+/// Runs `call` until it answers or the backend has used `timeout` of its own time: time
+/// the request body spent waiting for the client is given back (a client that uploads
+/// slowly is not the backend being slow; the body's own timeout bounds that wait).
+/// `None` when the backend's time ran out.
+async fn backend_timeout<F: std::future::Future>(
+    timeout: Duration,
+    progress: &BodyProgress,
+    call: F,
+) -> Option<F::Output> {
+    tokio::pin!(call);
+    let started = tokio::time::Instant::now();
+    let mut deadline = started + timeout;
+    loop {
+        tokio::select! {
+            out = &mut call => return Some(out),
+            () = tokio::time::sleep_until(deadline) => {
+                let charged = started.elapsed().saturating_sub(progress.waited());
+                if charged >= timeout {
+                    return None;
+                }
+                deadline = tokio::time::Instant::now() + (timeout - charged);
+            }
+        }
+    }
 }
 
 /// Strips hop-by-hop headers from the backend response and keeps `guard` alive while the

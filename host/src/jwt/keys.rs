@@ -57,7 +57,7 @@ impl KeySet {
             set.keys
                 .push(from_pem(pem, &s.algorithms).map_err(|e| format!("public_keys[{i}]: {e}"))?);
         }
-        if let Some(secret) = &s.secret {
+        if let Some(secret) = s.secret_bytes() {
             set.keys.push(Key {
                 kid: None,
                 algorithms: s
@@ -66,7 +66,7 @@ impl KeySet {
                     .copied()
                     .filter(|a| is_hmac(*a))
                     .collect(),
-                key: DecodingKey::from_secret(secret.as_bytes()),
+                key: DecodingKey::from_secret(secret),
             });
         }
         Ok(set)

@@ -97,6 +97,9 @@ fn typ_ok(typ: Option<&str>) -> bool {
     })
 }
 
+/// What a client is told of a token that cannot be parsed, whatever the parser said.
+const MALFORMED: &str = "the token is malformed";
+
 fn invalid(message: impl Into<String>) -> VerifyError {
     VerifyError::Invalid(message.into())
 }
@@ -192,7 +195,10 @@ impl Verifier {
         }
         let generation = self.generation();
         let map = self.verify_fully(token).await?;
-        let json = serde_json::to_string(&map).map_err(|e| invalid(e.to_string()))?;
+        let json = serde_json::to_string(&map).map_err(|e| {
+            tracing::debug!(error = %e, "token claims cannot be written as JSON");
+            invalid(MALFORMED)
+        })?;
         let claims = Arc::new(Claims { map, json });
         if let Some(cache) = &self.verified {
             cache.insert(
@@ -208,7 +214,12 @@ impl Verifier {
 
     async fn verify_fully(&self, token: &str) -> Result<Map<String, Value>, VerifyError> {
         let s = &self.settings;
-        let header = decode_header(token).map_err(|e| invalid(format!("malformed token: {e}")))?;
+        // The parser's own words (which variant it expected, at which column) stay in the
+        // log: the client gets a short description fixed per kind of failure.
+        let header = decode_header(token).map_err(|e| {
+            tracing::debug!(error = %e, "token refused: malformed header");
+            invalid(MALFORMED)
+        })?;
         if header.crit.as_ref().is_some_and(|c| !c.is_empty()) {
             // RFC 7515 §4.1.11: extensions this verifier does not implement.
             return Err(invalid("unsupported critical header parameters (`crit`)"));
@@ -235,12 +246,21 @@ impl Verifier {
         if let Tried::Done(result) = outcome {
             return result;
         }
-        // A `kid` the set lacks may be a rotated-in key: fetch again (rate-limited).
-        if let Some(kid) = kid
-            && !fetched.keys.has_kid(kid)
-            && let Some(newer) = remote.refetch_for_unknown_kid().await
+        // A `kid` the set lacks may be a rotated-in key, and a signature that fails with a
+        // known `kid` may be a key the IdP replaced without renaming it: fetch again
+        // (rate-limited, so forged tokens cannot hammer the IdP) and try the new set.
+        let unknown_kid = kid.is_some_and(|k| !fetched.keys.has_kid(k));
+        let bad_signature = matches!(outcome, Tried::BadSignature);
+        if (unknown_kid || bad_signature)
+            && let Some(newer) = remote.refetch().await
         {
-            outcome = outcome.or(self.try_keys(&newer.keys, token, Some(kid), alg, &validation));
+            let retried = self.try_keys(&newer.keys, token, kid, alg, &validation);
+            outcome = match (outcome, retried) {
+                // The new set's verdict replaces the old set's "bad signature".
+                (Tried::BadSignature, Tried::NoKey) => Tried::BadSignature,
+                (Tried::BadSignature, retried) => retried,
+                (outcome, retried) => outcome.or(retried),
+            };
         }
         match outcome {
             Tried::Done(result) => result,
@@ -303,7 +323,10 @@ fn describe(e: &jsonwebtoken::errors::Error) -> String {
         ErrorKind::InvalidIssuer => "the token is from another issuer (`iss`)".into(),
         ErrorKind::MissingRequiredClaim(c) => format!("the `{c}` claim is missing"),
         ErrorKind::InvalidClaimFormat(c) => format!("the `{c}` claim is malformed"),
-        _ => format!("{e}"),
+        _ => {
+            tracing::debug!(error = %e, "token refused: malformed");
+            MALFORMED.into()
+        }
     }
 }
 

@@ -130,9 +130,11 @@ impl Remote {
         }
     }
 
-    /// Fetches again because a token names a `kid` the set lacks, unless the last fetch was
-    /// less than `refetch_interval` ago (so random `kid`s cannot hammer the IdP).
-    pub async fn refetch_for_unknown_kid(self: &Arc<Self>) -> Option<Arc<Fetched>> {
+    /// Fetches again because a token names a `kid` the set lacks or its signature failed
+    /// with the cached keys (a key rotated under the same `kid`), unless the last fetch was
+    /// less than `refetch_interval` ago (so random `kid`s and forged signatures cannot
+    /// hammer the IdP). `None` when rate-limited or when the fetch failed.
+    pub async fn refetch(self: &Arc<Self>) -> Option<Arc<Fetched>> {
         let recent = self
             .last_attempt
             .lock()
@@ -158,7 +160,15 @@ impl Remote {
         rt.spawn(async move {
             let before = me.current.load_full().map(|f| Arc::as_ptr(&f) as usize);
             if let Err(e) = me.fetch_once(before).await {
-                tracing::warn!(error = %e, "JWKS refresh failed; the cached keys stay in use");
+                if me.current.load().is_some() {
+                    tracing::warn!(error = %e, "JWKS refresh failed; the cached keys stay in use");
+                } else {
+                    tracing::warn!(
+                        error = %e,
+                        "JWKS fetch failed and no keys were ever fetched: tokens needing them \
+                         are refused with 503 until a fetch succeeds"
+                    );
+                }
             }
             me.refreshing.store(false, Ordering::Release);
         });

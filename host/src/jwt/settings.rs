@@ -46,9 +46,18 @@ pub struct Settings {
     /// Inline PEM public keys (RSA, EC or Ed25519; the `kid` is not checked).
     #[serde(default)]
     pub public_keys: OneOrMany,
-    /// The HMAC secret; the only way to allow HS256/384/512.
+    /// The HMAC secret; the only way to allow HS256/384/512. Text by default; see
+    /// `secret_encoding` for a secret of random bytes.
     #[serde(default)]
     pub secret: Option<String>,
+    /// How `secret` is written: `text` (its UTF-8 bytes, the default), `base64url` or
+    /// `base64` (decoded; padding optional), as identity providers issue random keys. With
+    /// `secret: { $file: hs256.key, encoding: base64url }` a file of raw bytes works too.
+    #[serde(default)]
+    pub secret_encoding: SecretEncoding,
+    /// The secret's bytes, once decoded.
+    #[serde(skip)]
+    secret_bytes: Option<Vec<u8>>,
     /// Allowed algorithms. Default: every asymmetric one, or `[HS256]` with a `secret`.
     #[serde(default)]
     pub algorithms: Vec<Algorithm>,
@@ -78,6 +87,46 @@ pub struct Settings {
     /// Time limit of one fetch, in milliseconds. Default 2000.
     #[serde(default = "default_fetch_timeout")]
     pub fetch_timeout_ms: u64,
+}
+
+/// How an HMAC secret is written in the settings.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretEncoding {
+    /// The text's UTF-8 bytes.
+    #[default]
+    Text,
+    /// base64url (RFC 4648 §5), padding optional.
+    Base64url,
+    /// base64 (RFC 4648 §4), padding optional.
+    Base64,
+}
+
+impl SecretEncoding {
+    fn decode(self, secret: &str) -> Result<Vec<u8>, String> {
+        use base64::Engine as _;
+        use base64::engine::DecodePaddingMode;
+        use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+        let lenient = GeneralPurposeConfig::new()
+            .with_encode_padding(false)
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent);
+        let engine = match self {
+            Self::Text => return Ok(secret.as_bytes().to_vec()),
+            Self::Base64url => GeneralPurpose::new(&base64::alphabet::URL_SAFE, lenient),
+            Self::Base64 => GeneralPurpose::new(&base64::alphabet::STANDARD, lenient),
+        };
+        engine
+            .decode(secret.trim())
+            .map_err(|e| format!("secret: not valid {} ({e})", self.name()))
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Base64url => "base64url",
+            Self::Base64 => "base64",
+        }
+    }
 }
 
 fn default_required() -> Vec<String> {
@@ -152,8 +201,15 @@ impl Settings {
         if s.secret.is_some() && !hmac {
             return Err("secret: given, but `algorithms` allows no HS algorithm".into());
         }
-        if s.secret.as_ref().is_some_and(|k| k.len() < 32) {
-            return Err("secret: must be at least 32 bytes".into());
+        if let Some(secret) = &s.secret {
+            let bytes = s.secret_encoding.decode(secret)?;
+            if bytes.len() < 32 {
+                return Err(format!(
+                    "secret: must be at least 32 bytes (it has {})",
+                    bytes.len()
+                ));
+            }
+            s.secret_bytes = Some(bytes);
         }
         let sources = usize::from(s.jwks_uri.is_some())
             + usize::from(!s.keys.is_empty())
@@ -180,6 +236,11 @@ impl Settings {
             return Err("max_token_size: must be at least 1".into());
         }
         Ok(s)
+    }
+
+    /// The HMAC secret's bytes, decoded as `secret_encoding` says.
+    pub fn secret_bytes(&self) -> Option<&[u8]> {
+        self.secret_bytes.as_deref()
     }
 
     /// Whether keys come from the network (a JWKS URL or discovery).

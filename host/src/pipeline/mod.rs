@@ -3,6 +3,7 @@
 //! `docs/pipeline.md`).
 
 mod context;
+mod head;
 pub mod phases;
 
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use tracing::Instrument as _;
 
 pub use context::{RequestContext, query_param};
 
-use crate::body::{Body, Limited};
+use crate::body::{Body, ClientBody, Limited};
 use crate::error::{ErrorSource, RequestError, respond};
 use crate::gateway::Gateway;
 use crate::gateway::snapshot::RouteRuntime;
@@ -25,6 +26,7 @@ use crate::integration::{Integration, Outbound};
 use crate::plugin::{BodySlot, RequestHandle, RouteRef};
 use crate::router::{NormalizedPath, RouteMatch, Routed};
 use crate::telemetry::{Finishing, Observed, traces};
+use head::{check_host, request_host, request_id};
 use phases::RequestOutcome;
 use std::sync::Arc;
 
@@ -38,6 +40,8 @@ pub struct ConnInfo {
     pub remote: SocketAddr,
     /// Whether the connection is TLS.
     pub tls: bool,
+    /// The port the connection arrived on.
+    pub local_port: u16,
 }
 
 /// Serves one request.
@@ -56,7 +60,15 @@ pub async fn handle(
     let (observed, span) = {
         let (head, body) = req.into_parts();
         let observed = Observed::new(&request_id, &head, conn.remote.ip());
-        let span = traces::request(&head, &request_id, conn.remote.ip());
+        let span = traces::request(
+            &head,
+            &request_id,
+            traces::ServerSide {
+                client: conn.remote,
+                tls: conn.tls,
+                local_port: conn.local_port,
+            },
+        );
         req = Request::from_parts(head, body);
         (observed, span)
     };
@@ -76,6 +88,9 @@ pub async fn handle(
         Err(err) => {
             observed.update(|r| r.error = Some(err.to_string()));
             match err.source_kind() {
+                ErrorSource::Client if matches!(err, RequestError::ClientBody(_)) => {
+                    tracing::info!(%request_id, %method, %path, error = %err, "client error: its request body failed")
+                }
                 ErrorSource::Client => {
                     tracing::debug!(%request_id, %method, %path, error = %err, "request refused")
                 }
@@ -101,39 +116,16 @@ pub async fn handle(
     let status = response.status().as_u16();
     observed.update(|r| r.status = status);
     traces::request_status(&span, status);
+    // The record and the request span end with the response body.
     response.map(|body| {
-        // The request span ends with the response body.
-        let body = if span.is_disabled() {
-            body
-        } else {
-            crate::body::Guarded::new(body, span).boxed_unsync()
-        };
-        Finishing::new(body, observed, std::sync::Arc::clone(gateway.telemetry())).boxed_unsync()
+        Finishing::new(
+            body,
+            observed,
+            std::sync::Arc::clone(gateway.telemetry()),
+            span,
+        )
+        .boxed_unsync()
     })
-}
-
-/// The client's `x-request-id` when it is sane (1-200 visible ASCII characters), else a new
-/// UUID.
-fn request_id<B>(req: &Request<B>) -> String {
-    req.headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
-}
-
-/// The host the client asked for: lower case, without port.
-fn request_host(req: &http::request::Parts) -> Option<String> {
-    let raw = req
-        .uri
-        .authority()
-        .map(|a| a.host().to_owned())
-        .or_else(|| {
-            let h = req.headers.get(header::HOST)?.to_str().ok()?;
-            let h: http::uri::Authority = h.parse().ok()?;
-            Some(h.host().to_owned())
-        })?;
-    Some(raw.trim_end_matches('.').to_ascii_lowercase())
 }
 
 async fn route_and_call(
@@ -145,6 +137,7 @@ async fn route_and_call(
 ) -> Result<Response<Body>, RequestError> {
     let snapshot = gateway.snapshot();
     let (parts, body) = req.into_parts();
+    check_host(&parts)?;
     let raw_path = parts.uri.path().to_owned();
     let path =
         NormalizedPath::parse(&raw_path).map_err(|e| RequestError::BadRequest(e.to_string()))?;
@@ -300,7 +293,13 @@ where
             limit: route.max_body,
         });
     }
-    let body: Body = Limited::new(body, route.max_body).boxed_unsync();
+    // A body on its way: limited, timed, its failures the client's (never a backend's).
+    let (body, progress): (Body, _) = if body.is_end_stream() {
+        (Limited::new(body, route.max_body).boxed_unsync(), None)
+    } else {
+        let (body, progress) = ClientBody::new(body, route.max_body, snapshot.body_read_timeout);
+        (body.boxed_unsync(), Some(progress))
+    };
     // Routes without plugins or a function proxy the request as it came: no plugin handle
     // (and none of its allocations) on their path.
     let plugged = route.chains.has_request()
@@ -398,13 +397,19 @@ where
     let client_upgrade = (route.websocket && crate::websocket::is_upgrade(&parts.headers))
         .then(|| parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
         .flatten();
-    // X-Forwarded-Host carries what the client sent, port included.
+    // X-Forwarded-Host names the authority the request was routed by, port included: an
+    // absolute-form target's (RFC 9112 §3.2.2: its Host header is ignored), else Host.
     let host_header = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()));
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        });
     let out = Outbound {
         parts,
         body,
@@ -414,6 +419,7 @@ where
             host: host_header.as_deref(),
         },
         upgrade: client_upgrade.is_some(),
+        progress,
     };
     let mut response = crate::telemetry::record::integration_call(http.call(rendered, out)).await?;
     if let Some(client) = client_upgrade

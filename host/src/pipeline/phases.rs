@@ -130,6 +130,7 @@ fn plugin_response(plugin: &Plugin, r: PluginResponse) -> Result<Response<Body>,
         .ok()
         .filter(|s| s.as_u16() >= 200)
         .ok_or_else(|| failed(format!("answered with invalid status {}", r.status)))?;
+    tracing::debug!(plugin = %plugin.name(), status = r.status, "plugin answered");
     let mut response = Response::new(full(Bytes::from(r.body)));
     *response.status_mut() = status;
     for (name, value) in r.headers {
@@ -253,6 +254,11 @@ async fn run_plugins(
                 return Err(RequestError::PayloadTooLarge { limit });
             }
             Some(BodyError::Unreadable(e)) => return Err(RequestError::BadRequest(e)),
+            Some(BodyError::Stalled(d)) => {
+                return Err(RequestError::ClientBody(Box::new(
+                    crate::body::ClientBodyError::Timeout(d),
+                )));
+            }
             None => {}
         }
         handle = back;

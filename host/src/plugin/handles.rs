@@ -134,6 +134,9 @@ pub enum BodyError {
     /// The peer failed while sending it.
     #[error("the body could not be read: {0}")]
     Unreadable(String),
+    /// The client stopped sending it (the request gets 408).
+    #[error("the client stopped sending the body for {0:?}")]
+    Stalled(std::time::Duration),
 }
 
 /// A header edit a plugin made to the request.

@@ -154,6 +154,7 @@ impl Server {
 
 async fn accept_loop(bound: Bound, stop: CancellationToken, tracker: TaskTracker) {
     let tls = bound.tls;
+    let local_port = bound.listener.local_addr().map_or(0, |a| a.port());
     loop {
         let accepted = tokio::select! {
             a = bound.listener.accept() => a,
@@ -162,7 +163,11 @@ async fn accept_loop(bound: Bound, stop: CancellationToken, tracker: TaskTracker
         match accepted {
             Ok((tcp, remote)) => {
                 let _ = tcp.set_nodelay(true);
-                let info = ConnInfo { remote, tls };
+                let info = ConnInfo {
+                    remote,
+                    tls,
+                    local_port,
+                };
                 tracker.spawn(connection::serve(
                     tcp,
                     info,

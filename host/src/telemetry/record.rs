@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::error::{ErrorSource, RequestError};
 use tracing::Instrument as _;
 
 /// One plugin call.
@@ -167,11 +168,16 @@ pub async fn plugin_call<T>(
 }
 
 /// Times the integration call (to its response head) and adds it to the current record.
-pub async fn integration_call<T>(call: impl Future<Output = T>) -> T {
+pub async fn integration_call<T>(
+    call: impl Future<Output = Result<T, RequestError>>,
+) -> Result<T, RequestError> {
     let started = Instant::now();
     let result = call.await;
     let took = started.elapsed();
-    update(|r| r.integration = Some(took));
+    // A call the client's side broke (its body) says nothing about the integration.
+    if !matches!(&result, Err(e) if e.source_kind() == ErrorSource::Client) {
+        update(|r| r.integration = Some(took));
+    }
     result
 }
 
@@ -193,7 +199,7 @@ mod tests {
             .scope(async {
                 plugin_call(&auth, "authorize", async { 1 }, |_| "continue").await;
                 plugin_call(&map, "transform", async { 2 }, |_| "respond").await;
-                integration_call(async {}).await;
+                let _ = integration_call(async { Ok::<(), RequestError>(()) }).await;
             })
             .await;
         // Outside any scope, updates are dropped silently.

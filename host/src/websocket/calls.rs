@@ -167,6 +167,7 @@ impl Origin {
                 host: self.host.as_deref(),
             },
             upgrade: false,
+            progress: None,
         };
         http.call(rendered, out).await
     }

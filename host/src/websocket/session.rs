@@ -144,6 +144,14 @@ where
                         };
                         return close(&mut ws, CloseCode::Size, &reason).await;
                     }
+                    // RFC 6455 §7.1.7: a protocol violation or a text message that is not
+                    // UTF-8 is failed with a Close frame (1002, 1007) before the TCP close.
+                    Some(Err(WsError::Protocol(e))) => {
+                        return close(&mut ws, CloseCode::Protocol, &format!("Protocol error: {e}")).await;
+                    }
+                    Some(Err(WsError::Utf8(_))) => {
+                        return close(&mut ws, CloseCode::Invalid, "Invalid payload: text message is not UTF-8").await;
+                    }
                     Some(Err(e)) => return dropped(&e.to_string()),
                     Some(Ok(m)) => m,
                 };

@@ -286,9 +286,10 @@ impl Plugin for JwtAuth {
                 claims.get(claim).map(claim_text)
             };
             if let Some(v) = value
-                && let Err(e) = req.set_header(header, &v)
+                && req.set_header(header, &v).is_err()
             {
-                let why = format!("claim `{claim}` cannot be sent as `{header}`: {e}");
+                // A fixed description: the gateway's own words stay out of the challenge.
+                let why = format!("the `{claim}` claim cannot be sent on");
                 return self.refuse(
                     401,
                     "Unauthorized",

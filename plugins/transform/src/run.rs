@@ -144,7 +144,42 @@ fn map_body<'s>(
     Ok(body)
 }
 
-fn apply_headers(edits: Vec<HeaderEdit>, out: &dyn Target) -> Result<(), Answer> {
+/// Which side's data a header value was mapped from, to answer for a value no header can
+/// carry: the client's request (400) or the backend's response (502).
+#[derive(Clone, Copy)]
+enum Side {
+    Request,
+    Response,
+}
+
+/// A mapped value with CR, LF or another control character (HTAB aside) came from the data
+/// it was mapped from, not from the gateway: it is answered as that side's error.
+fn check_value(name: &str, value: &str, side: Side) -> Result<(), Answer> {
+    if !value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Ok(());
+    }
+    Err(match side {
+        Side::Request => Answer {
+            status: 400,
+            message: format!(
+                "Bad Request: the value mapped to header `{name}` contains control characters"
+            ),
+        },
+        Side::Response => Answer {
+            status: 502,
+            message: format!(
+                "Bad Gateway: the value mapped to header `{name}` contains control characters"
+            ),
+        },
+    })
+}
+
+fn apply_headers(edits: Vec<HeaderEdit>, out: &dyn Target, side: Side) -> Result<(), Answer> {
+    for edit in &edits {
+        if let HeaderEdit::Set(n, v) | HeaderEdit::Append(n, v) = edit {
+            check_value(n, v, side)?;
+        }
+    }
     for edit in edits {
         match edit {
             HeaderEdit::Remove(n) => out.remove_header(&n),
@@ -225,7 +260,7 @@ pub fn request(plan: &RequestPlan, src: &dyn Source, out: &dyn Target) -> Result
         .map(|b| map_body(b, src, || src.request_body()))
         .transpose()?;
     // Edit.
-    apply_headers(headers, out)?;
+    apply_headers(headers, out, Side::Request)?;
     if !query.is_empty() {
         let mut q = Query::parse(&src.query().unwrap_or_default());
         for edit in &query {
@@ -299,7 +334,7 @@ pub fn response(plan: &ResponsePlan, src: &dyn Source, out: &dyn Target) -> Resu
     if let Some(code) = status {
         out.set_status(code).map_err(|e| Answer::internal(&e))?;
     }
-    apply_headers(headers, out)?;
+    apply_headers(headers, out, Side::Response)?;
     apply_body(body, out)
 }
 

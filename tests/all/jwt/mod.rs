@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use crate::support::{Backend, DEADLINE, Gateway, client, dead_port, poll_until};
 use tollgate_test_artifacts::TEST_FILTER;
 
+mod hardening;
 mod idp;
 mod keys;
 mod requests;

@@ -31,6 +31,20 @@ impl Gateway {
     /// Like [`Gateway::start`], with extra CLI arguments and a hook to put files (certs)
     /// into the folder first.
     pub async fn start_with(yaml: &str, args: &[&str], prepare: impl FnOnce(&Path)) -> Self {
+        Self::start_full(yaml, args, &[], prepare).await
+    }
+
+    /// Like [`Gateway::start`], with environment variables set for the process.
+    pub async fn start_with_env(yaml: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_full(yaml, &[], env, |_| {}).await
+    }
+
+    async fn start_full(
+        yaml: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        prepare: impl FnOnce(&Path),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         prepare(dir.path());
         std::fs::write(dir.path().join("gateway.yaml"), yaml).expect("write config");
@@ -38,7 +52,8 @@ impl Gateway {
         cmd.arg("run")
             .arg("-c")
             .arg(dir.path().join("gateway.yaml"))
-            .args(args);
+            .args(args)
+            .envs(env.iter().copied());
         Self::spawn(cmd, dir).await
     }
 

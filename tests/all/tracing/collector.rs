@@ -36,6 +36,11 @@ pub struct Span {
     pub name: String,
     pub kind: i32,
     pub attributes: BTreeMap<String, String>,
+    /// The attributes exported as integers (they are in `attributes` too, as text).
+    pub int_attributes: BTreeMap<String, i64>,
+    /// Start and end, in nanoseconds since the Unix epoch.
+    pub start_ns: u64,
+    pub end_ns: u64,
     /// Name and attributes of each event.
     pub events: Vec<(String, BTreeMap<String, String>)>,
     /// Status `ERROR`.
@@ -46,6 +51,16 @@ impl Span {
     /// An attribute's value as text.
     pub fn attr(&self, key: &str) -> Option<&str> {
         self.attributes.get(key).map(String::as_str)
+    }
+
+    /// An attribute exported as an integer.
+    pub fn int(&self, key: &str) -> Option<i64> {
+        self.int_attributes.get(key).copied()
+    }
+
+    /// How long the span lasted.
+    pub fn duration(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.end_ns.saturating_sub(self.start_ns))
     }
 }
 
@@ -143,7 +158,17 @@ impl Collector {
                     parent_id: hex(&span.parent_span_id),
                     name: span.name,
                     kind: span.kind,
+                    int_attributes: span
+                        .attributes
+                        .iter()
+                        .filter_map(|kv| match kv.value.as_ref()?.value {
+                            Some(any_value::Value::IntValue(i)) => Some((kv.key.clone(), i)),
+                            _ => None,
+                        })
+                        .collect(),
                     attributes: attributes(span.attributes),
+                    start_ns: span.start_time_unix_nano,
+                    end_ns: span.end_time_unix_nano,
                     events: span
                         .events
                         .into_iter()

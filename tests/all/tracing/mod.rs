@@ -4,6 +4,7 @@
 //! managed WebSocket connections.
 
 mod collector;
+mod conventions;
 mod websocket;
 
 use std::time::Duration;
@@ -87,11 +88,12 @@ fn sent_traceparent(echoed: &serde_json::Value) -> (String, String, String) {
 /// A request carrying the client's sampled `traceparent`: a server span under the client's
 /// span, the plugin's two calls and the upstream call under it, and the backend sees the
 /// upstream call's span as its parent.
-async fn request_tree(gw: &Gateway, collector: &Collector) {
+async fn request_tree(gw: &Gateway, collector: &Collector, backend_port: u16) {
     let r = client()
-        .get(format!("{}/pets/42", gw.url()))
+        .get(format!("{}/pets/42?color=brown&size=2", gw.url()))
         .header("traceparent", traceparent(TRACE, "01"))
         .header("tracestate", "vendor=1")
+        .header("user-agent", "tollgate-tests/1.0")
         .send()
         .await
         .expect("request");
@@ -116,12 +118,19 @@ async fn request_tree(gw: &Gateway, collector: &Collector) {
         None,
         "no attributes of the tracing callsite"
     );
+    let gateway_port = gw.addrs[0].port().to_string();
     for (key, value) in [
         ("http.request.method", "GET"),
+        ("url.scheme", "http"),
         ("url.path", "/pets/42"),
+        ("url.query", "color=brown&size=2"),
         ("http.route", "/pets/{id}"),
         ("http.response.status_code", "200"),
+        ("server.address", "127.0.0.1"),
+        ("server.port", gateway_port.as_str()),
         ("client.address", "127.0.0.1"),
+        ("user_agent.original", "tollgate-tests/1.0"),
+        ("network.protocol.name", "http"),
         ("network.protocol.version", "1.1"),
         ("tollgate.api", "pets"),
         ("tollgate.stage", "$default"),
@@ -129,6 +138,14 @@ async fn request_tree(gw: &Gateway, collector: &Collector) {
     ] {
         assert_eq!(server.attr(key), Some(value), "{key} in {server:#?}");
     }
+    // The semantic conventions' numbers are integers, not text.
+    assert_eq!(server.int("http.response.status_code"), Some(200));
+    assert_eq!(
+        server.int("server.port"),
+        Some(i64::from(gw.addrs[0].port()))
+    );
+    assert!(server.int("client.port").is_some(), "{server:#?}");
+    assert_eq!(server.attr("error.type"), None);
 
     // Each phase with plugins is a child of the request; each plugin call, of its phase.
     let mut phases: Vec<&str> = spans
@@ -151,10 +168,13 @@ async fn request_tree(gw: &Gateway, collector: &Collector) {
     assert_eq!(upstream.parent_id, server.span_id);
     assert_eq!(upstream.name, "GET");
     assert_eq!(upstream.attr("server.address"), Some("127.0.0.1"));
-    assert_eq!(upstream.attr("http.response.status_code"), Some("200"));
+    assert_eq!(upstream.int("server.port"), Some(i64::from(backend_port)));
+    assert_eq!(upstream.int("http.response.status_code"), Some(200));
+    assert_eq!(upstream.attr("url.scheme"), Some("http"));
+    assert_eq!(upstream.attr("http.request.method"), Some("GET"));
     let url = upstream.attr("url.full").expect("url.full");
     assert!(
-        url.starts_with("http://127.0.0.1:") && url.ends_with("/pets/42"),
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/pets/42?color=brown&size=2"),
         "{url}"
     );
 
@@ -180,7 +200,7 @@ async fn grpc_export_has_the_request_span_tree() {
     let collector = Collector::grpc().await;
     let backend = Backend::start("pets").await;
     let gw = Gateway::start(&config(&backend, &collector.url(), "")).await;
-    request_tree(&gw, &collector).await;
+    request_tree(&gw, &collector, backend.addr.port()).await;
 }
 
 #[tokio::test]
@@ -189,7 +209,7 @@ async fn http_protobuf_export_has_the_request_span_tree() {
     let backend = Backend::start("pets").await;
     let yaml = config(&backend, &collector.url(), "    protocol: http/protobuf");
     let gw = Gateway::start(&yaml).await;
-    request_tree(&gw, &collector).await;
+    request_tree(&gw, &collector, backend.addr.port()).await;
 }
 
 #[tokio::test]

@@ -55,6 +55,7 @@ apis:
     assert_eq!(connection.parent_id, server.span_id);
     assert_eq!(connection.attr("tollgate.connection_id"), Some(id.as_str()));
     assert_eq!(connection.attr("tollgate.close_code"), Some("1000"));
+    assert_eq!(connection.int("tollgate.close_code"), Some(1000));
     let message = one(&spans, "message", |s| s.name == "websocket message");
     assert_eq!(message.parent_id, connection.span_id);
     assert_eq!(message.attr("tollgate.route_key"), Some("sendmessage"));

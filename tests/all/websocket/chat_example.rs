@@ -24,7 +24,7 @@ const BACKEND: &str = concat!(
     "/examples/websocket-chat/backend.py"
 );
 /// The admin token `gateway.yaml` sets.
-const TOKEN: &str = "change-me";
+const TOKEN: &str = "change-me-chat-admin-token";
 const ALICE_KEY: &str = "alice-key-0123456789";
 const BOB_KEY: &str = "bob-key-0123456789";
 

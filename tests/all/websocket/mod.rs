@@ -6,6 +6,7 @@ mod cluster;
 mod connections;
 mod managed;
 mod passthrough;
+mod protocol_errors;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -79,6 +79,8 @@ pub struct Snapshot {
     pub connections: Arc<Connections>,
     /// The upstream pools, for their health in metrics.
     pub upstreams: Vec<Arc<UpstreamPool>>,
+    /// How long a client may pause while sending a request body (`limits.body_read_timeout`).
+    pub body_read_timeout: std::time::Duration,
 }
 
 /// A snapshot could not be built from a (valid) config.
@@ -278,6 +280,7 @@ impl Snapshot {
             store: Arc::clone(host.state()),
             connections: Arc::clone(connections),
             upstreams: pools.values().cloned().collect(),
+            body_read_timeout: config.limits.body_read_timeout.get(),
         })
     }
 }

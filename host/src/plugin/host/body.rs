@@ -149,9 +149,11 @@ fn read_all(
             let frame = match frame {
                 Ok(f) => f,
                 Err(e) => {
-                    return Err(match crate::body::find_too_large(&*e) {
-                        Some(limit) => BodyError::TooLarge(limit),
-                        None => BodyError::Unreadable(e.to_string()),
+                    use crate::body::{ClientBodyError, find_client_body_error, find_too_large};
+                    return Err(match (find_too_large(&*e), find_client_body_error(&*e)) {
+                        (Some(limit), _) => BodyError::TooLarge(limit),
+                        (None, Some(&ClientBodyError::Timeout(d))) => BodyError::Stalled(d),
+                        _ => BodyError::Unreadable(e.to_string()),
                     });
                 }
             };

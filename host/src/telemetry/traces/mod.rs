@@ -15,7 +15,7 @@ pub mod spans;
 pub use export::{OtelLayer, Tracing, TracingError};
 pub use propagation::inject;
 pub use spans::{
-    TARGET, client, client_status, client_target, connection, connection_closed, enabled, message,
-    message_outcome, message_routed, phase, plugin, plugin_outcome, request, request_status,
-    routed,
+    ServerSide, TARGET, client, client_resend, client_status, client_target, connection,
+    connection_closed, enabled, message, message_outcome, message_routed, phase, plugin,
+    plugin_outcome, request, request_failed, request_status, routed,
 };

@@ -24,6 +24,10 @@ struct Inject<'a>(&'a mut HeaderMap);
 
 impl Injector for Inject<'_> {
     fn set(&mut self, key: &str, value: String) {
+        // W3C trace context: an empty `tracestate` is not sent at all.
+        if value.is_empty() {
+            return;
+        }
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(key.as_bytes()),
             HeaderValue::from_str(&value),

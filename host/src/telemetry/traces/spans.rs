@@ -37,9 +37,21 @@ pub(super) fn enable() {
     ENABLED.store(true, Ordering::Relaxed);
 }
 
+/// What the server span needs to know of the connection a request came on.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerSide {
+    /// The client's address.
+    pub client: std::net::SocketAddr,
+    /// Whether the connection is TLS (`url.scheme`).
+    pub tls: bool,
+    /// The port the request arrived on (`server.port` when the authority names none).
+    pub local_port: u16,
+}
+
 /// The server span of a request, a child of the client's `traceparent` when it sent one.
-/// Named after the method until [`routed`] names it after the route.
-pub fn request(head: &http::request::Parts, request_id: &str, client: std::net::IpAddr) -> Span {
+/// Named after the method until [`routed`] names it after the route. Attributes follow the
+/// HTTP server semantic conventions (numbers as integers).
+pub fn request(head: &http::request::Parts, request_id: &str, side: ServerSide) -> Span {
     if !enabled() {
         return Span::none();
     }
@@ -49,6 +61,18 @@ pub fn request(head: &http::request::Parts, request_id: &str, client: std::net::
         http::Version::HTTP_3 => "3",
         _ => "1.1",
     };
+    let scheme = if side.tls { "https" } else { "http" };
+    // The authority the client asked for: an absolute-form target's or :authority, else Host.
+    let authority = head.uri.authority().cloned().or_else(|| {
+        head.headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.parse::<http::uri::Authority>().ok())
+    });
+    let server_port = authority
+        .as_ref()
+        .and_then(http::uri::Authority::port_u16)
+        .unwrap_or(side.local_port);
     let span = tracing::info_span!(
         target: TARGET,
         "request",
@@ -56,15 +80,36 @@ pub fn request(head: &http::request::Parts, request_id: &str, client: std::net::
         otel.kind = "server",
         otel.status_code = Empty,
         http.request.method = head.method.as_str(),
+        url.scheme = scheme,
         url.path = head.uri.path(),
+        url.query = Empty,
         http.route = Empty,
         http.response.status_code = Empty,
-        client.address = %client,
+        error.type = Empty,
+        server.address = Empty,
+        server.port = i64::from(server_port),
+        client.address = %side.client.ip(),
+        client.port = i64::from(side.client.port()),
+        user_agent.original = Empty,
+        network.protocol.name = "http",
         network.protocol.version = version,
         tollgate.api = Empty,
         tollgate.stage = Empty,
         tollgate.request_id = request_id,
     );
+    if let Some(q) = head.uri.query() {
+        span.record("url.query", q);
+    }
+    if let Some(a) = &authority {
+        span.record("server.address", a.host());
+    }
+    if let Some(ua) = head
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        span.record("user_agent.original", ua);
+    }
     let _ = span.set_parent(super::propagation::extract(&head.headers));
     span
 }
@@ -90,15 +135,32 @@ pub fn routed(method: &http::Method, route_key: &str, api: &str, stage: &str) {
         .update_name(format!("{method} {route}"));
 }
 
-/// Records the response status on the request span; a 5xx marks it failed.
+/// Records the response status on the request span; a 5xx marks it failed, with the
+/// status as its `error.type` (the HTTP semantic conventions' rule for server spans).
 pub fn request_status(span: &Span, status: u16) {
     if span.is_disabled() {
         return;
     }
-    span.record("http.response.status_code", status);
+    span.record("http.response.status_code", i64::from(status));
     if status >= 500 {
         span.record("otel.status_code", "ERROR");
+        span.record("error.type", status_text(status));
     }
+}
+
+/// Marks the request span failed because the response did not reach its end: the client
+/// went away, or the body broke while streaming (`error.type` names which).
+pub fn request_failed(span: &Span, kind: &'static str) {
+    if span.is_disabled() {
+        return;
+    }
+    span.record("otel.status_code", "ERROR");
+    span.record("error.type", kind);
+}
+
+/// A status code as the text `error.type` takes.
+fn status_text(status: u16) -> String {
+    status.to_string()
 }
 
 /// The span of one phase that has plugins; its plugin calls are its children.
@@ -148,9 +210,23 @@ pub fn client(method: &http::Method) -> Span {
         server.address = Empty,
         server.port = Empty,
         url.full = Empty,
+        url.scheme = Empty,
+        network.protocol.name = "http",
         http.response.status_code = Empty,
+        http.request.resend_count = Empty,
         error.type = Empty,
     )
+}
+
+/// Records that the current client span's request is being sent again (`attempt` counts
+/// from 1 for the first resend).
+pub fn client_resend(attempt: usize) {
+    if enabled() {
+        Span::current().record(
+            "http.request.resend_count",
+            i64::try_from(attempt).unwrap_or(i64::MAX),
+        );
+    }
 }
 
 /// Records the URL the current client span sends to (the last attempt's, on retries).
@@ -163,9 +239,13 @@ pub fn client_target(uri: &http::Uri) {
     if let Some(host) = uri.host() {
         span.record("server.address", host);
     }
-    if let Some(port) = uri.port_u16() {
-        span.record("server.port", port);
-    }
+    let scheme = uri.scheme_str().unwrap_or("http");
+    span.record("url.scheme", scheme);
+    // The port even when the URL leaves it implicit: it is required on client spans.
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    span.record("server.port", i64::from(port));
 }
 
 /// Records the backend's status on the current client span (4xx and 5xx mark it failed),
@@ -177,9 +257,10 @@ pub fn client_status(result: Result<u16, &'static str>) {
     let span = Span::current();
     match result {
         Ok(status) => {
-            span.record("http.response.status_code", status);
+            span.record("http.response.status_code", i64::from(status));
             if status >= 400 {
                 span.record("otel.status_code", "ERROR");
+                span.record("error.type", status_text(status));
             }
         }
         Err(kind) => {
@@ -208,7 +289,7 @@ pub fn connection_closed(span: &Span, code: u16, reason: &str) {
     if span.is_disabled() {
         return;
     }
-    span.record("tollgate.close_code", code);
+    span.record("tollgate.close_code", i64::from(code));
     span.record("tollgate.close_reason", reason);
 }
 

@@ -1,5 +1,9 @@
 //! The body type used between listener, pipeline and integrations, and small body adapters.
 
+mod client;
+
+pub use client::{BodyProgress, ClientBody, ClientBodyError, find_client_body_error};
+
 use std::pin::Pin;
 use std::task::{Context, Poll};
 

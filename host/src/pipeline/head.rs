@@ -1,0 +1,88 @@
+//! What the pipeline reads from a request head before routing: its id, the host it is for,
+//! and whether its `Host` is well-formed (RFC 9112 §3.2).
+
+use http::{Request, header};
+
+use super::REQUEST_ID;
+use crate::error::RequestError;
+
+/// The client's `x-request-id` when it is sane (1-200 visible ASCII characters), else a new
+/// UUID.
+pub(super) fn request_id<B>(req: &Request<B>) -> String {
+    req.headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// The host the client asked for: lower case, without port.
+pub(super) fn request_host(req: &http::request::Parts) -> Option<String> {
+    let raw = req
+        .uri
+        .authority()
+        .map(|a| a.host().to_owned())
+        .or_else(|| {
+            let h = req.headers.get(header::HOST)?.to_str().ok()?;
+            let h: http::uri::Authority = h.parse().ok()?;
+            Some(h.host().to_owned())
+        })?;
+    Some(raw.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// RFC 9112 §3.2: a request with more than one `Host`, an HTTP/1.1 request without one, or
+/// one whose `Host` is not an authority, is answered 400 (an absolute-form target still
+/// needs the header, though routing uses the target's authority).
+pub(super) fn check_host(parts: &http::request::Parts) -> Result<(), RequestError> {
+    let mut hosts = parts.headers.get_all(header::HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Err(RequestError::BadRequest(
+            "the request has more than one Host header".into(),
+        ));
+    }
+    match first {
+        None if parts.version == http::Version::HTTP_11 => Err(RequestError::BadRequest(
+            "an HTTP/1.1 request needs a Host header".into(),
+        )),
+        Some(v)
+            if v.to_str()
+                .ok()
+                .and_then(|h| h.parse::<http::uri::Authority>().ok())
+                .is_none_or(|a| a.as_str().contains('@')) =>
+        {
+            Err(RequestError::BadRequest(
+                "the Host header is not a host[:port]".into(),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(version: http::Version, hosts: &[&str]) -> http::request::Parts {
+        let mut b = http::Request::get("/").version(version);
+        for h in hosts {
+            b = b.header(header::HOST, *h);
+        }
+        b.body(()).expect("request").into_parts().0
+    }
+
+    #[test]
+    fn host_rules() {
+        use http::Version;
+        let (v10, v11, v2) = (Version::HTTP_10, Version::HTTP_11, Version::HTTP_2);
+        assert!(check_host(&head(v11, &["a.test"])).is_ok());
+        assert!(check_host(&head(v11, &["a.test:8080"])).is_ok());
+        assert!(check_host(&head(v10, &[])).is_ok());
+        assert!(check_host(&head(v2, &[])).is_ok());
+        assert!(check_host(&head(v11, &[])).is_err());
+        assert!(check_host(&head(v11, &["a.test", "b.test"])).is_err());
+        assert!(check_host(&head(v2, &["a.test", "a.test"])).is_err());
+        assert!(check_host(&head(v11, &["a b"])).is_err());
+        assert!(check_host(&head(v11, &["user@a.test"])).is_err());
+    }
+}
