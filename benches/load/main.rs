@@ -10,20 +10,17 @@
 //! counted: CPU µs per request is the headline figure, since this machine's clock speed
 //! drifts and only ratios within a round mean much.
 
+mod backend;
 mod setups;
 mod tools;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
-
-use setups::{Proc, Proxy};
+use setups::Proxy;
 use tools::{Load, Sample};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("backend") {
-        backend(args.get(2).map_or("127.0.0.1:0", String::as_str));
+        backend::serve(args.get(2).map_or("127.0.0.1:0", String::as_str));
         return;
     }
     if args.iter().any(|a| a == "--list" || a == "--test") {
@@ -34,37 +31,6 @@ fn main() {
         eprintln!("load benchmark: {e}");
         std::process::exit(1);
     }
-}
-
-/// A fast keep-alive HTTP/1.1 backend answering 200 "hello" on one thread.
-fn backend(addr: &str) {
-    use http_body_util::Full;
-    use hyper::body::Bytes;
-    use hyper_util::rt::TokioIo;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
-        println!("{}", listener.local_addr().expect("addr"));
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = tcp.set_nodelay(true);
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(|_req| async {
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                        Bytes::from_static(b"hello"),
-                    )))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), svc)
-                    .await;
-            });
-        }
-    });
 }
 
 /// The rows whose names contain one of the comma-separated `patterns`, with the rows they
@@ -127,25 +93,6 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn start_backend(me: &std::path::Path) -> Result<(Proc, SocketAddr), String> {
-    let mut backend = Command::new("taskset")
-        .args(["-c", "1"])
-        .arg(me)
-        .args(["backend", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    BufReader::new(backend.stdout.take().ok_or("backend stdout")?)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
-    let addr: SocketAddr = line
-        .trim()
-        .parse()
-        .map_err(|e| format!("backend address {line:?}: {e}"))?;
-    Ok((Proc { child: backend }, addr))
-}
-
 fn wrk(port: u16, scheme: &str, path: &str, headers: &[&str]) -> Load {
     Load::Wrk {
         url: format!("{scheme}://127.0.0.1:{port}{path}"),
@@ -177,7 +124,7 @@ fn run() -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     setups::certificate(dir.path())?;
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
-    let (_backend, backend) = start_backend(&me)?;
+    let (_backend, backend) = backend::start(&me)?;
 
     let mut skipped = vec![];
     let mut proxies: Vec<(&str, Proxy)> = Vec::new();

@@ -11,6 +11,7 @@ mod cluster;
 mod config_errors;
 mod cors;
 mod dashboard;
+mod drills;
 mod examples;
 mod introspection;
 mod jwt;

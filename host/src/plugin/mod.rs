@@ -9,6 +9,7 @@ mod calls;
 mod engine;
 mod handles;
 mod host;
+mod memory;
 mod messages;
 mod runtime;
 mod slot;

@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use wasmtime::Store;
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, StoreLimitsBuilder};
 use wasmtime_wasi::WasiCtx;
 
 use super::bindings::authorizer::{Authorizer, AuthorizerPre};
@@ -338,10 +338,9 @@ impl Plugin {
     }
 
     async fn instantiate(&self) -> Result<PluginInstance, PluginError> {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(usize::try_from(self.settings.memory).unwrap_or(usize::MAX))
-            .trap_on_grow_failure(true)
-            .build();
+        let limits = super::memory::MemoryLimiter::new(
+            usize::try_from(self.settings.memory).unwrap_or(usize::MAX),
+        );
         let state = HostState {
             table: ResourceTable::new(),
             wasi: WasiCtx::builder().build(),
@@ -373,11 +372,14 @@ impl Plugin {
             Pre::MessageRouter(pre) => init!(pre, MessageRouter),
         };
         match init {
-            Ok(Ok(())) => Ok(PluginInstance {
-                store,
-                bindings,
-                uses: 0,
-            }),
+            Ok(Ok(())) => {
+                store.data_mut().limits.set_baseline();
+                Ok(PluginInstance {
+                    store,
+                    bindings,
+                    uses: 0,
+                })
+            }
             Ok(Err(message)) => Err(PluginError::Config {
                 plugin: self.settings.name.to_string(),
                 message,
@@ -399,6 +401,16 @@ impl Plugin {
     pub(super) fn put_back(&self, mut instance: PluginInstance) {
         instance.uses += 1;
         if self.settings.fresh_per_request || instance.uses >= self.settings.max_uses {
+            return;
+        }
+        if instance.store.data_mut().limits.should_recycle() {
+            tracing::debug!(
+                plugin = %self.name(),
+                memory = instance.store.data().limits.used(),
+                cap = self.settings.memory,
+                "instance recycled: its memory nears the cap"
+            );
+            metrics::counter!(crate::telemetry::metrics::PLUGIN_RECYCLED, "plugin" => Arc::clone(&self.settings.name)).increment(1);
             return;
         }
         // At least `instances` are kept; more when calls have waited in the plugin at once

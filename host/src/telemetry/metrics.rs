@@ -23,6 +23,8 @@ pub const PLUGIN_ERRORS: &str = "tollgate_plugin_errors_total";
 pub const CONFIG_RELOADS: &str = "tollgate_config_reloads_total";
 /// Plugin loads (start, reload, hot-load) by `plugin` and `result`.
 pub const PLUGIN_LOADS: &str = "tollgate_plugin_loads_total";
+/// Instances dropped because their memory neared the cap, by `plugin`.
+pub const PLUGIN_RECYCLED: &str = "tollgate_plugin_instances_recycled_total";
 /// Warm instances kept, by `plugin`.
 pub const PLUGIN_INSTANCES: &str = "tollgate_plugin_instances";
 /// Whether an upstream target takes traffic (1) or is ejected (0).
@@ -72,6 +74,10 @@ pub fn describe() {
         "1 while an upstream target takes traffic, 0 while it is ejected"
     );
     describe_gauge!(CONNECTIONS, "Open client connections");
+    describe_counter!(
+        PLUGIN_RECYCLED,
+        "Plugin instances dropped because their memory neared the cap (a plugin that leaks)"
+    );
     describe_gauge!(
         "tollgate_websocket_connections",
         "Open managed WebSocket connections on this node"

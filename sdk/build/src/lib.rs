@@ -10,6 +10,13 @@ use std::process::Command;
 /// build scripts, where a panic is how an error is reported.
 #[expect(clippy::panic, reason = "build scripts report errors by panicking")]
 pub fn build(manifest: &Path, target_dir: &Path) -> PathBuf {
+    if target_missing() {
+        panic!(
+            "the wasm32-wasip2 target is not installed for this Rust toolchain, and the \
+             built-in plugins are built for it: run `rustup target add wasm32-wasip2`, then \
+             build again (the README's commands do this first)"
+        );
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .args([
@@ -40,6 +47,22 @@ pub fn build(manifest: &Path, target_dir: &Path) -> PathBuf {
         );
     }
     target_dir.join("wasm32-wasip2/release")
+}
+
+/// Whether the toolchain building us plainly lacks the `wasm32-wasip2` standard library
+/// (checked in its sysroot, so a missing target fails the build in seconds, before the
+/// nested build). `false` when that cannot be told: the nested build then reports it.
+fn target_missing() -> bool {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else {
+        return false;
+    };
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    out.status.success()
+        && !sysroot.is_empty()
+        && !Path::new(&sysroot)
+            .join("lib/rustlib/wasm32-wasip2")
+            .exists()
 }
 
 /// The `.wasm` file a cdylib crate named `crate_name` builds to.

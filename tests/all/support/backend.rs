@@ -17,6 +17,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// A running backend.
 #[derive(Clone)]
@@ -33,6 +34,8 @@ pub struct Backend {
     pub first_chunk: Arc<Notify>,
     /// Lets an `x-test-stream-response` answer finish.
     pub release: Arc<Notify>,
+    /// Stops the server: its listener and every connection ([`Backend::kill`]).
+    stop: Arc<std::sync::Mutex<CancellationToken>>,
 }
 
 type Out = BoxBody<Bytes, Infallible>;
@@ -50,26 +53,64 @@ impl Backend {
             arrived: Arc::default(),
             first_chunk: Arc::default(),
             release: Arc::default(),
+            stop: Arc::default(),
         };
-        let b = backend.clone();
+        backend.serve_on(listener);
+        backend
+    }
+
+    fn serve_on(&self, listener: tokio::net::TcpListener) {
+        let stop = self.stop.lock().expect("lock").clone();
+        let b = self.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    () = stop.cancelled() => return,
+                };
+                let Ok((tcp, _)) = accepted else {
                     continue;
                 };
                 let b = b.clone();
+                let stop = stop.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
                         let b = b.clone();
                         async move { Ok::<_, Infallible>(b.serve(req).await) }
                     });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tcp), svc)
-                        .await;
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let conn = builder.serve_connection(TokioIo::new(tcp), svc);
+                    // Killed: the connection is dropped mid-request, as a crashed process's.
+                    tokio::select! {
+                        _ = conn => {}
+                        () = stop.cancelled() => {}
+                    }
                 });
             }
         });
-        backend
+    }
+
+    /// Kills the server as a crash would: the listener closes, and every connection is
+    /// dropped, requests in flight included.
+    pub fn kill(&self) {
+        self.stop.lock().expect("lock").cancel();
+    }
+
+    /// Starts serving again on the same address after [`Backend::kill`].
+    pub async fn revive(&self) {
+        *self.stop.lock().expect("lock") = CancellationToken::new();
+        let end = tokio::time::Instant::now() + super::DEADLINE;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(e) if tokio::time::Instant::now() > end => {
+                    panic!("{} could not listen on {} again: {e}", self.name, self.addr)
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        };
+        self.serve_on(listener);
     }
 
     /// `http://addr`.

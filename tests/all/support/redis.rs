@@ -98,6 +98,16 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
+    /// How many keys the server holds (`DBSIZE`); 0 when it does not answer.
+    pub async fn keys(&self) -> u64 {
+        command(self.port, "DBSIZE")
+            .await
+            .trim_start_matches(':')
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    }
+
     /// Kills the server and waits until it is gone.
     pub async fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

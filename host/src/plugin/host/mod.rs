@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use wasmtime::StoreLimits;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -81,8 +80,8 @@ pub struct HostState {
     pub table: ResourceTable,
     /// WASI: no preopened files, no network, no environment.
     pub wasi: WasiCtx,
-    /// Memory cap.
-    pub limits: StoreLimits,
+    /// Memory cap, and the memory in use.
+    pub limits: crate::plugin::memory::MemoryLimiter,
     /// The plugin's name, for logs and namespaces.
     pub plugin: Arc<str>,
     /// What it may use.

@@ -286,10 +286,22 @@ fn body_problems_answer_before_any_edit() {
 }
 
 #[test]
-fn refused_edits_are_500() {
+fn control_characters_from_the_request_are_400_and_refused_edits_500() {
     let p = plan(json!({"request": {"headers": {"set": {"x-a": "$request.body.text"}}}}));
     let f = Fake {
         body: Ok(json!({"text": "line\nbreak"})),
+        ..Fake::default()
+    };
+    let e = request(&p.request, &f, &Out::default()).expect_err("control characters");
+    assert_eq!(
+        (e.status, e.message.as_str()),
+        (
+            400,
+            "Bad Request: the value mapped to header `x-a` contains control characters"
+        )
+    );
+    let f = Fake {
+        body: Ok(json!({"text": "clean"})),
         ..Fake::default()
     };
     let out = Out {

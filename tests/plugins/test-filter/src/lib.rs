@@ -43,7 +43,8 @@ struct Config {
     /// Transform: GET this URL through `outbound`, reporting `x-fetch` (status and body, or
     /// the error).
     fetch: Option<String>,
-    /// Misbehave in the request phase: "loop", "memory", "panic", "huge-header".
+    /// Misbehave in the request phase: "loop", "memory", "panic", "huge-header", or
+    /// "leak" (keep 256 KiB for ever on every call, and carry on).
     misbehave: Option<String>,
     /// Only misbehave when this request header is present.
     misbehave_if: Option<String>,
@@ -285,6 +286,10 @@ fn misbehave(mode: &str) {
             }
         }
         "panic" => panic!("test-filter was told to panic"),
+        "leak" => {
+            let kept = std::hint::black_box(vec![1u8; 256 << 10]);
+            std::mem::forget(kept);
+        }
         _ => {}
     }
 }
