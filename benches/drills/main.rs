@@ -32,12 +32,7 @@ const TOKEN: &str = "drills-admin-token-0123456789";
 const CONNECTIONS: usize = 64;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("backend") {
-        backend::serve(args.get(2).map_or("127.0.0.1:0", String::as_str));
-        return;
-    }
-    if args.iter().any(|a| a == "--list" || a == "--test") {
+    if backend::side_job() {
         return;
     }
     if let Err(e) = run() {
@@ -67,7 +62,7 @@ fn gateway(
     backend: std::net::SocketAddr,
 ) -> Result<(setups::Proc, u16, u16), String> {
     let (port, admin) = (free_port()?, free_port()?);
-    let keys = setups::JWT_KEYS;
+    let chain = setups::default_chain();
     let d = dir.display();
     let filter = tollgate_test_artifacts::TEST_FILTER;
     let cfg = format!(
@@ -78,28 +73,7 @@ plugin_runtime: {{ artifact_cache: "{d}/artifacts" }}
 upstreams:
   backend: {{ targets: ["http://{backend}"] }}
 plugins:
-  jwt:
-    builtin: jwt-auth
-    capabilities: [jwt]
-    on_request: [authorize]
-    config: {{ public_keys: {{ $file: "{keys}/ec256.pub.pem" }}, algorithms: [ES256] }}
-  limiter:
-    builtin: rate-limit
-    capabilities: [state]
-    on_request: [meter]
-    config: {{ limits: [{{ rate: 1000000000, per: 1s }}], key: [client_ip] }}
-  tx:
-    builtin: transform
-    on_request: [transform]
-    on_response: [transform]
-    config:
-      request: {{ headers: {{ set: {{ x-stage: "$context.stage", x-client: "$context.identity.sourceIp" }}, remove: [x-debug] }} }}
-      response: {{ headers: {{ set: {{ x-served-by: tollgate }}, remove: [server] }} }}
-  cors:
-    builtin: cors
-    on_request: [configure]
-    on_response: [configure]
-    config: {{ allow_origins: ["https://app.example.com"], allow_headers: [authorization] }}
+{chain}
   p:
     path: "{filter}"
     on_request: [transform]
@@ -109,7 +83,7 @@ apis:
     kind: http
     routes:
       - path: /chain/{{proxy+}}
-        plugins: [jwt, limiter, tx, cors]
+        plugins: [jwt-es-cached, limiter, tx-headers, cors]
         integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
       - path: /swap/{{proxy+}}
         plugins: [p]

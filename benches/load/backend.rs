@@ -8,6 +8,18 @@ use std::process::{Command, Stdio};
 
 use super::setups::Proc;
 
+/// Handles what a benchmark binary is asked besides measuring: to be the backend
+/// (`backend ADDR`), or to list its benchmarks (`--list`, `--test`, from `cargo bench -- --list`
+/// and `cargo test --benches`: nothing to list). True when `main` has nothing more to do.
+pub fn side_job() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("backend") {
+        serve(args.get(2).map_or("127.0.0.1:0", String::as_str));
+        return true;
+    }
+    args.iter().any(|a| a == "--list" || a == "--test")
+}
+
 /// Serves on `addr` (printing the bound address) until killed.
 pub fn serve(addr: &str) {
     use http_body_util::Full;

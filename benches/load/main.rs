@@ -18,13 +18,7 @@ use setups::Proxy;
 use tools::{Load, Sample};
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("backend") {
-        backend::serve(args.get(2).map_or("127.0.0.1:0", String::as_str));
-        return;
-    }
-    if args.iter().any(|a| a == "--list" || a == "--test") {
-        // `cargo test --benches` / `cargo bench -- --list`: nothing to list.
+    if backend::side_job() {
         return;
     }
     if let Err(e) = run() {

@@ -79,6 +79,12 @@ pub fn jwt(kid: &str, alg: jsonwebtoken::Algorithm) -> Result<String, String> {
     jsonwebtoken::encode(&jsonwebtoken::Header::new(alg), &claims, &key).map_err(|e| e.to_string())
 }
 
+/// The `plugins:` entries of the default chain (`jwt-es-cached`, `limiter`, `tx-headers`,
+/// `cors`), shared with the drills benchmark and the memory drill.
+pub fn default_chain() -> String {
+    include_str!("../../tests/fixtures/default-chain.yaml").replace("{keys}", JWT_KEYS)
+}
+
 /// A 1 KB JSON order, the body of the body-mapping rows.
 pub fn order_json() -> String {
     let items: Vec<String> = (0..14)
@@ -117,6 +123,7 @@ pub fn tollgate(
     let (plain, tls) = (free_port(), free_port());
     let d = dir.display();
     let keys = JWT_KEYS;
+    let chain = default_chain();
     let state = redis.map_or(String::new(), |p| {
         format!("state: {{ redis: {{ url: \"redis://127.0.0.1:{p}/0\" }} }}")
     });
@@ -137,6 +144,7 @@ plugin_runtime: {{ artifact_cache: "{d}/artifacts" }}
 upstreams:
   backend: {{ targets: ["http://{backend}"] }}
 plugins:
+{chain}
   trivial:
     builtin: headers
     on_response: [configure]
@@ -151,31 +159,14 @@ plugins:
     capabilities: [jwt]
     on_request: [authorize]
     config: {{ public_keys: {{ $file: "{keys}/ec256.pub.pem" }}, algorithms: [ES256], token_cache_ttl: 0 }}
-  jwt-es-cached:
-    builtin: jwt-auth
-    capabilities: [jwt]
-    on_request: [authorize]
-    config: {{ public_keys: {{ $file: "{keys}/ec256.pub.pem" }}, algorithms: [ES256] }}
   jwt-rs:
     builtin: jwt-auth
     capabilities: [jwt]
     on_request: [authorize]
     config: {{ public_keys: {{ $file: "{keys}/rsa.pub.pem" }}, algorithms: [RS256], token_cache_ttl: 0 }}
-  limiter:
-    builtin: rate-limit
-    capabilities: [state]
-    on_request: [meter]
-    config: {{ limits: [{{ rate: 1000000000, per: 1s }}], key: [client_ip] }}
   keys:
     builtin: api-key
     config: {{ keys: [{{ consumer: bench, key: bench-key-0123456789 }}] }}
-  tx-headers:
-    builtin: transform
-    on_request: [transform]
-    on_response: [transform]
-    config:
-      request: {{ headers: {{ set: {{ x-stage: "$context.stage", x-client: "$context.identity.sourceIp" }}, remove: [x-debug] }} }}
-      response: {{ headers: {{ set: {{ x-served-by: tollgate }}, remove: [server] }} }}
   tx-body:
     builtin: transform
     on_request: [transform]
@@ -183,11 +174,6 @@ plugins:
       request:
         body:
           template: {{ order: "$request.body.id", customer: "$request.body.customer", lines: "$request.body.items", via: "$context.stage" }}
-  cors:
-    builtin: cors
-    on_request: [configure]
-    on_response: [configure]
-    config: {{ allow_origins: ["https://app.example.com"], allow_headers: [authorization] }}
 apis:
   - name: metered
     kind: http

@@ -154,14 +154,8 @@ async fn redis_down_falls_back_to_local_limits_then_recovers() {
     // Back: the connection is made again, and limits are Redis's again (a fresh server, so
     // a full bucket, while the local one is empty).
     redis.restart().await;
-    let reconnected = poll_until(DEADLINE, || async {
-        gw.logs()
-            .matches("connected to the Redis state store")
-            .count()
-            >= 2
-    })
-    .await;
-    assert!(reconnected, "no reconnect:\n{}", gw.logs());
+    gw.wait_log_count("connected to the Redis state store", 2)
+        .await;
     let after = burst(&[&gw], "t", 5).await;
     assert_eq!(count(&after, 200), 3, "{after:?}");
 }

@@ -71,7 +71,11 @@ fn subscriber(
     tracing_subscriber::registry().with(layers)
 }
 
-/// Installs the global metrics recorder; `None` if one is installed already.
+/// How often recorded histogram samples are folded into their buckets.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Installs the global metrics recorder; `None` if one is installed already. Called on the
+/// runtime: it starts the recorder's upkeep task.
 pub fn init_metrics() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(super::metrics::BUCKETS)
@@ -81,6 +85,21 @@ pub fn init_metrics() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
         .inspect_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
         .ok()?;
     super::metrics::describe();
+    // Histogram samples wait in an append-only queue until upkeep (or a scrape) folds them
+    // into the buckets; without it a gateway nobody scrapes kept every sample, about 36
+    // bytes a request on a plain route and 150 through the default chain (found by the
+    // million-request drill, `cargo bench --bench drills`).
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let upkeep = handle.clone();
+        rt.spawn(async move {
+            let mut tick = tokio::time::interval(METRICS_UPKEEP);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                upkeep.run_upkeep();
+            }
+        });
+    }
     Some(handle)
 }
 

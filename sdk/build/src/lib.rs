@@ -11,6 +11,9 @@ use std::process::Command;
 #[expect(clippy::panic, reason = "build scripts report errors by panicking")]
 pub fn build(manifest: &Path, target_dir: &Path) -> PathBuf {
     if target_missing() {
+        add_target();
+    }
+    if target_missing() {
         panic!(
             "the wasm32-wasip2 target is not installed for this Rust toolchain, and the \
              built-in plugins are built for it: run `rustup target add wasm32-wasip2`, then \
@@ -63,6 +66,22 @@ fn target_missing() -> bool {
         && !Path::new(&sysroot)
             .join("lib/rustlib/wasm32-wasip2")
             .exists()
+}
+
+/// Adds the target to the rustup toolchain building us, as `rust-toolchain.toml` asks (rustup
+/// does not add targets to a toolchain that is already installed). Nothing without rustup.
+fn add_target() {
+    let Some(toolchain) = std::env::var_os("RUSTUP_TOOLCHAIN") else {
+        return;
+    };
+    println!(
+        "cargo:warning=adding the wasm32-wasip2 target to the {} toolchain (rustup target add)",
+        toolchain.to_string_lossy()
+    );
+    let _ = Command::new("rustup")
+        .args(["target", "add", "wasm32-wasip2", "--toolchain"])
+        .arg(&toolchain)
+        .status();
 }
 
 /// The `.wasm` file a cdylib crate named `crate_name` builds to.

@@ -34,39 +34,19 @@ async fn rss_curve(gw: &Gateway, load: &Load, batch: usize, rounds: usize) -> Ve
 #[tokio::test]
 async fn the_default_chain_stops_growing_after_warm_up() {
     let backend = Backend::start("b").await;
+    let chain = include_str!("../../fixtures/default-chain.yaml").replace("{keys}", KEYS);
     let yaml = format!(
         r#"
 version: 1
 listeners: [{{ address: "127.0.0.1:0" }}]
 plugins:
-  jwt:
-    builtin: jwt-auth
-    capabilities: [jwt]
-    on_request: [authorize]
-    config: {{ public_keys: {{ $file: "{KEYS}/ec256.pub.pem" }}, algorithms: [ES256] }}
-  limiter:
-    builtin: rate-limit
-    capabilities: [state]
-    on_request: [meter]
-    config: {{ limits: [{{ rate: 1000000000, per: 1s }}], key: [client_ip] }}
-  tx:
-    builtin: transform
-    on_request: [transform]
-    on_response: [transform]
-    config:
-      request: {{ headers: {{ set: {{ x-stage: "$context.stage" }} }} }}
-      response: {{ headers: {{ set: {{ x-served-by: tollgate }} }} }}
-  cors:
-    builtin: cors
-    on_request: [configure]
-    on_response: [configure]
-    config: {{ allow_origins: ["https://app.example.com"], allow_headers: [authorization] }}
+{chain}
 apis:
   - name: api
     kind: http
     routes:
       - path: /chain/{{proxy+}}
-        plugins: [jwt, limiter, tx, cors]
+        plugins: [jwt-es-cached, limiter, tx-headers, cors]
         integration: {{ type: http, url: "{}/{{proxy}}" }}
 "#,
         backend.url()

@@ -51,14 +51,8 @@ async fn drill(on_error: &str) -> (Outcome, Outcome, Outcome, Gateway) {
 
     redis.restart().await;
     assert_eq!(redis.keys().await, 0, "a fresh server");
-    let reconnected = poll_until(DEADLINE, || async {
-        gw.logs()
-            .matches("connected to the Redis state store")
-            .count()
-            >= 2
-    })
-    .await;
-    assert!(reconnected, "no reconnect:\n{}", gw.logs());
+    gw.wait_log_count("connected to the Redis state store", 2)
+        .await;
     // Counting is on Redis again: the buckets reappear there.
     let counted = poll_until(DEADLINE, || async { redis.keys().await > 0 }).await;
     assert!(counted, "no bucket on Redis after its return");

@@ -222,6 +222,19 @@ impl Gateway {
             .expect("wait")
     }
 
+    /// Waits until the log contains `needle` at least `times` times.
+    pub async fn wait_log_count(&self, needle: &str, times: usize) {
+        let found = poll_until(DEADLINE, || async {
+            self.logs().matches(needle).count() >= times
+        })
+        .await;
+        assert!(
+            found,
+            "log never contained {needle:?} {times} times; log:\n{}",
+            self.logs()
+        );
+    }
+
     /// Waits until the log contains `needle`.
     pub async fn wait_log(&self, needle: &str) {
         let found = poll_until(DEADLINE, || async { self.logs().contains(needle) }).await;
