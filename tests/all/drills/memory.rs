@@ -94,10 +94,12 @@ async fn a_leaking_plugin_is_recycled_before_its_cap_and_requests_keep_succeedin
         .sum();
     assert!(recycled >= 10.0, "{metrics}");
     assert!(!gw.logs().contains("plugin `p` failed"), "{}", gw.logs());
-    // 1200 calls leaked 300 MiB in all; recycled instances give theirs back.
-    let (warm, last) = (curve[1], curve[curve.len() - 1]);
+    // 1200 calls leaked 300 MiB in all; recycled instances give theirs back. RSS moves a
+    // lot as instances come and go (tens of MiB), so the bound is on the whole: never
+    // more than half of what was leaked above the first sample.
+    let first = curve[0];
     assert!(
-        last <= warm + 32 * 1024,
-        "RSS grew with the leak (KiB per 300 requests): {curve:?}"
+        curve.iter().all(|kib| *kib <= first + 150 * 1024),
+        "RSS grew with the leak (KiB after each 300 requests): {curve:?}"
     );
 }
