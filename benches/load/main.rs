@@ -4,6 +4,10 @@
 //! running as root; `LOAD_ROUNDS`, `LOAD_SECONDS` override 5 rounds of 10 s; `LOAD_ONLY`,
 //! a comma-separated list of name parts, keeps the matching rows and their baselines). Scenarios
 //! whose tools or parts are still missing are skipped with a line saying so.
+//! `LOAD_TOLLGATE=PATH` measures another build of the gateway; `LOAD_AB=PATH` measures a
+//! second build in the same rounds and prints the A/B table of the two instead (for a
+//! change on the request path: `cargo bench --profile profiling --bench load` with
+//! `LOAD_AB` naming the previous commit's binary).
 //!
 //! The proxies are pinned to CPU 0; the backend and the load generator share CPU 1. For
 //! each run the proxy's CPU time (utime + stime from /proc) is divided by the requests
@@ -72,7 +76,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// One row of the table.
 struct Setup {
-    name: &'static str,
+    name: String,
     load: Load,
     /// The proxy whose CPU is measured (`None`: the backend alone).
     proxy: Option<usize>,
@@ -104,6 +108,70 @@ fn wrk_post(port: u16, path: &str, headers: &[&str], post: &std::path::Path) -> 
     }
 }
 
+/// How a setup loads a given proxy.
+type LoadFor = Box<dyn Fn(&Proxy) -> Load>;
+
+/// The A/B table: each tollgate setup on the baseline build (`base`) and on the build
+/// under test (`new`), the second compared with the first.
+fn ab_rows(
+    proxies: &[(&str, Proxy)],
+    base: Option<usize>,
+    new: Option<usize>,
+    h2: bool,
+) -> Vec<Setup> {
+    let (Some(base), Some(new)) = (base, new) else {
+        return Vec::new();
+    };
+    let es = setups::jwt("ec256", jsonwebtoken::Algorithm::ES256)
+        .map(|t| format!("authorization: Bearer {t}"))
+        .unwrap_or_default();
+    let origin = "origin: https://app.example.com";
+    let mut cases: Vec<(&str, LoadFor)> = vec![
+        ("plain", Box::new(|p| wrk(p.plain, "http", "/", &[]))),
+        ("TLS", Box::new(|p| wrk(p.tls, "https", "/", &[]))),
+        (
+            "headers plugin",
+            Box::new(|p| wrk(p.plain, "http", "/trivial/x", &[])),
+        ),
+        (
+            "rate-limit",
+            Box::new(|p| wrk(p.plain, "http", "/rl/x", &[])),
+        ),
+        (
+            "transform (headers)",
+            Box::new(|p| wrk(p.plain, "http", "/tx-headers/x", &[])),
+        ),
+        (
+            "default chain",
+            Box::new(move |p| wrk(p.plain, "http", "/chain/x", &[es.as_str(), origin])),
+        ),
+    ];
+    if h2 {
+        cases.push((
+            "h2",
+            Box::new(|p| Load::H2load {
+                url: format!("https://127.0.0.1:{}/", p.tls),
+            }),
+        ));
+    }
+    let mut rows = Vec::new();
+    for (name, load) in cases {
+        rows.push(Setup {
+            name: format!("{name} (base)"),
+            load: load(&proxies[base].1),
+            proxy: Some(base),
+            baseline: None,
+        });
+        rows.push(Setup {
+            name: format!("{name} (new)"),
+            load: load(&proxies[new].1),
+            proxy: Some(new),
+            baseline: Some(rows.len() - 1),
+        });
+    }
+    rows
+}
+
 fn run() -> Result<(), String> {
     let rounds = usize::try_from(env_or("LOAD_ROUNDS", 5)).unwrap_or(5);
     let seconds = env_or("LOAD_SECONDS", 10);
@@ -117,11 +185,39 @@ fn run() -> Result<(), String> {
     }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     setups::certificate(dir.path())?;
-    let me = std::env::current_exe().map_err(|e| e.to_string())?;
-    let (_backend, backend) = backend::start(&me)?;
+    // nginx `return 200` as the backend when nginx is there (cheaper per request than any
+    // proxy under test), else this binary's own one-thread hyper server.
+    let (_backend, backend, backend_kind) = if tools::installed("nginx") {
+        let (p, a) = setups::nginx_backend(&dir.path().join("backend"))?;
+        (p, a, "nginx `return 200`")
+    } else {
+        let me = std::env::current_exe().map_err(|e| e.to_string())?;
+        let (p, a) = backend::start(&me)?;
+        (p, a, "a one-thread hyper server")
+    };
 
     let mut skipped = vec![];
     let mut proxies: Vec<(&str, Proxy)> = Vec::new();
+    // The gateway under test (`LOAD_TOLLGATE` names another build of it), and with
+    // `LOAD_AB` a second build measured in the same rounds: the table then compares the
+    // two, setup by setup (an A/B of a change against the previous commit).
+    let binary = std::env::var("LOAD_TOLLGATE")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_tollgate").to_owned());
+    let ab = std::env::var("LOAD_AB").ok().filter(|p| !p.is_empty());
+    if let Some(base) = &ab {
+        proxies.push((
+            "tollgate-base",
+            setups::tollgate(
+                base,
+                dir.path(),
+                "tollgate-base",
+                backend,
+                tollgate_test_artifacts::TEST_FILTER,
+                None,
+                "",
+            )?,
+        ));
+    }
     let nginx_dir = dir.path().join("nginx");
     let haproxy_dir = dir.path().join("haproxy");
     for d in [&nginx_dir, &haproxy_dir] {
@@ -133,6 +229,7 @@ fn run() -> Result<(), String> {
     proxies.push((
         "tollgate",
         setups::tollgate(
+            &binary,
             dir.path(),
             "tollgate",
             backend,
@@ -153,6 +250,7 @@ fn run() -> Result<(), String> {
         proxies.push((
             name,
             setups::tollgate(
+                &binary,
                 dir.path(),
                 name,
                 backend,
@@ -167,6 +265,7 @@ fn run() -> Result<(), String> {
         proxies.push((
             "tollgate-redis",
             setups::tollgate(
+                &binary,
                 dir.path(),
                 "tollgate-redis",
                 backend,
@@ -207,7 +306,7 @@ fn run() -> Result<(), String> {
     }
 
     let mut rows: Vec<Setup> = vec![Setup {
-        name: "backend alone",
+        name: "backend alone".into(),
         load: wrk(backend.port(), "http", "/", &[]),
         proxy: None,
         baseline: None,
@@ -218,7 +317,7 @@ fn run() -> Result<(), String> {
         |name: &'static str, proxy: Option<usize>, load: Option<Load>, baseline: Option<usize>| {
             if let (Some(proxy), Some(load)) = (proxy, load) {
                 rows.push(Setup {
-                    name,
+                    name: name.to_owned(),
                     load,
                     proxy: Some(proxy),
                     baseline,
@@ -413,6 +512,10 @@ fn run() -> Result<(), String> {
         tollgate_plain,
     );
 
+    if ab.is_some() {
+        let base = find("tollgate-base");
+        rows = ab_rows(&proxies, base, tg, h2);
+    }
     let rows = only(rows, std::env::var("LOAD_ONLY").ok().as_deref());
     for row in &rows {
         tools::run(&row.load, 1, None).map_err(|e| format!("{}: {e}", row.name))?;
@@ -427,12 +530,16 @@ fn run() -> Result<(), String> {
             let s =
                 tools::run(&row.load, seconds, pid).map_err(|e| format!("{}: {e}", row.name))?;
             eprintln!(
-                "round {}: {:>28}: {:>9.0} req/s  cpu {}",
+                "round {}: {:>28}: {:>9.0} req/s  cpu {}  proxy {}  cpu1 {}",
                 round + 1,
                 row.name,
                 s.rps,
                 s.cpu_us_per_req
-                    .map_or("-".into(), |c| format!("{c:.1} µs/req"))
+                    .map_or("-".into(), |c| format!("{c:.1} µs/req")),
+                s.proxy_share
+                    .map_or("-".into(), |c| format!("{:.0}%", c * 100.0)),
+                s.cpu1_busy
+                    .map_or("-".into(), |c| format!("{:.0}%", c * 100.0)),
             );
             samples[i].push(s);
         }
@@ -448,10 +555,12 @@ fn run() -> Result<(), String> {
         }
     }
     println!(
-        "\n{rounds} rounds of {seconds} s (wrk -t1 -c64; h2load -t1 -c64 -m10); proxies on CPU 0, backend and load generator on CPU 1\n"
+        "\n{rounds} rounds of {seconds} s (wrk -t1 -c64; h2load -t1 -c64 -m10); proxies on CPU 0, backend ({backend_kind}) and load generator on CPU 1\n"
     );
-    println!("| setup | req/s (median) | p50 ms | p99 ms | proxy CPU µs/req | CPU/req vs |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| setup | req/s (median) | p50 ms | p99 ms | proxy CPU µs/req | CPU/req vs | proxy CPU share | CPU 1 busy |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let ms = |v: Vec<f64>| {
         if v.is_empty() {
             "-".to_owned()
@@ -466,8 +575,24 @@ fn run() -> Result<(), String> {
             Some(b) => format!("{:.2}× {}", median(ratios[i].clone()), rows[b].name),
             None => "-".into(),
         };
+        let share: Vec<f64> = s.iter().filter_map(|x| x.proxy_share).collect();
+        let cpu1: Vec<f64> = s.iter().filter_map(|x| x.cpu1_busy).collect();
+        let pct = |v: Vec<f64>| {
+            if v.is_empty() {
+                "-".to_owned()
+            } else {
+                format!("{:.0}%", median(v) * 100.0)
+            }
+        };
+        // A proxy below 90 % of its CPU was not the saturated side: the load generator or
+        // the backend (CPU 1) held it back, and its CPU per request is less comparable.
+        let flag = if share.is_empty() || median(share.clone()) >= 0.9 {
+            ""
+        } else {
+            " ⚠ proxy not saturated"
+        };
         println!(
-            "| {} | {:.0} | {} | {} | {} | {ratio} |",
+            "| {}{flag} | {:.0} | {} | {} | {} | {ratio} | {} | {} |",
             row.name,
             median(s.iter().map(|x| x.rps).collect()),
             ms(s.iter().filter_map(|x| x.p50_ms).collect()),
@@ -476,7 +601,9 @@ fn run() -> Result<(), String> {
                 "-".into()
             } else {
                 format!("{:.1}", median(cpu))
-            }
+            },
+            pct(share),
+            pct(cpu1),
         );
     }
     println!();

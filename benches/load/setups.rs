@@ -40,8 +40,12 @@ pub fn wait_ready(port: u16) -> Result<(), String> {
 }
 
 fn spawn_pinned(program: &str, args: &[&str]) -> Result<Proc, String> {
+    spawn_on("0", program, args)
+}
+
+fn spawn_on(cpu: &str, program: &str, args: &[&str]) -> Result<Proc, String> {
     let child = Command::new("taskset")
-        .args(["-c", "0", program])
+        .args(["-c", cpu, program])
         .args(args)
         .env("RUST_LOG", "warn,rustls=error")
         .stdout(Stdio::null())
@@ -113,6 +117,7 @@ pub fn order_json() -> String {
 /// state store is that Redis server. `telemetry` is a top-level `telemetry:` section, or
 /// empty.
 pub fn tollgate(
+    binary: &str,
     dir: &Path,
     name: &str,
     backend: SocketAddr,
@@ -224,10 +229,7 @@ apis:
     let path = dir.join(format!("{name}.yaml"));
     std::fs::write(&path, cfg).map_err(|e| e.to_string())?;
     let path = path.display().to_string();
-    let proc_ = spawn_pinned(
-        env!("CARGO_BIN_EXE_tollgate"),
-        &["run", "--no-watch", "-c", &path],
-    )?;
+    let proc_ = spawn_pinned(binary, &["run", "--no-watch", "-c", &path])?;
     Ok(Proxy {
         proc_,
         plain,
@@ -254,6 +256,44 @@ pub fn redis() -> Result<(Proc, u16), String> {
 /// nginx: `proxy_pass` with upstream keep-alive (`proxy_http_version 1.1`, empty
 /// `Connection`, raised `keepalive_requests`); TLS with HTTP/2; with the Lua module, a
 /// server whose access phase checks `x-token` and whose header filter sets a header.
+/// The backend every proxy forwards to: nginx answering 200 "hello" (`return`), one worker
+/// on CPU 1 (with the load generator), keep-alive without a request limit. It is cheaper
+/// per request than any proxy under test, so the proxy, not the backend, is what saturates.
+pub fn nginx_backend(dir: &Path) -> Result<(Proc, SocketAddr), String> {
+    let port = free_port();
+    let d = dir.display();
+    let cfg = format!(
+        r#"daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/backend.pid;
+error_log stderr error;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+  server {{
+    listen 127.0.0.1:{port} reuseport;
+    keepalive_requests 1000000;
+    location / {{ return 200 "hello"; }}
+  }}
+}}
+"#
+    );
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let path = dir.join("backend.conf");
+    std::fs::write(&path, cfg).map_err(|e| e.to_string())?;
+    let prefix = d.to_string();
+    let path = path.display().to_string();
+    let proc_ = spawn_on("1", "nginx", &["-p", &prefix, "-c", &path])?;
+    wait_ready(port)?;
+    Ok((proc_, SocketAddr::from(([127, 0, 0, 1], port))))
+}
+
 pub fn nginx(dir: &Path, backend: SocketAddr) -> Result<Proxy, String> {
     let (plain, tls, lua_port) = (free_port(), free_port(), free_port());
     let d = dir.display();

@@ -8,6 +8,29 @@ pub struct Sample {
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub cpu_us_per_req: Option<f64>,
+    /// Share of one CPU the proxy used during the run (1.0: it was the saturated side).
+    pub proxy_share: Option<f64>,
+    /// Share of CPU 1 (the backend and the load generator) that was busy.
+    pub cpu1_busy: Option<f64>,
+}
+
+/// Busy and total ticks of CPU `n` so far, from /proc/stat.
+pub fn cpu_busy_ticks(n: usize) -> Result<(u64, u64), String> {
+    let stat = std::fs::read_to_string("/proc/stat").map_err(|e| e.to_string())?;
+    let name = format!("cpu{n}");
+    let line = stat
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name.as_str()))
+        .ok_or_else(|| format!("no {name} in /proc/stat"))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    let total: u64 = v.iter().take(8).sum();
+    Ok((total - idle, total))
 }
 
 /// The load generator of a setup.
@@ -53,6 +76,8 @@ fn parse_ms(v: &str) -> Option<f64> {
 /// Runs `load` for `seconds` on CPU 1, measuring the CPU of `pid` meanwhile.
 pub fn run(load: &Load, seconds: u64, pid: Option<u32>) -> Result<Sample, String> {
     let before = pid.map(cpu_ticks).transpose()?;
+    let cpu1_before = cpu_busy_ticks(1).ok();
+    let started = std::time::Instant::now();
     let (text, requests, rps, p50, p99) = match load {
         Load::Wrk { url, headers, post } => {
             let mut cmd = Command::new("taskset");
@@ -119,6 +144,15 @@ pub fn run(load: &Load, seconds: u64, pid: Option<u32>) -> Result<Sample, String
         }
     };
     let after = pid.map(cpu_ticks).transpose()?;
+    let elapsed_ticks = started.elapsed().as_secs_f64() * 100.0;
+    let cpu1_busy = match (cpu1_before, cpu_busy_ticks(1).ok()) {
+        (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => Some((b1 - b0) as f64 / (t1 - t0) as f64),
+        _ => None,
+    };
+    let proxy_share = match (before, after) {
+        (Some(b), Some(a)) if elapsed_ticks > 0.0 => Some((a - b) as f64 / elapsed_ticks),
+        _ => None,
+    };
     let requests =
         requests.ok_or_else(|| format!("cannot read the load generator's output:\n{text}"))?;
     let cpu_us_per_req = match (before, after) {
@@ -130,6 +164,8 @@ pub fn run(load: &Load, seconds: u64, pid: Option<u32>) -> Result<Sample, String
         p50_ms: p50,
         p99_ms: p99,
         cpu_us_per_req,
+        proxy_share,
+        cpu1_busy,
     })
 }
 

@@ -112,6 +112,7 @@ async fn run(
             .map_err(|e| anyhow::anyhow!("{e}"))?,
     );
     let server = Server::bind(&config, Arc::clone(&gateway)).await?;
+    tracing::info!(workers = server.workers(), "listeners bound");
     for l in server.listeners() {
         let scheme = if l.tls { "https" } else { "http" };
         // One machine-readable line per listener on stdout.
@@ -138,7 +139,7 @@ async fn run(
         Arc::new(tollgate::gateway::Reloader::new(
             Arc::clone(&gateway),
             p,
-            config.listeners.clone(),
+            &config,
         ))
     });
     if let Some(r) = &reloader {

@@ -121,3 +121,51 @@ apis:
     assert!(status.success(), "clean exit: {status:?}");
     assert!(gw.logs().contains("all connections drained"));
 }
+
+#[tokio::test]
+async fn workers_share_each_listener_and_a_taken_port_is_refused() {
+    let backend = Backend::start("b").await;
+    let yaml = format!(
+        r#"
+version: 1
+workers: 3
+listeners: [{{ address: "127.0.0.1:0" }}]
+apis:
+  - name: api
+    kind: http
+    routes:
+      - path: /{{proxy+}}
+        integration: {{ type: http, url: "{}/{{proxy}}" }}
+"#,
+        backend.url()
+    );
+    let gw = Gateway::start(&yaml).await;
+    gw.wait_log("workers=3").await;
+    // Connections the kernel spreads over the workers' sockets are all served.
+    let mut calls = Vec::new();
+    for i in 0..24 {
+        let url = format!("{}/n/{i}", gw.url());
+        calls.push(tokio::spawn(async move {
+            // A client per call: a connection per call.
+            reqwest::Client::new().get(url).send().await
+        }));
+    }
+    for call in calls {
+        let r = call.await.expect("task").expect("request");
+        assert_eq!(r.status(), 200);
+    }
+    // A second gateway on the same port does not quietly share it.
+    let taken = format!(
+        r#"
+version: 1
+workers: 2
+listeners: [{{ address: "{}" }}]
+"#,
+        gw.addrs[0]
+    );
+    let stderr = Gateway::start_failure(&taken).await;
+    assert!(
+        stderr.contains("cannot bind") && stderr.contains("in use"),
+        "{stderr}"
+    );
+}

@@ -28,6 +28,11 @@ pub struct Config {
     pub version: Version,
     /// Sockets to accept connections on.
     pub listeners: Vec<Listener>,
+    /// Threads that serve connections, each with its own event loop and its own socket on
+    /// every listener's address (default: one per CPU the process may run on). Read at
+    /// start.
+    #[serde(default)]
+    pub workers: Option<std::num::NonZeroUsize>,
     /// The admin API (default: `127.0.0.1:9901`, no token).
     #[serde(default)]
     pub admin: Option<Admin>,

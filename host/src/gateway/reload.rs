@@ -21,15 +21,18 @@ pub struct Reloader {
     gateway: Arc<Gateway>,
     path: PathBuf,
     listeners: Vec<Listener>,
+    workers: Option<std::num::NonZeroUsize>,
 }
 
 impl Reloader {
-    /// A reloader of `path` into `gateway`; `listeners` are the ones bound at start.
-    pub fn new(gateway: Arc<Gateway>, path: PathBuf, listeners: Vec<Listener>) -> Self {
+    /// A reloader of `path` into `gateway`; `started` is the config the gateway started
+    /// with (its listeners as bound).
+    pub fn new(gateway: Arc<Gateway>, path: PathBuf, started: &Config) -> Self {
         Self {
             gateway,
             path,
-            listeners,
+            listeners: started.listeners.clone(),
+            workers: started.workers,
         }
     }
 
@@ -48,6 +51,9 @@ impl Reloader {
             tracing::warn!(
                 "listener changes take effect after a restart; routes and upstreams are reloaded now"
             );
+        }
+        if config.workers != self.workers {
+            tracing::warn!("`workers` changes take effect after a restart");
         }
         if config.state != self.gateway.state_config {
             tracing::warn!("`state` changes take effect after a restart; the running store stays");

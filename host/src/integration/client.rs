@@ -1,4 +1,6 @@
-//! Pooled keep-alive HTTP clients to backends, shared across config reloads.
+//! Pooled keep-alive HTTP clients to backends, shared across config reloads. Each thread
+//! has its own pool: a worker's requests go out on connections its own event loop drives,
+//! never handed to another thread.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,8 +17,34 @@ use rustls_pki_types::pem::PemObject;
 use crate::body::Body;
 use crate::config::UpstreamProtocol;
 
-/// A pooled client.
-pub type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;
+type PooledClient = Client<HttpsConnector<HttpConnector>, Body>;
+
+/// A pooled client: one pool of keep-alive connections per thread that uses it.
+#[derive(Clone)]
+pub struct HttpClient(Arc<PerThread>);
+
+struct PerThread {
+    key: ClientKey,
+    connector: HttpsConnector<HttpConnector>,
+    clients: thread_local::ThreadLocal<PooledClient>,
+}
+
+impl HttpClient {
+    /// Sends `request` on a connection of this thread's pool.
+    pub fn request(
+        &self,
+        request: http::Request<Body>,
+    ) -> hyper_util::client::legacy::ResponseFuture {
+        self.local().request(request)
+    }
+
+    fn local(&self) -> &PooledClient {
+        let shared = &self.0;
+        shared
+            .clients
+            .get_or(|| pooled(&shared.key, shared.connector.clone()))
+    }
+}
 
 /// The settings that make two clients different.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -66,7 +94,14 @@ impl ClientCache {
 }
 
 fn build(key: &ClientKey) -> Result<HttpClient, ClientError> {
-    let connector = connector(key)?;
+    Ok(HttpClient(Arc::new(PerThread {
+        key: key.clone(),
+        connector: connector(key)?,
+        clients: thread_local::ThreadLocal::new(),
+    })))
+}
+
+fn pooled(key: &ClientKey, connector: HttpsConnector<HttpConnector>) -> PooledClient {
     let mut client = Client::builder(TokioExecutor::new());
     client
         .timer(TokioTimer::new())
@@ -76,7 +111,7 @@ fn build(key: &ClientKey) -> Result<HttpClient, ClientError> {
     if key.protocol == UpstreamProtocol::Http2 {
         client.http2_only(true);
     }
-    Ok(client.build(connector))
+    client.build(connector)
 }
 
 /// The connector of a client with `key`'s settings: `http://` and `https://` (webpki roots

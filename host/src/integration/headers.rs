@@ -16,9 +16,18 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TRANSFER_ENCODING,
 ];
 
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name) || name == header::UPGRADE
+}
+
 /// Removes hop-by-hop headers, including those the `Connection` header names. `TE: trailers`
 /// is kept on requests, since gRPC needs it end to end.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_te_trailers: bool) {
+    // Most messages carry none: one pass over the names costs less than a removal (a
+    // hash and a probe) per hop-by-hop name.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -63,12 +72,19 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 
 /// Appends the client to `X-Forwarded-For` and sets `X-Forwarded-Proto` and `-Host`.
 pub fn set_forwarded(headers: &mut HeaderMap, fwd: Forwarded<'_>) {
-    let ip = fwd.client_ip.to_string();
-    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
-        _ => ip,
-    };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
+    use std::io::Write as _;
+    let prior = headers
+        .get(&X_FORWARDED_FOR)
+        .map(HeaderValue::as_bytes)
+        .filter(|p| !p.trim_ascii().is_empty());
+    let mut xff = Vec::with_capacity(prior.map_or(0, |p| p.len() + 2) + 39);
+    if let Some(prior) = prior {
+        xff.extend_from_slice(prior);
+        xff.extend_from_slice(b", ");
+    }
+    // Writing to a Vec cannot fail.
+    let _ = write!(xff, "{}", fwd.client_ip);
+    if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(xff)) {
         headers.insert(X_FORWARDED_FOR.clone(), v);
     }
     headers.insert(

@@ -130,7 +130,10 @@ impl HttpIntegration {
         let progress = progress.as_deref();
         strip_hop_by_hop(&mut parts.headers, true);
         set_forwarded(&mut parts.headers, forwarded);
-        traces::inject(&mut parts.headers);
+        traces::inject(
+            &mut parts.headers,
+            parts.extensions.get::<traces::Unsampled>(),
+        );
         parts.version = Version::HTTP_11;
         // `ws://` URLs (WebSocket routes) are spoken as `http://`, upgrade or not.
         let with_client_query = crate::websocket::http_url(with_query(rendered, parts.uri.query()));
@@ -209,7 +212,7 @@ impl HttpIntegration {
                         &pool.client,
                         Request::from_parts(parts, attempt_body),
                         self.timeout,
-                        &target.to_string(),
+                        target,
                         progress,
                     )
                     .await;
@@ -258,7 +261,7 @@ async fn send(
     client: &HttpClient,
     request: Request<Body>,
     timeout: Duration,
-    target: &str,
+    target: &(dyn std::fmt::Display + Sync),
     progress: Option<&BodyProgress>,
 ) -> Result<Response<hyper::body::Incoming>, RequestError> {
     let call = client.request(request);
@@ -268,7 +271,7 @@ async fn send(
     };
     let result = match answered {
         None => Err(RequestError::UpstreamTimeout {
-            target: target.to_owned(),
+            target: target.to_string(),
             timeout,
         }),
         Some(Ok(response)) => Ok(response),
@@ -279,12 +282,12 @@ async fn send(
                 Err(RequestError::PayloadTooLarge { limit })
             } else if err.is_connect() {
                 Err(RequestError::UpstreamConnect {
-                    target: target.to_owned(),
+                    target: target.to_string(),
                     source: Box::new(err),
                 })
             } else {
                 Err(RequestError::UpstreamProtocol {
-                    target: target.to_owned(),
+                    target: target.to_string(),
                     source: Box::new(err),
                 })
             }

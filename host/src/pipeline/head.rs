@@ -1,19 +1,27 @@
 //! What the pipeline reads from a request head before routing: its id, the host it is for,
 //! and whether its `Host` is well-formed (RFC 9112 §3.2).
 
-use http::{Request, header};
+use http::{HeaderValue, Request, header};
 
 use super::REQUEST_ID;
 use crate::error::RequestError;
 
 /// The client's `x-request-id` when it is sane (1-200 visible ASCII characters), else a new
-/// UUID.
-pub(super) fn request_id<B>(req: &Request<B>) -> String {
+/// UUID. A header value either way, so that setting it on the request and the response
+/// shares one buffer.
+pub(super) fn request_id<B>(req: &Request<B>) -> HeaderValue {
     req.headers()
         .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+        .filter(|v| {
+            let v = v.as_bytes();
+            !v.is_empty() && v.len() <= 200 && v.iter().all(u8::is_ascii_graphic)
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            let mut buf = [0_u8; uuid::fmt::Hyphenated::LENGTH];
+            let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+            HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("-"))
+        })
 }
 
 /// The host the client asked for: lower case, without port.

@@ -148,7 +148,7 @@ pub async fn run_function(
     extra: &mut ExtraHeaders,
 ) -> Result<Response<Body>, RequestError> {
     let (back, result) = telemetry::plugin_call(
-        &plugin.settings().name,
+        plugin.metrics(),
         "function",
         plugin.handle(handle),
         |(_, r)| r.as_ref().map_or_else(|e| e.kind(), |_| "respond"),
@@ -234,7 +234,7 @@ async fn run_plugins(
     for attached in plugins {
         let plugin = &attached.slot.plugin();
         let (back, result) = telemetry::plugin_call(
-            &plugin.settings().name,
+            plugin.metrics(),
             REQUEST_PHASE_NAMES[i],
             plugin.on_request(REQUEST_PHASES[i], handle),
             |(_, r)| outcome(r),
@@ -342,7 +342,7 @@ async fn response_chain(
     for attached in chain {
         let plugin = &attached.slot.plugin();
         let (back, result) = telemetry::plugin_call(
-            &plugin.settings().name,
+            plugin.metrics(),
             RESPONSE_PHASE_NAMES[i],
             plugin.on_response(RESPONSE_PHASES[i], handle),
             |(_, r)| outcome(r),

@@ -186,6 +186,8 @@ pub struct Plugin {
     /// Identity sources and cached decisions (authorizers with `identity_source`); a new
     /// version starts with an empty cache.
     pub(super) decisions: Option<super::authorizer::AuthorizerCache>,
+    /// Its metric handles.
+    metrics: crate::telemetry::metrics::PluginMetrics,
 }
 
 /// One instance: a store and the instantiated component.
@@ -267,6 +269,7 @@ impl Plugin {
             Pre::MessageRouter(p)
         };
         let plugin = Self {
+            metrics: crate::telemetry::metrics::PluginMetrics::new(&settings.name),
             decisions: super::authorizer::AuthorizerCache::new(
                 &settings.name,
                 &settings.authorizer,
@@ -318,6 +321,11 @@ impl Plugin {
             Pre::Function(_) => Kind::Function,
             Pre::MessageRouter(_) => Kind::MessageRouter,
         }
+    }
+
+    /// Its metric handles.
+    pub fn metrics(&self) -> &crate::telemetry::metrics::PluginMetrics {
+        &self.metrics
     }
 
     /// How it runs (to load another version with the same settings).

@@ -15,6 +15,10 @@ use tokio::time::Instant;
 #[derive(Debug)]
 pub struct Activity {
     start: Instant,
+    /// I/O operations that moved bytes: counted, not timed (no clock read per read or
+    /// write); the watchdog notes when the count last changed.
+    io: AtomicU64,
+    io_seen: AtomicU64,
     last_io_ms: AtomicU64,
     requests: AtomicU64,
     in_flight: AtomicUsize,
@@ -25,6 +29,8 @@ impl Activity {
     pub fn new() -> Self {
         Self {
             start: Instant::now(),
+            io: AtomicU64::new(0),
+            io_seen: AtomicU64::new(0),
             last_io_ms: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
@@ -36,7 +42,7 @@ impl Activity {
     }
 
     fn touch(&self) {
-        self.last_io_ms.store(self.now_ms(), Ordering::Relaxed);
+        self.io.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A request started; the returned guard ends it.
@@ -47,9 +53,14 @@ impl Activity {
     }
 
     /// Why the connection should be closed now, if it should: no first request within
-    /// `first_request`, or nothing in flight and no bytes for `idle`.
+    /// `first_request`, or nothing in flight and no bytes for `idle`. Called by the
+    /// watchdog on every tick: bytes that moved since the last call count as moving now.
     pub fn expired(&self, first_request: Duration, idle: Duration) -> Option<&'static str> {
         let now = self.now_ms();
+        let io = self.io.load(Ordering::Relaxed);
+        if self.io_seen.swap(io, Ordering::Relaxed) != io {
+            self.last_io_ms.store(now, Ordering::Relaxed);
+        }
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         if self.requests.load(Ordering::Relaxed) == 0 && now >= ms(first_request) {
             return Some("no request within the header read timeout");
@@ -160,6 +171,7 @@ mod tests {
             "a request in flight keeps it open"
         );
         drop(guard);
+        assert_eq!(a.expired(s(10), s(60)), None, "the watchdog's tick");
         tokio::time::advance(s(30)).await;
         assert_eq!(a.expired(s(10), s(60)), None);
         tokio::time::advance(s(31)).await;

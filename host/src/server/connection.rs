@@ -72,11 +72,13 @@ where
         service_fn(move |req| {
             let gateway = Arc::clone(&gateway);
             let guard = activity.request();
-            async move {
+            // Boxed here, once: hyper moves the service's future into its own box, and a
+            // request's future is kilobytes (copied, not allocated, was the larger cost).
+            Box::pin(async move {
                 let response = pipeline::handle(&gateway, info, req).await;
                 drop(guard);
                 Ok::<_, Infallible>(response)
-            }
+            })
         })
     };
     let conn = shared.builder.serve_connection_with_upgrades(io, svc);

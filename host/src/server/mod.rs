@@ -1,8 +1,15 @@
 //! Listeners: bind, accept, serve HTTP/1.1 and HTTP/2 (ALPN on TLS, prior-knowledge h2c on
 //! plain TCP), enforce protocol limits, and drain gracefully on shutdown.
+//!
+//! Connections are served by workers: one thread each, with a single-threaded event loop
+//! and, for each listener, its own listening socket on the same address (`SO_REUSEPORT`:
+//! the kernel spreads new connections across them). A connection, its requests and the
+//! upstream connections they use stay on one thread (nginx's and Pingora's model): no
+//! hand-off between threads on the request path.
 
 mod activity;
 mod connection;
+mod sockets;
 pub mod tls;
 
 use std::future::Future;
@@ -52,7 +59,8 @@ pub struct Bound {
     pub address: SocketAddr,
     /// Whether it serves TLS.
     pub tls: bool,
-    listener: TcpListener,
+    /// One listening socket per worker, all on `address`.
+    sockets: Vec<std::net::TcpListener>,
     shared: Arc<Shared>,
 }
 
@@ -60,6 +68,7 @@ pub struct Bound {
 pub struct Server {
     listeners: Vec<Bound>,
     drain_timeout: Duration,
+    workers: usize,
 }
 
 fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
@@ -77,9 +86,15 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     b
 }
 
+/// The number of workers when the config sets none: one per CPU this process may run on.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 impl Server {
-    /// Binds every listener of `config`.
+    /// Binds every listener of `config`, one socket per worker.
     pub async fn bind(config: &Config, gateway: Arc<Gateway>) -> Result<Self, ServerError> {
+        let workers = config.workers.map_or_else(default_workers, |w| w.get());
         let mut listeners = Vec::new();
         for (i, l) in config.listeners.iter().enumerate() {
             let name = l.name.clone().unwrap_or_else(|| format!("listener-{i}"));
@@ -92,24 +107,17 @@ impl Server {
                 )),
                 None => None,
             };
-            let listener =
-                TcpListener::bind(l.address)
-                    .await
-                    .map_err(|source| ServerError::Bind {
-                        name: name.clone(),
-                        address: l.address,
-                        source,
-                    })?;
-            let address = listener.local_addr().map_err(|source| ServerError::Bind {
+            let bind_err = |source| ServerError::Bind {
                 name: name.clone(),
                 address: l.address,
                 source,
-            })?;
+            };
+            let (address, sockets) = sockets::bind(l.address, workers).map_err(bind_err)?;
             listeners.push(Bound {
                 name,
                 address,
                 tls: tls.is_some(),
-                listener,
+                sockets,
                 shared: Arc::new(Shared {
                     gateway: Arc::clone(&gateway),
                     builder: builder(&config.limits),
@@ -121,6 +129,7 @@ impl Server {
         Ok(Self {
             listeners,
             drain_timeout: config.limits.drain_timeout.get(),
+            workers,
         })
     }
 
@@ -129,35 +138,117 @@ impl Server {
         &self.listeners
     }
 
+    /// The number of workers serving connections.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
     /// Serves until `shutdown` completes, then stops accepting, asks every connection to
     /// finish its in-flight requests, and waits up to the drain timeout.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let stop = CancellationToken::new();
-        let tracker = TaskTracker::new();
+        let mut per_worker: Vec<Vec<WorkerSocket>> =
+            (0..self.workers).map(|_| Vec::new()).collect();
         for bound in self.listeners {
-            tracker.spawn(accept_loop(bound, stop.clone(), tracker.clone()));
+            for (w, socket) in bound.sockets.into_iter().enumerate() {
+                per_worker[w].push(WorkerSocket {
+                    name: bound.name.clone(),
+                    tls: bound.tls,
+                    socket,
+                    shared: Arc::clone(&bound.shared),
+                });
+            }
+        }
+        let mut finished = Vec::new();
+        for (w, sockets) in per_worker.into_iter().enumerate() {
+            let (done, finished_rx) = tokio::sync::oneshot::channel();
+            let stop = stop.clone();
+            let drain_timeout = self.drain_timeout;
+            let spawned = std::thread::Builder::new()
+                .name(format!("tollgate-worker-{w}"))
+                .spawn(move || {
+                    let drained = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt.block_on(worker(sockets, stop, drain_timeout)),
+                        Err(e) => {
+                            tracing::error!(worker = w, error = %e, "worker event loop not started");
+                            true
+                        }
+                    };
+                    let _ = done.send(drained);
+                });
+            match spawned {
+                Ok(_) => finished.push(finished_rx),
+                Err(e) => tracing::error!(worker = w, error = %e, "worker thread not started"),
+            }
         }
         shutdown.await;
         tracing::info!(drain_timeout = ?self.drain_timeout, "shutting down: draining connections");
         stop.cancel();
-        tracker.close();
-        if tokio::time::timeout(self.drain_timeout, tracker.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("drain timeout passed; closing the remaining connections");
-        } else {
+        let mut drained = true;
+        for f in finished {
+            drained &= f.await.unwrap_or(true);
+        }
+        if drained {
             tracing::info!("all connections drained");
+        } else {
+            tracing::warn!("drain timeout passed; closing the remaining connections");
         }
     }
 }
 
-async fn accept_loop(bound: Bound, stop: CancellationToken, tracker: TaskTracker) {
-    let tls = bound.tls;
-    let local_port = bound.listener.local_addr().map_or(0, |a| a.port());
+/// One worker's socket of a listener.
+struct WorkerSocket {
+    name: String,
+    tls: bool,
+    socket: std::net::TcpListener,
+    shared: Arc<Shared>,
+}
+
+/// A worker: accepts on its sockets and serves their connections until `stop`, then
+/// drains them. Whether they all ended within `drain_timeout`.
+async fn worker(
+    sockets: Vec<WorkerSocket>,
+    stop: CancellationToken,
+    drain_timeout: Duration,
+) -> bool {
+    let tracker = TaskTracker::new();
+    for s in sockets {
+        match TcpListener::from_std(s.socket) {
+            Ok(listener) => {
+                tracker.spawn(accept_loop(
+                    listener,
+                    s.name,
+                    s.tls,
+                    s.shared,
+                    stop.clone(),
+                    tracker.clone(),
+                ));
+            }
+            Err(e) => tracing::error!(listener = %s.name, error = %e, "listening socket unusable"),
+        }
+    }
+    stop.cancelled().await;
+    tracker.close();
+    tokio::time::timeout(drain_timeout, tracker.wait())
+        .await
+        .is_ok()
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    name: String,
+    tls: bool,
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let local_port = listener.local_addr().map_or(0, |a| a.port());
     loop {
         let accepted = tokio::select! {
-            a = bound.listener.accept() => a,
+            a = listener.accept() => a,
             () = stop.cancelled() => return,
         };
         match accepted {
@@ -171,13 +262,13 @@ async fn accept_loop(bound: Bound, stop: CancellationToken, tracker: TaskTracker
                 tracker.spawn(connection::serve(
                     tcp,
                     info,
-                    Arc::clone(&bound.shared),
+                    Arc::clone(&shared),
                     stop.clone(),
                 ));
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!(listener = %bound.name, error = %e, "accept failed");
+                tracing::warn!(listener = %name, error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }

@@ -119,7 +119,10 @@ mod tests {
             .with_filter(Targets::new().with_target(traces::TARGET, LevelFilter::TRACE))
             .boxed();
         tracing::subscriber::with_default(subscriber(LogFormat::Text, Some(otel)), || {
-            assert!(!traces::plugin("p", "transform").is_disabled());
+            // Outside a recorded request no span is built; inside one, it is.
+            assert!(traces::plugin("p", "transform").is_disabled());
+            let request = tracing::info_span!(target: traces::TARGET, "request");
+            request.in_scope(|| assert!(!traces::plugin("p", "transform").is_disabled()));
         });
     }
 }

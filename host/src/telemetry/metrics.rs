@@ -2,10 +2,10 @@
 //! (`docs/observability.md` lists them). Label values are shared strings (API, route and
 //! plugin names are `Arc<str>`), so recording allocates nothing per request.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
-use metrics::{describe_counter, describe_gauge, describe_histogram};
+use metrics::{Counter, Histogram, describe_counter, describe_gauge, describe_histogram};
 
 use super::record::Record;
 
@@ -116,51 +116,151 @@ pub fn refresh(gateway: &crate::gateway::Gateway) {
     }
 }
 
-/// A plugin call's time, and its failure.
-pub fn plugin_call(plugin: &Arc<str>, phase: &'static str, outcome: &'static str, took: Duration) {
-    metrics::histogram!(PLUGIN_DURATION, "plugin" => Arc::clone(plugin), "phase" => phase)
-        .record(took.as_secs_f64());
-    if outcome != "continue" && outcome != "respond" {
-        metrics::counter!(PLUGIN_ERRORS, "plugin" => Arc::clone(plugin), "kind" => outcome)
-            .increment(1);
+/// A plugin's metric handles, registered on first use: a call records through them
+/// without hashing labels or looking the series up in the registry.
+pub struct PluginMetrics {
+    plugin: Arc<str>,
+    durations: [OnceLock<Histogram>; PHASES.len()],
+}
+
+/// The phases plugin calls are timed in (`phase` label values).
+const PHASES: [&str; 9] = [
+    "authorize",
+    "configure",
+    "meter",
+    "transform",
+    "map",
+    "response-map",
+    "response-transform",
+    "response-configure",
+    "function",
+];
+
+impl PluginMetrics {
+    /// The handles of plugin `plugin`.
+    pub fn new(plugin: &Arc<str>) -> Self {
+        Self {
+            plugin: Arc::clone(plugin),
+            durations: Default::default(),
+        }
+    }
+
+    /// The plugin's name.
+    pub fn plugin(&self) -> &Arc<str> {
+        &self.plugin
+    }
+
+    /// A call's time, and its failure.
+    pub fn call(&self, phase: &'static str, outcome: &'static str, took: Duration) {
+        let seconds = took.as_secs_f64();
+        match PHASES.iter().position(|p| *p == phase) {
+            Some(i) => self.durations[i]
+                .get_or_init(|| {
+                    metrics::histogram!(PLUGIN_DURATION, "plugin" => Arc::clone(&self.plugin), "phase" => PHASES[i])
+                })
+                .record(seconds),
+            None => metrics::histogram!(PLUGIN_DURATION, "plugin" => Arc::clone(&self.plugin), "phase" => phase)
+                .record(seconds),
+        }
+        if outcome != "continue" && outcome != "respond" {
+            metrics::counter!(PLUGIN_ERRORS, "plugin" => Arc::clone(&self.plugin), "kind" => outcome)
+                .increment(1);
+        }
     }
 }
+
+/// Status classes (`status` label values).
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// A route's metric handles, registered on first use (a route nobody calls has no series):
+/// a request records through them without hashing labels or looking the series up.
+pub struct RouteMetrics {
+    api: Arc<str>,
+    route: Arc<str>,
+    requests: [[OnceLock<Counter>; CLASSES.len()]; METHODS.len()],
+    duration: OnceLock<Histogram>,
+    upstream: OnceLock<Histogram>,
+}
+
+impl RouteMetrics {
+    /// The handles of route `route` of API `api`.
+    pub fn new(api: &Arc<str>, route: &Arc<str>) -> Self {
+        Self {
+            api: Arc::clone(api),
+            route: Arc::clone(route),
+            requests: Default::default(),
+            duration: OnceLock::new(),
+            upstream: OnceLock::new(),
+        }
+    }
+
+    fn record(&self, record: &Record) {
+        let class = match record.status {
+            100..=199 => 0,
+            200..=299 => 1,
+            300..=399 => 2,
+            400..=499 => 3,
+            _ => 4,
+        };
+        let method = method_index(&record.method);
+        self.requests[method][class]
+            .get_or_init(|| {
+                metrics::counter!(REQUESTS, "api" => Arc::clone(&self.api), "route" => Arc::clone(&self.route), "method" => METHODS[method], "status" => CLASSES[class])
+            })
+            .increment(1);
+        self.duration
+            .get_or_init(|| {
+                metrics::histogram!(REQUEST_DURATION, "api" => Arc::clone(&self.api), "route" => Arc::clone(&self.route))
+            })
+            .record(record.latency.as_secs_f64());
+        if let Some(took) = record.integration {
+            self.upstream
+                .get_or_init(|| {
+                    metrics::histogram!(UPSTREAM_DURATION, "api" => Arc::clone(&self.api), "route" => Arc::clone(&self.route))
+                })
+                .record(took.as_secs_f64());
+        }
+    }
+}
+
+impl std::fmt::Debug for RouteMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteMetrics")
+            .field("api", &self.api)
+            .field("route", &self.route)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The handles of requests that were not routed (empty `api` and `route` labels).
+static UNROUTED: LazyLock<RouteMetrics> = LazyLock::new(|| {
+    let empty: Arc<str> = Arc::from("");
+    RouteMetrics::new(&empty, &empty)
+});
 
 /// The request's counters and histograms.
 pub fn request(record: &Record) {
-    let class = match record.status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    };
-    let (api, route): (Arc<str>, Arc<str>) = match &record.route {
-        Some((api, _, route)) => (Arc::clone(api), Arc::clone(route)),
-        None => (Arc::from(""), Arc::from("")),
-    };
-    let method = metrics::SharedString::from(method_label(&record.method));
-    metrics::counter!(REQUESTS, "api" => Arc::clone(&api), "route" => Arc::clone(&route), "method" => method, "status" => class)
-        .increment(1);
-    metrics::histogram!(REQUEST_DURATION, "api" => Arc::clone(&api), "route" => Arc::clone(&route))
-        .record(record.latency.as_secs_f64());
-    if let Some(took) = record.integration {
-        metrics::histogram!(UPSTREAM_DURATION, "api" => api, "route" => route)
-            .record(took.as_secs_f64());
+    match &record.metrics {
+        Some(m) => m.record(record),
+        None => UNROUTED.record(record),
     }
 }
 
-/// Standard methods as static labels; anything else is `OTHER`, so a client cannot grow
+/// `method` label values: standard methods, anything else `OTHER`, so a client cannot grow
 /// the label set.
-fn method_label(m: &http::Method) -> &'static str {
+const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "OTHER",
+];
+
+fn method_index(m: &http::Method) -> usize {
     match *m {
-        http::Method::GET => "GET",
-        http::Method::POST => "POST",
-        http::Method::PUT => "PUT",
-        http::Method::PATCH => "PATCH",
-        http::Method::DELETE => "DELETE",
-        http::Method::HEAD => "HEAD",
-        http::Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
+        http::Method::GET => 0,
+        http::Method::POST => 1,
+        http::Method::PUT => 2,
+        http::Method::PATCH => 3,
+        http::Method::DELETE => 4,
+        http::Method::HEAD => 5,
+        http::Method::OPTIONS => 6,
+        _ => 7,
     }
 }

@@ -33,6 +33,11 @@ impl Telemetry {
         Ok(Self { access_log })
     }
 
+    /// Whether finished requests are written out in detail (an access log is on).
+    pub fn detailed(&self) -> bool {
+        self.access_log.is_some()
+    }
+
     /// Records a finished request: its metrics and its access-log line.
     pub fn finish(&self, record: &Record) {
         metrics::request(record);

@@ -44,6 +44,8 @@ pub struct Record {
     pub user_agent: Option<String>,
     /// API, stage and route key, once routed.
     pub route: Option<(Arc<str>, Arc<str>, Arc<str>)>,
+    /// The route's metric handles, once routed.
+    pub metrics: Option<Arc<super::metrics::RouteMetrics>>,
     /// Plugin calls in order.
     pub plugins: Vec<PluginTiming>,
     /// The integration's time to its response head.
@@ -84,31 +86,36 @@ tokio::task_local! {
 pub struct Observed(Mutex<Record>);
 
 impl Observed {
-    /// Opens the record of a new request.
+    /// Opens the record of a new request. Without `detail` (no access log to write) the
+    /// strings only an access-log line shows (request id, path, user agent) are not copied.
     pub fn new(
         request_id: &str,
         head: &http::request::Parts,
         source_ip: std::net::IpAddr,
+        detail: bool,
     ) -> Arc<Self> {
         let protocol = match head.version {
             http::Version::HTTP_2 => "HTTP/2.0",
             http::Version::HTTP_10 => "HTTP/1.0",
             _ => "HTTP/1.1",
         };
+        let copy = |s: &str| if detail { s.to_owned() } else { String::new() };
         Arc::new(Self(Mutex::new(Record {
-            request_id: request_id.to_owned(),
+            request_id: copy(request_id),
             request_time: SystemTime::now(),
             started: Instant::now(),
             method: head.method.clone(),
-            path: head.uri.path().to_owned(),
+            path: copy(head.uri.path()),
             protocol,
             source_ip,
             user_agent: head
                 .headers
                 .get(http::header::USER_AGENT)
+                .filter(|_| detail)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
             route: None,
+            metrics: None,
             plugins: Vec::new(),
             integration: None,
             principal: None,
@@ -144,21 +151,21 @@ pub fn update(f: impl FnOnce(&mut Record)) {
 /// (`plugin {name}`, the one the `trace` capability writes to). `outcome` reads the call's
 /// result.
 pub async fn plugin_call<T>(
-    plugin: &Arc<str>,
+    plugin: &super::metrics::PluginMetrics,
     phase: &'static str,
     call: impl Future<Output = T>,
     outcome: impl FnOnce(&T) -> &'static str,
 ) -> T {
-    let span = super::traces::plugin(plugin, phase);
+    let span = super::traces::plugin(plugin.plugin(), phase);
     let started = Instant::now();
     let result = call.instrument(span.clone()).await;
     let took = started.elapsed();
     let outcome = outcome(&result);
     super::traces::plugin_outcome(&span, outcome);
-    super::metrics::plugin_call(plugin, phase, outcome, took);
+    plugin.call(phase, outcome, took);
     update(|r| {
         r.plugins.push(PluginTiming {
-            plugin: Arc::clone(plugin),
+            plugin: Arc::clone(plugin.plugin()),
             phase,
             took,
             outcome,
@@ -192,9 +199,9 @@ mod tests {
             .expect("req")
             .into_parts()
             .0;
-        let observed = Observed::new("r1", &head, "127.0.0.1".parse().expect("ip"));
-        let auth: Arc<str> = "auth".into();
-        let map: Arc<str> = "map".into();
+        let observed = Observed::new("r1", &head, "127.0.0.1".parse().expect("ip"), true);
+        let auth = crate::telemetry::metrics::PluginMetrics::new(&"auth".into());
+        let map = crate::telemetry::metrics::PluginMetrics::new(&"map".into());
         observed
             .scope(async {
                 plugin_call(&auth, "authorize", async { 1 }, |_| "continue").await;

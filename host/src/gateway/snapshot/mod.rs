@@ -14,6 +14,7 @@ use crate::pipeline::phases::{Attached, Chains, request_index, response_index};
 use crate::plugin::Kind;
 use crate::router::{RouteTable, Router};
 use crate::state::StateStore;
+use crate::telemetry::metrics::RouteMetrics;
 use crate::usage::{StagePlans, UsagePlans};
 use crate::websocket::{Connections, WsApi};
 
@@ -63,6 +64,8 @@ pub struct RouteRuntime {
     pub two_way: bool,
     /// What answers.
     pub integration: Integration,
+    /// Its metric handles.
+    pub metrics: Arc<RouteMetrics>,
 }
 
 /// A compiled config version.
@@ -175,6 +178,7 @@ impl Snapshot {
         let mut router = Router::default();
         let mut apis = Vec::new();
         for api in &config.apis {
+            let api_name: Arc<str> = api.name.value.as_str().into();
             let mut stages = Vec::new();
             let mut mounts = Vec::new();
             let declared: Vec<(&str, &config::Stage)> = if api.stages.is_empty() {
@@ -215,8 +219,10 @@ impl Snapshot {
                         Vec::new(),
                     ),
                 };
+                let key: Arc<str> = key.into();
                 routes.push(RouteRuntime {
-                    key: key.into(),
+                    metrics: Arc::new(RouteMetrics::new(&api_name, &key)),
+                    key,
                     param_names,
                     scopes: route.authorization_scopes.clone(),
                     websocket: route.websocket,
@@ -264,7 +270,7 @@ impl Snapshot {
             let base = api.base_path.clone().unwrap_or_default();
             router.add_api(&api.hosts, &base.0, &mounts, table);
             apis.push(ApiRuntime {
-                name: api.name.value.as_str().into(),
+                name: api_name,
                 stages,
                 routes,
                 websocket,

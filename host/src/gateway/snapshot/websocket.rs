@@ -26,8 +26,13 @@ pub(super) fn managed(
     let connect = match routes.iter().position(|r| &*r.key == CONNECT) {
         Some(id) => id,
         None => {
+            let key: std::sync::Arc<str> = CONNECT.into();
             routes.push(RouteRuntime {
-                key: CONNECT.into(),
+                metrics: std::sync::Arc::new(crate::telemetry::metrics::RouteMetrics::new(
+                    &api.name.value.as_str().into(),
+                    &key,
+                )),
+                key,
                 param_names: Vec::new(),
                 scopes: Vec::new(),
                 max_body: 0,

@@ -14,7 +14,7 @@ fn record() -> Record {
         .into_parts()
         .0;
     let observed =
-        crate::telemetry::Observed::new("req-1", &head, "203.0.113.9".parse().expect("ip"));
+        crate::telemetry::Observed::new("req-1", &head, "203.0.113.9".parse().expect("ip"), true);
     observed.update(|r| {
         r.request_time = UNIX_EPOCH + Duration::from_secs(1_765_004_400);
         r.route = Some(("shop".into(), "$default".into(), "POST /pets".into()));

@@ -66,9 +66,9 @@ impl Tracing {
             .build();
         let provider = SdkTracerProvider::builder()
             .with_span_processor(processor)
-            .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-                config.sampling,
-            ))))
+            // Sampling is decided before the request's spans are built (`sampling`); the
+            // spans that are built are all recorded.
+            .with_sampler(Sampler::AlwaysOn)
             .with_resource(
                 opentelemetry_sdk::Resource::builder()
                     .with_service_name(config.service_name.clone())
@@ -85,6 +85,7 @@ impl Tracing {
             .with_tracked_inactivity(false)
             .with_target(false)
             .with_filter(Targets::new().with_target(super::TARGET, LevelFilter::TRACE));
+        super::sampling::set_ratio(config.sampling);
         super::spans::enable();
         let wait = timeout.min(SHUTDOWN_WAIT);
         Ok((Self { provider, wait }, Box::new(layer)))

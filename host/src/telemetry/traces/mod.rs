@@ -10,10 +10,12 @@
 
 pub mod export;
 pub mod propagation;
+mod sampling;
 pub mod spans;
 
 pub use export::{OtelLayer, Tracing, TracingError};
 pub use propagation::inject;
+pub use sampling::Unsampled;
 pub use spans::{
     ServerSide, TARGET, client, client_resend, client_status, client_target, connection,
     connection_closed, enabled, message, message_outcome, message_routed, phase, plugin,

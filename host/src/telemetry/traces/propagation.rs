@@ -44,16 +44,21 @@ pub fn extract(headers: &HeaderMap) -> opentelemetry::Context {
 }
 
 /// Writes the current span's context into `headers`, replacing the client's
-/// `traceparent` and `tracestate`. With tracing off it does nothing: the client's own
+/// `traceparent` and `tracestate`; in a request that is not recorded, the context
+/// `unsampled` (marked not sampled). With tracing off it does nothing: the client's own
 /// headers are forwarded as any other.
-pub fn inject(headers: &mut HeaderMap) {
+pub fn inject(headers: &mut HeaderMap, unsampled: Option<&super::Unsampled>) {
     if !super::enabled() {
         return;
     }
-    let cx = tracing::Span::current().context();
-    if !cx.span().span_context().is_valid() {
+    let current = tracing::Span::current().context();
+    let cx = if current.span().span_context().is_valid() {
+        current
+    } else if let Some(u) = unsampled {
+        opentelemetry::Context::new().with_remote_span_context(u.0.clone())
+    } else {
         return;
-    }
+    };
     headers.remove(&TRACESTATE);
     opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, &mut Inject(headers)));
 }
@@ -88,7 +93,7 @@ mod tests {
     fn nothing_is_injected_when_tracing_is_off() {
         let mut headers = HeaderMap::new();
         headers.insert("traceparent", HeaderValue::from_static("client's"));
-        inject(&mut headers);
+        inject(&mut headers, None);
         assert_eq!(
             headers.get("traceparent").map(|v| v.as_bytes()),
             Some(&b"client's"[..])

@@ -51,8 +51,14 @@ pub struct ServerSide {
 /// The server span of a request, a child of the client's `traceparent` when it sent one.
 /// Named after the method until [`routed`] names it after the route. Attributes follow the
 /// HTTP server semantic conventions (numbers as integers).
-pub fn request(head: &http::request::Parts, request_id: &str, side: ServerSide) -> Span {
+pub fn request(head: &mut http::request::Parts, request_id: &str, side: ServerSide) -> Span {
     if !enabled() {
+        return Span::none();
+    }
+    let parent = super::propagation::extract(&head.headers);
+    if let Err(unsampled) = super::sampling::decide(&parent) {
+        // Not recorded: no span at all, only the context its backend is to get.
+        head.extensions.insert(unsampled);
         return Span::none();
     }
     let version = match head.version {
@@ -110,8 +116,14 @@ pub fn request(head: &http::request::Parts, request_id: &str, side: ServerSide) 
     {
         span.record("user_agent.original", ua);
     }
-    let _ = span.set_parent(super::propagation::extract(&head.headers));
+    let _ = span.set_parent(parent);
     span
+}
+
+/// Whether spans are being recorded here: inside a recorded request (or connection). A
+/// request that is not recorded has no span, so its phases, plugins and calls have none.
+fn recording() -> bool {
+    !Span::current().is_none()
 }
 
 /// Names the current request span `{method} {route}` and records where it was routed.
@@ -165,6 +177,9 @@ fn status_text(status: u16) -> String {
 
 /// The span of one phase that has plugins; its plugin calls are its children.
 pub fn phase(name: &'static str) -> Span {
+    if !recording() {
+        return Span::none();
+    }
     tracing::info_span!(
         target: TARGET,
         "phase",
@@ -175,6 +190,9 @@ pub fn phase(name: &'static str) -> Span {
 
 /// The span of one plugin call.
 pub fn plugin(name: &str, phase: &'static str) -> Span {
+    if !recording() {
+        return Span::none();
+    }
     tracing::info_span!(
         target: TARGET,
         "plugin",
@@ -200,6 +218,9 @@ pub fn plugin_outcome(span: &Span, outcome: &'static str) {
 /// The client span of an integration call, current while the request to the backend is
 /// built (so the backend gets its context) and sent.
 pub fn client(method: &http::Method) -> Span {
+    if !recording() {
+        return Span::none();
+    }
     tracing::info_span!(
         target: TARGET,
         "upstream",
@@ -273,6 +294,9 @@ pub fn client_status(result: Result<u16, &'static str>) {
 /// The span of a managed WebSocket connection, from the switch to the close; the
 /// messages' spans are its children.
 pub fn connection(connection_id: &str, api: &str, stage: &str) -> Span {
+    if !recording() {
+        return Span::none();
+    }
     tracing::info_span!(
         target: TARGET,
         "websocket connection",
@@ -296,6 +320,9 @@ pub fn connection_closed(span: &Span, code: u16, reason: &str) {
 /// The span of one message of a managed connection (a child of the current span, the
 /// connection's).
 pub fn message(connection_id: &str, request_id: &str) -> Span {
+    if !recording() {
+        return Span::none();
+    }
     tracing::info_span!(
         target: TARGET,
         "websocket message",
