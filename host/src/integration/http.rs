@@ -112,7 +112,9 @@ impl HttpIntegration {
         out: Outbound<'_>,
     ) -> Result<Response<Body>, RequestError> {
         let span = traces::client(&out.parts.method);
-        self.forward(rendered, out).instrument(span).await
+        // Boxed: the forwarding future is kilobytes; inline, it would be copied with every
+        // future that holds it.
+        Box::pin(self.forward(rendered, out)).instrument(span).await
     }
 
     async fn forward(

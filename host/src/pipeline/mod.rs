@@ -426,10 +426,7 @@ where
         upgrade: client_upgrade.is_some(),
         progress,
     };
-    // Boxed: inline, the call's future (kilobytes) would be copied with every future that
-    // holds it.
-    let mut response =
-        crate::telemetry::record::integration_call(Box::pin(http.call(rendered, out))).await?;
+    let mut response = crate::telemetry::record::integration_call(http.call(rendered, out)).await?;
     if let Some(client) = client_upgrade
         && response.status() == http::StatusCode::SWITCHING_PROTOCOLS
     {

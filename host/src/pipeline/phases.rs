@@ -150,7 +150,7 @@ pub async fn run_function(
     let (back, result) = telemetry::plugin_call(
         plugin.metrics(),
         "function",
-        plugin.handle(handle),
+        Box::pin(plugin.handle(handle)),
         |(_, r)| r.as_ref().map_or_else(|e| e.kind(), |_| "respond"),
     )
     .await;
@@ -218,7 +218,7 @@ async fn run_chain(
     if chains.request[i].is_empty() {
         return Ok(RequestOutcome::Continue(handle));
     }
-    run_plugins(chains.request[i].iter(), i, handle, extra)
+    Box::pin(run_plugins(chains.request[i].iter(), i, handle, extra))
         .instrument(traces::phase(REQUEST_PHASE_NAMES[i]))
         .await
 }
@@ -236,7 +236,9 @@ async fn run_plugins(
         let (back, result) = telemetry::plugin_call(
             plugin.metrics(),
             REQUEST_PHASE_NAMES[i],
-            plugin.on_request(REQUEST_PHASES[i], handle),
+            // Boxed, as every plugin call: a call's future is kilobytes, and inline it
+            // would be copied with each future that holds it.
+            Box::pin(plugin.on_request(REQUEST_PHASES[i], handle)),
             |(_, r)| outcome(r),
         )
         .await;
@@ -253,7 +255,9 @@ async fn run_plugins(
             Some(BodyError::TooLarge(limit)) => {
                 return Err(RequestError::PayloadTooLarge { limit });
             }
-            Some(BodyError::Unreadable(e)) => return Err(RequestError::BadRequest(e)),
+            Some(BodyError::Unreadable(e)) => {
+                return Err(RequestError::BadRequest(e.into_owned()));
+            }
             Some(BodyError::Stalled(d)) => {
                 return Err(RequestError::ClientBody(Box::new(
                     crate::body::ClientBodyError::Timeout(d),
@@ -311,8 +315,8 @@ pub async fn run_response(
         if chain.is_empty() {
             continue;
         }
-        let phase =
-            response_chain(chain, i, handle).instrument(traces::phase(RESPONSE_PHASE_NAMES[i]));
+        let phase = Box::pin(response_chain(chain, i, handle))
+            .instrument(traces::phase(RESPONSE_PHASE_NAMES[i]));
         handle = match phase.await? {
             ChainEnd::Next(h) => h,
             ChainEnd::Answer(r) => return Ok(r),
@@ -344,7 +348,7 @@ async fn response_chain(
         let (back, result) = telemetry::plugin_call(
             plugin.metrics(),
             RESPONSE_PHASE_NAMES[i],
-            plugin.on_response(RESPONSE_PHASES[i], handle),
+            Box::pin(plugin.on_response(RESPONSE_PHASES[i], handle)),
             |(_, r)| outcome(r),
         )
         .await;

@@ -133,7 +133,7 @@ pub enum BodyError {
     TooLarge(u64),
     /// The peer failed while sending it.
     #[error("the body could not be read: {0}")]
-    Unreadable(String),
+    Unreadable(std::borrow::Cow<'static, str>),
     /// The client stopped sending it (the request gets 408).
     #[error("the client stopped sending the body for {0:?}")]
     Stalled(std::time::Duration),

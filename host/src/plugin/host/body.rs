@@ -153,7 +153,7 @@ fn read_all(
                     return Err(match (find_too_large(&*e), find_client_body_error(&*e)) {
                         (Some(limit), _) => BodyError::TooLarge(limit),
                         (None, Some(&ClientBodyError::Timeout(d))) => BodyError::Stalled(d),
-                        _ => BodyError::Unreadable(e.to_string()),
+                        _ => BodyError::Unreadable(e.to_string().into()),
                     });
                 }
             };
