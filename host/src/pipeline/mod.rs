@@ -23,7 +23,7 @@ use crate::gateway::snapshot::RouteRuntime;
 use crate::gateway::snapshot::Snapshot;
 use crate::integration::headers::Forwarded;
 use crate::integration::{Integration, Outbound};
-use crate::plugin::{BodySlot, RequestHandle, RouteRef};
+use crate::plugin::{BodySlot, RequestData, RequestHandle, RouteRef};
 use crate::router::{NormalizedPath, RouteMatch, Routed};
 use crate::telemetry::{Finishing, Observed, traces};
 use head::{check_host, request_host, request_id};
@@ -164,6 +164,7 @@ async fn route_and_call(
         };
         // Unanswered: the request goes on as the OPTIONS it is, as if never looked at.
         extra.truncate(before);
+        let handle = handle.into_data();
         return Box::pin(dispatch(
             &snapshot,
             &seen,
@@ -224,7 +225,7 @@ fn new_handle(
     m: RouteMatch,
 ) -> RequestHandle {
     let limit = snapshot.apis[m.api].routes[m.route].max_body;
-    RequestHandle {
+    RequestHandle::new(RequestData {
         parts,
         body: BodySlot::new(body, limit),
         path: seen.path.encoded(),
@@ -240,7 +241,7 @@ fn new_handle(
         identity: None,
         header_log: None,
         response_headers: Vec::new(),
-    }
+    })
 }
 
 /// Routes the request and runs it through its route: plugins, integration, response
@@ -325,6 +326,7 @@ where
             let response = Box::pin(phases::run_function(&slot.plugin(), handle, extra)).await?;
             return respond_phases(route, response, view).await;
         }
+        let handle = handle.into_data();
         let body = handle.body.into_body();
         (
             handle.parts,

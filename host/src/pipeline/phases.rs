@@ -309,7 +309,7 @@ pub async fn run_response(
     answer_only: bool,
 ) -> Result<Response<Body>, RequestError> {
     let (parts, body) = response.into_parts();
-    let mut handle = ResponseHandle::new(parts, BodySlot::new(body, limit), Some(request));
+    let mut handle = ResponseHandle::answering(parts, BodySlot::new(body, limit), Some(request));
     let first = if answer_only { RESPONSE_CONFIGURE } else { 0 };
     for (i, chain) in chains.response.iter().enumerate().skip(first) {
         if chain.is_empty() {
@@ -322,6 +322,7 @@ pub async fn run_response(
             ChainEnd::Answer(r) => return Ok(r),
         };
     }
+    let handle = handle.into_data();
     Ok(Response::from_parts(handle.parts, handle.body.into_body()))
 }
 

@@ -78,8 +78,10 @@ impl Plugin {
         // the call ends, even if it is dropped.
         let _permit = match self.calls.try_acquire() {
             Ok(p) => p,
+            // Boxed, as the instantiation below: rare paths kept out of every call's future.
             Err(_) => {
-                match tokio::time::timeout(self.settings.deadline, self.calls.acquire()).await {
+                let wait = tokio::time::timeout(self.settings.deadline, self.calls.acquire());
+                match Box::pin(wait).await {
                     Ok(Ok(p)) => p,
                     _ => {
                         return (

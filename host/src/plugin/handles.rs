@@ -34,8 +34,12 @@ pub struct RouteRef {
     pub route: usize,
 }
 
-/// A request as a plugin sees it.
-pub struct RequestHandle {
+/// A request as a plugin sees it: boxed, so that moving it along the pipeline and in and
+/// out of an instance's resource table moves a pointer, not the request.
+pub struct RequestHandle(Box<RequestData>);
+
+/// What a [`RequestHandle`] holds.
+pub struct RequestData {
     /// Head of the request; header edits land here.
     pub parts: http::request::Parts,
     /// The body: streamed on, or buffered once a plugin reads or replaces it.
@@ -60,11 +64,44 @@ pub struct RequestHandle {
     pub response_headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
+/// Handles are the data they box; the pipeline and the host functions use their fields.
+macro_rules! boxed_handle {
+    ($handle:ident, $data:ident) => {
+        impl $handle {
+            /// A handle on `data`.
+            pub fn new(data: $data) -> Self {
+                Self(Box::new(data))
+            }
+
+            /// What the handle holds, to take its parts apart.
+            pub fn into_data(self) -> $data {
+                *self.0
+            }
+        }
+
+        impl std::ops::Deref for $handle {
+            type Target = $data;
+            fn deref(&self) -> &$data {
+                &self.0
+            }
+        }
+
+        impl std::ops::DerefMut for $handle {
+            fn deref_mut(&mut self) -> &mut $data {
+                &mut self.0
+            }
+        }
+    };
+}
+
+boxed_handle!(RequestHandle, RequestData);
+boxed_handle!(ResponseHandle, ResponseData);
+
 impl RequestHandle {
     /// A copy for the response phases (`response-head.request`): the head, route,
     /// identity, and the body if a plugin buffered it (an unread body is not kept).
     pub fn view(&self) -> Self {
-        Self {
+        Self::new(RequestData {
             parts: self.parts.clone(),
             body: BodySlot {
                 stream: None,
@@ -86,7 +123,7 @@ impl RequestHandle {
             identity: self.identity.clone(),
             header_log: None,
             response_headers: Vec::new(),
-        }
+        })
     }
 }
 
@@ -150,8 +187,11 @@ pub enum HeaderEdit {
     Remove(String),
 }
 
-/// A response as a plugin sees it.
-pub struct ResponseHandle {
+/// A response as a plugin sees it (boxed, as [`RequestHandle`]).
+pub struct ResponseHandle(Box<ResponseData>);
+
+/// What a [`ResponseHandle`] holds.
+pub struct ResponseData {
     /// Head of the response; edits land here.
     pub parts: http::response::Parts,
     /// The body.
@@ -164,16 +204,16 @@ pub struct ResponseHandle {
 
 impl ResponseHandle {
     /// A handle on `parts` and `body`, answering `request` (if known).
-    pub fn new(
+    pub fn answering(
         parts: http::response::Parts,
         body: BodySlot,
         request: Option<RequestHandle>,
     ) -> Self {
-        Self {
+        Self::new(ResponseData {
             parts,
             body,
             request,
             request_rep: None,
-        }
+        })
     }
 }

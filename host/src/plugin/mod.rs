@@ -19,7 +19,9 @@ pub use authorizer::{AuthorizerSettings, MAX_TTL as MAX_AUTHORIZER_TTL};
 pub use bindings::Response as PluginResponse;
 pub use bindings::{Action, RequestPhase, ResponsePhase};
 pub use engine::{EngineError, EngineOptions, PluginEngine};
-pub use handles::{BodyError, BodySlot, Identity, RequestHandle, ResponseHandle, RouteRef};
+pub use handles::{
+    BodyError, BodySlot, Identity, RequestData, RequestHandle, ResponseData, ResponseHandle, RouteRef,
+};
 pub use host::{
     Grants, HostDeadline, HostPattern, HttpGrant, MAX_HEADER_VALUE, PluginCache, Services,
     header_pair,

@@ -403,7 +403,9 @@ impl Plugin {
                 return Ok(instance);
             }
         }
-        self.instantiate().await
+        // Boxed: instantiating is the rare path, and its future is kilobytes that every
+        // call's future would otherwise carry and copy.
+        Box::pin(self.instantiate()).await
     }
 
     pub(super) fn put_back(&self, mut instance: PluginInstance) {
