@@ -61,7 +61,7 @@ fn response_handle() -> ResponseHandle {
         .body(())
         .expect("response")
         .into_parts();
-    ResponseHandle::new(parts, BodySlot::new(tollgate::body::empty(), 0), None)
+    ResponseHandle::answering(parts, BodySlot::new(tollgate::body::empty(), 0), None)
 }
 
 fn hooks(c: &mut Criterion) {

@@ -327,10 +327,6 @@ pub async fn run_response(
 }
 
 /// Where a response phase left the response.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a return value moved once per phase; boxing the common variant would allocate"
-)]
 enum ChainEnd {
     /// On to the next phase.
     Next(ResponseHandle),

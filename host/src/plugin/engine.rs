@@ -43,6 +43,17 @@ pub struct EngineOptions {
 #[error("plugin engine: {0}")]
 pub struct EngineError(String);
 
+/// The profiler plugins' machine code is announced to: `TOLLGATE_WASM_PROFILER=perfmap`
+/// (`/tmp/perf-PID.map`, read by `perf report`) or `jitdump` (`perf inject --jit`); none
+/// otherwise.
+fn profiler() -> wasmtime::ProfilingStrategy {
+    match std::env::var("TOLLGATE_WASM_PROFILER").as_deref() {
+        Ok("perfmap") => wasmtime::ProfilingStrategy::PerfMap,
+        Ok("jitdump") => wasmtime::ProfilingStrategy::JitDump,
+        _ => wasmtime::ProfilingStrategy::None,
+    }
+}
+
 impl PluginEngine {
     /// Builds the engine and starts the epoch ticker thread.
     pub fn new(
@@ -76,7 +87,8 @@ impl PluginEngine {
                 InstanceAllocationStrategy::OnDemand
             })
             .epoch_interruption(true)
-            .parallel_compilation(true);
+            .parallel_compilation(true)
+            .profiler(profiler());
         let engine = Engine::new(&config).map_err(|e| EngineError(e.to_string()))?;
         let weak = engine.weak();
         std::thread::Builder::new()

@@ -20,7 +20,8 @@ pub use bindings::Response as PluginResponse;
 pub use bindings::{Action, RequestPhase, ResponsePhase};
 pub use engine::{EngineError, EngineOptions, PluginEngine};
 pub use handles::{
-    BodyError, BodySlot, Identity, RequestData, RequestHandle, ResponseData, ResponseHandle, RouteRef,
+    BodyError, BodySlot, Identity, RequestData, RequestHandle, ResponseData, ResponseHandle,
+    RouteRef,
 };
 pub use host::{
     Grants, HostDeadline, HostPattern, HttpGrant, MAX_HEADER_VALUE, PluginCache, Services,
