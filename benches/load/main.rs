@@ -14,6 +14,7 @@
 //! counted: CPU µs per request is the headline figure, since this machine's clock speed
 //! drifts and only ratios within a round mean much.
 
+mod ab;
 mod backend;
 mod setups;
 mod tools;
@@ -106,70 +107,6 @@ fn wrk_post(port: u16, path: &str, headers: &[&str], post: &std::path::Path) -> 
         headers: headers.iter().map(|h| (*h).to_owned()).collect(),
         post: Some(post.to_owned()),
     }
-}
-
-/// How a setup loads a given proxy.
-type LoadFor = Box<dyn Fn(&Proxy) -> Load>;
-
-/// The A/B table: each tollgate setup on the baseline build (`base`) and on the build
-/// under test (`new`), the second compared with the first.
-fn ab_rows(
-    proxies: &[(&str, Proxy)],
-    base: Option<usize>,
-    new: Option<usize>,
-    h2: bool,
-) -> Vec<Setup> {
-    let (Some(base), Some(new)) = (base, new) else {
-        return Vec::new();
-    };
-    let es = setups::jwt("ec256", jsonwebtoken::Algorithm::ES256)
-        .map(|t| format!("authorization: Bearer {t}"))
-        .unwrap_or_default();
-    let origin = "origin: https://app.example.com";
-    let mut cases: Vec<(&str, LoadFor)> = vec![
-        ("plain", Box::new(|p| wrk(p.plain, "http", "/", &[]))),
-        ("TLS", Box::new(|p| wrk(p.tls, "https", "/", &[]))),
-        (
-            "headers plugin",
-            Box::new(|p| wrk(p.plain, "http", "/trivial/x", &[])),
-        ),
-        (
-            "rate-limit",
-            Box::new(|p| wrk(p.plain, "http", "/rl/x", &[])),
-        ),
-        (
-            "transform (headers)",
-            Box::new(|p| wrk(p.plain, "http", "/tx-headers/x", &[])),
-        ),
-        (
-            "default chain",
-            Box::new(move |p| wrk(p.plain, "http", "/chain/x", &[es.as_str(), origin])),
-        ),
-    ];
-    if h2 {
-        cases.push((
-            "h2",
-            Box::new(|p| Load::H2load {
-                url: format!("https://127.0.0.1:{}/", p.tls),
-            }),
-        ));
-    }
-    let mut rows = Vec::new();
-    for (name, load) in cases {
-        rows.push(Setup {
-            name: format!("{name} (base)"),
-            load: load(&proxies[base].1),
-            proxy: Some(base),
-            baseline: None,
-        });
-        rows.push(Setup {
-            name: format!("{name} (new)"),
-            load: load(&proxies[new].1),
-            proxy: Some(new),
-            baseline: Some(rows.len() - 1),
-        });
-    }
-    rows
 }
 
 fn run() -> Result<(), String> {
@@ -514,7 +451,7 @@ fn run() -> Result<(), String> {
 
     if ab.is_some() {
         let base = find("tollgate-base");
-        rows = ab_rows(&proxies, base, tg, h2);
+        rows = ab::rows(&proxies, base, tg, h2);
     }
     let rows = only(rows, std::env::var("LOAD_ONLY").ok().as_deref());
     for row in &rows {
