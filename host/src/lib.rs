@@ -16,6 +16,7 @@ pub mod integration;
 pub mod jwt;
 pub mod pipeline;
 pub mod plugin;
+pub mod process;
 pub mod router;
 pub mod server;
 pub mod state;

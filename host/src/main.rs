@@ -51,6 +51,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    tollgate::process::no_transparent_huge_pages();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run {

@@ -4,7 +4,7 @@
 use crate::support::{
     Backend, DEADLINE, FetchJson, Gateway, client, one_plugin_config, poll_until,
 };
-use tollgate_test_artifacts::{TEST_AUTHORIZER, VERSION_TWO};
+use tollgate_test_artifacts::{TEST_AUTHORIZER, TEST_FILTER, VERSION_TWO};
 
 fn config(backend: &Backend, runtime: &str) -> String {
     let top = format!("admin: {{ address: \"127.0.0.1:0\" }}\nplugin_runtime: {{ {runtime} }}");
@@ -30,6 +30,7 @@ async fn compiled_plugins_are_cached_on_disk_and_corrupt_entries_ignored() {
     );
     let gw = Gateway::start(&yaml).await;
     assert_eq!(plugin_info(&gw).await["from_artifact_cache"], false);
+    assert_eq!(plugin_info(&gw).await["machine_code"], "compiled");
     drop(gw);
     let files: Vec<_> = std::fs::read_dir(cache.path())
         .expect("cache dir")
@@ -39,6 +40,7 @@ async fn compiled_plugins_are_cached_on_disk_and_corrupt_entries_ignored() {
     assert_eq!(files.len(), 1, "{files:?}");
     let gw = Gateway::start(&yaml).await;
     assert_eq!(plugin_info(&gw).await["from_artifact_cache"], true);
+    assert_eq!(plugin_info(&gw).await["machine_code"], "artifact_cache");
     let v = client().get(format!("{}/x", gw.url())).fetch_json().await;
     assert_eq!(v["headers"]["x-version"], "one");
     drop(gw);
@@ -53,6 +55,37 @@ async fn compiled_plugins_are_cached_on_disk_and_corrupt_entries_ignored() {
     gw.wait_log("corrupt compiled plugin ignored").await;
     let v = client().get(format!("{}/x", gw.url())).fetch_json().await;
     assert_eq!(v["headers"]["x-version"], "one");
+}
+
+/// A built-in plugin loads from the machine code embedded at build time: nothing is
+/// compiled and nothing written to the artifact cache, and the plugin works.
+#[tokio::test]
+async fn builtin_plugins_load_from_embedded_machine_code() {
+    let backend = Backend::start("b").await;
+    let cache = tempfile::tempdir().expect("dir");
+    let yaml = config(
+        &backend,
+        &format!("artifact_cache: \"{}\"", cache.path().display()),
+    )
+    .replacen(
+        &format!("path: \"{}\"", TEST_FILTER),
+        "builtin: transform",
+        1,
+    )
+    .replacen(
+        "config: { request_header: [x-version, one] }",
+        "config: { request: { headers: { set: { x-version: one } } } }",
+        1,
+    );
+    let gw = Gateway::start(&yaml).await;
+    let info = plugin_info(&gw).await;
+    assert_eq!(info["source"], "builtin:transform");
+    assert_eq!(info["machine_code"], "embedded", "{info}");
+    assert_eq!(info["from_artifact_cache"], false);
+    let v = client().get(format!("{}/x", gw.url())).fetch_json().await;
+    assert_eq!(v["headers"]["x-version"], "one");
+    let cached = std::fs::read_dir(cache.path()).expect("cache dir").count();
+    assert_eq!(cached, 0, "a built-in was compiled and cached");
 }
 
 #[tokio::test]

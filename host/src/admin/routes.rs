@@ -7,7 +7,7 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use super::AdminState;
-use crate::plugin::{CONTRACT_VERSION, Origin};
+use crate::plugin::{CONTRACT_VERSION, MachineCode, Origin};
 
 /// Largest component accepted by `PUT /plugins/{name}`.
 const MAX_UPLOAD: usize = 64 << 20;
@@ -283,7 +283,8 @@ fn list_plugins(state: &AdminState) -> Response<Full<Bytes>> {
                 "kind": v.plugin.kind().to_string(),
                 "source": v.plugin.settings().source.to_string(),
                 "origin": v.origin.as_str(),
-                "from_artifact_cache": v.plugin.from_cache(),
+                "machine_code": v.plugin.machine_code().as_str(),
+                "from_artifact_cache": v.plugin.machine_code() == MachineCode::ArtifactCache,
                 "size": v.size,
                 "loaded_at_ms": loaded_at,
                 "contract": format!("tollgate:plugin@{CONTRACT_VERSION}"),

@@ -11,7 +11,17 @@ pub mod filter {
     wasmtime::component::bindgen!({
         path: "sdk/wit",
         world: "filter",
-        imports: { default: async | trappable },
+        // Only the imports that can wait are async; the rest run as plain calls on the
+        // guest's stack, without a boxed future and a poll per call.
+        imports: {
+            "tollgate:plugin/types.[method]request.body": async | trappable,
+            "tollgate:plugin/types.[method]response-head.body": async | trappable,
+            "tollgate:plugin/jwt.[method]verifier.verify": async | trappable,
+            "tollgate:plugin/outbound.send": async | trappable,
+            "tollgate:plugin/state.incr": async | trappable,
+            "tollgate:plugin/state.take": async | trappable,
+            default: trappable,
+        },
         exports: { default: async },
         with: {
             "tollgate:plugin/types.request": RequestHandle,

@@ -10,6 +10,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use super::artifacts::ArtifactCache;
 use super::bindings::filter::Filter;
 use super::host::{HostState, Services};
+use super::precompiled::MachineCode;
 
 /// How often the epoch advances: the granularity of plugin deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -80,14 +81,12 @@ impl PluginEngine {
             .table_keep_resident(16 << 10)
             .decommit_batch_size(32);
         let mut config = Config::new();
-        config
+        super::codegen::apply(&mut config)
             .allocation_strategy(if pooling {
                 InstanceAllocationStrategy::Pooling(pool)
             } else {
                 InstanceAllocationStrategy::OnDemand
             })
-            .epoch_interruption(true)
-            .parallel_compilation(true)
             .profiler(profiler());
         let engine = Engine::new(&config).map_err(|e| EngineError(e.to_string()))?;
         let weak = engine.weak();
@@ -114,14 +113,28 @@ impl PluginEngine {
         })
     }
 
-    /// Compiles a component off the async workers, through the artifact cache when there
-    /// is one. Returns the component and whether it came from the cache.
-    pub async fn compile(&self, wasm: Vec<u8>) -> Result<(Component, bool), String> {
+    /// Compiles a component off the async workers: a built-in from the machine code
+    /// embedded at build time, else through the artifact cache when there is one. Returns
+    /// the component and where its machine code came from.
+    pub async fn compile(&self, wasm: Vec<u8>) -> Result<(Component, MachineCode), String> {
         let engine = self.engine.clone();
         let artifacts = self.artifacts.clone();
-        tokio::task::spawn_blocking(move || match artifacts {
-            Some(cache) => cache.compile(&engine, &wasm),
-            None => Component::new(&engine, &wasm).map(|c| (c, false)),
+        tokio::task::spawn_blocking(move || {
+            if let Some(component) = super::precompiled::builtin(&engine, &wasm) {
+                crate::builtins::release_resident();
+                return Ok((component, MachineCode::Embedded));
+            }
+            match artifacts {
+                Some(cache) => cache.compile(&engine, &wasm).map(|(c, cached)| {
+                    let code = if cached {
+                        MachineCode::ArtifactCache
+                    } else {
+                        MachineCode::Compiled
+                    };
+                    (c, code)
+                }),
+                None => Component::new(&engine, &wasm).map(|c| (c, MachineCode::Compiled)),
+            }
         })
         .await
         .map_err(|e| e.to_string())?

@@ -6,11 +6,13 @@ mod artifacts;
 mod authorizer;
 mod bindings;
 mod calls;
+mod codegen;
 mod engine;
 mod handles;
 mod host;
 mod memory;
 mod messages;
+mod precompiled;
 mod runtime;
 mod slot;
 
@@ -28,5 +30,6 @@ pub use host::{
     header_pair,
 };
 pub use messages::{RouterMessage, Selection};
+pub use precompiled::MachineCode;
 pub use runtime::{CONTRACT_VERSION, Kind, Plugin, PluginError, PluginSettings, Source};
 pub use slot::{Origin, PluginSlot, Version};

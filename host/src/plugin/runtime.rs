@@ -176,7 +176,7 @@ pub struct Plugin {
     pub(super) settings: PluginSettings,
     engine: wasmtime::Engine,
     services: Arc<Services>,
-    from_cache: bool,
+    machine_code: super::MachineCode,
     pre: Pre,
     warm: Mutex<Vec<PluginInstance>>,
     /// The most instances in calls at once so far.
@@ -235,7 +235,7 @@ impl Plugin {
             plugin: name.clone(),
             message,
         };
-        let (component, from_cache) = engine.compile(wasm).await.map_err(load_err)?;
+        let (component, machine_code) = engine.compile(wasm).await.map_err(load_err)?;
         let ty = component.component_type();
         for (import, _) in ty.imports(&engine.engine) {
             if let Some(rest) = import.strip_prefix(CONTRACT_PACKAGE)
@@ -277,7 +277,7 @@ impl Plugin {
             settings,
             engine: engine.engine.clone(),
             services: Arc::clone(&engine.services),
-            from_cache,
+            machine_code,
             pre,
             warm: Mutex::new(Vec::new()),
             peak_in_use: std::sync::atomic::AtomicUsize::new(0),
@@ -308,9 +308,9 @@ impl Plugin {
         &self.settings.name
     }
 
-    /// Whether its machine code came from the artifact cache.
-    pub fn from_cache(&self) -> bool {
-        self.from_cache
+    /// Where its machine code came from.
+    pub fn machine_code(&self) -> super::MachineCode {
+        self.machine_code
     }
 
     /// The world it implements.

@@ -10,7 +10,7 @@ use crate::plugin::bindings::{clock, log, random};
 const MAX_RANDOM: u32 = 65_536;
 
 impl log::Host for HostState {
-    async fn log(
+    fn log(
         &mut self,
         level: log::Level,
         message: String,
@@ -31,7 +31,7 @@ impl log::Host for HostState {
 }
 
 impl clock::Host for HostState {
-    async fn now_ms(&mut self) -> Result<std::result::Result<u64, String>> {
+    fn now_ms(&mut self) -> Result<std::result::Result<u64, String>> {
         if !self.grants.clock {
             return Ok(Err(denied("clock")));
         }
@@ -40,7 +40,7 @@ impl clock::Host for HostState {
 }
 
 impl random::Host for HostState {
-    async fn bytes(&mut self, len: u32) -> Result<std::result::Result<Vec<u8>, String>> {
+    fn bytes(&mut self, len: u32) -> Result<std::result::Result<Vec<u8>, String>> {
         if !self.grants.random {
             return Ok(Err(denied("random")));
         }

@@ -72,7 +72,7 @@ impl PluginCache {
 }
 
 impl cache::Host for HostState {
-    async fn get(&mut self, key: String) -> Result<std::result::Result<Option<Vec<u8>>, String>> {
+    fn get(&mut self, key: String) -> Result<std::result::Result<Option<Vec<u8>>, String>> {
         if !self.grants.cache {
             return Ok(Err(denied("cache")));
         }
@@ -87,7 +87,7 @@ impl cache::Host for HostState {
         Ok(Ok(found.map(|e| e.value.to_vec())))
     }
 
-    async fn set(
+    fn set(
         &mut self,
         key: String,
         value: Vec<u8>,
@@ -116,7 +116,7 @@ impl cache::Host for HostState {
         Ok(Ok(()))
     }
 
-    async fn delete(&mut self, key: String) -> Result<std::result::Result<(), String>> {
+    fn delete(&mut self, key: String) -> Result<std::result::Result<(), String>> {
         if !self.grants.cache {
             return Ok(Err(denied("cache")));
         }

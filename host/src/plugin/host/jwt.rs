@@ -18,7 +18,7 @@ pub struct VerifierHandle(Arc<Verifier>);
 impl jwt::Host for HostState {}
 
 impl jwt::HostVerifier for HostState {
-    async fn create(
+    fn create(
         &mut self,
         settings: String,
     ) -> Result<std::result::Result<Resource<VerifierHandle>, String>> {
@@ -56,7 +56,7 @@ impl jwt::HostVerifier for HostState {
         })
     }
 
-    async fn drop(&mut self, v: Resource<VerifierHandle>) -> Result<()> {
+    fn drop(&mut self, v: Resource<VerifierHandle>) -> Result<()> {
         self.table.delete(v)?;
         Ok(())
     }

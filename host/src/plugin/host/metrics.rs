@@ -57,7 +57,7 @@ impl HostState {
 }
 
 impl wit::Host for HostState {
-    async fn counter_add(
+    fn counter_add(
         &mut self,
         name: String,
         labels: Vec<(String, String)>,
@@ -68,7 +68,7 @@ impl wit::Host for HostState {
         }))
     }
 
-    async fn gauge_set(
+    fn gauge_set(
         &mut self,
         name: String,
         labels: Vec<(String, String)>,
@@ -77,7 +77,7 @@ impl wit::Host for HostState {
         Ok(self.record(&name, labels, |n, l| metrics::gauge!(n, l).set(value)))
     }
 
-    async fn histogram_record(
+    fn histogram_record(
         &mut self,
         name: String,
         labels: Vec<(String, String)>,

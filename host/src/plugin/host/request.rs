@@ -12,35 +12,27 @@ use crate::router::ParamValue;
 impl types::Host for HostState {}
 
 impl types::HostRequest for HostState {
-    async fn method(&mut self, r: Resource<RequestHandle>) -> Result<String> {
+    fn method(&mut self, r: Resource<RequestHandle>) -> Result<String> {
         Ok(self.table.get(&r)?.parts.method.as_str().to_owned())
     }
 
-    async fn path(&mut self, r: Resource<RequestHandle>) -> Result<String> {
+    fn path(&mut self, r: Resource<RequestHandle>) -> Result<String> {
         Ok(self.table.get(&r)?.path.clone())
     }
 
-    async fn query(&mut self, r: Resource<RequestHandle>) -> Result<Option<String>> {
+    fn query(&mut self, r: Resource<RequestHandle>) -> Result<Option<String>> {
         Ok(self.table.get(&r)?.parts.uri.query().map(str::to_owned))
     }
 
-    async fn header(&mut self, r: Resource<RequestHandle>, name: String) -> Result<Option<String>> {
+    fn header(&mut self, r: Resource<RequestHandle>, name: String) -> Result<Option<String>> {
         Ok(first(&self.table.get(&r)?.parts.headers, &name))
     }
 
-    async fn header_values(
-        &mut self,
-        r: Resource<RequestHandle>,
-        name: String,
-    ) -> Result<Vec<String>> {
+    fn header_values(&mut self, r: Resource<RequestHandle>, name: String) -> Result<Vec<String>> {
         Ok(all_values(&self.table.get(&r)?.parts.headers, &name))
     }
 
-    async fn path_param(
-        &mut self,
-        r: Resource<RequestHandle>,
-        name: String,
-    ) -> Result<Option<String>> {
+    fn path_param(&mut self, r: Resource<RequestHandle>, name: String) -> Result<Option<String>> {
         let h = self.table.get(&r)?;
         let route = &h.route.snapshot.apis[h.route.api].routes[h.route.route];
         Ok(route
@@ -51,7 +43,7 @@ impl types::HostRequest for HostState {
             .map(|v| ParamValue::joined(v).into_owned()))
     }
 
-    async fn stage_variable(
+    fn stage_variable(
         &mut self,
         r: Resource<RequestHandle>,
         name: String,
@@ -61,11 +53,11 @@ impl types::HostRequest for HostState {
         Ok(stage.variables.get(&name).cloned())
     }
 
-    async fn client_ip(&mut self, r: Resource<RequestHandle>) -> Result<String> {
+    fn client_ip(&mut self, r: Resource<RequestHandle>) -> Result<String> {
         Ok(self.table.get(&r)?.client_ip.to_string())
     }
 
-    async fn identity(&mut self, r: Resource<RequestHandle>) -> Result<Option<types::Identity>> {
+    fn identity(&mut self, r: Resource<RequestHandle>) -> Result<Option<types::Identity>> {
         Ok(self
             .table
             .get(&r)?
@@ -77,7 +69,7 @@ impl types::HostRequest for HostState {
             }))
     }
 
-    async fn set_identity(
+    fn set_identity(
         &mut self,
         r: Resource<RequestHandle>,
         identity: types::Identity,
@@ -90,7 +82,7 @@ impl types::HostRequest for HostState {
         Ok(())
     }
 
-    async fn set_header(
+    fn set_header(
         &mut self,
         r: Resource<RequestHandle>,
         name: String,
@@ -104,7 +96,7 @@ impl types::HostRequest for HostState {
         Ok(done)
     }
 
-    async fn remove_header(&mut self, r: Resource<RequestHandle>, name: String) -> Result<()> {
+    fn remove_header(&mut self, r: Resource<RequestHandle>, name: String) -> Result<()> {
         let h = self.table.get_mut(&r)?;
         remove(&mut h.parts.headers, &name);
         if let Some(log) = &mut h.header_log {
@@ -120,33 +112,33 @@ impl types::HostRequest for HostState {
         self.read_body_of(&r).await
     }
 
-    async fn route_key(&mut self, r: Resource<RequestHandle>) -> Result<String> {
+    fn route_key(&mut self, r: Resource<RequestHandle>) -> Result<String> {
         let h = self.table.get(&r)?;
         Ok(h.route.snapshot.apis[h.route.api].routes[h.route.route]
             .key
             .to_string())
     }
 
-    async fn authorization_scopes(&mut self, r: Resource<RequestHandle>) -> Result<Vec<String>> {
+    fn authorization_scopes(&mut self, r: Resource<RequestHandle>) -> Result<Vec<String>> {
         let h = self.table.get(&r)?;
         Ok(h.route.snapshot.apis[h.route.api].routes[h.route.route]
             .scopes
             .clone())
     }
 
-    async fn api_name(&mut self, r: Resource<RequestHandle>) -> Result<String> {
+    fn api_name(&mut self, r: Resource<RequestHandle>) -> Result<String> {
         let h = self.table.get(&r)?;
         Ok(h.route.snapshot.apis[h.route.api].name.to_string())
     }
 
-    async fn stage_name(&mut self, r: Resource<RequestHandle>) -> Result<String> {
+    fn stage_name(&mut self, r: Resource<RequestHandle>) -> Result<String> {
         let h = self.table.get(&r)?;
         Ok(h.route.snapshot.apis[h.route.api].stages[h.route.stage]
             .name
             .to_string())
     }
 
-    async fn usage_key(&mut self, r: Resource<RequestHandle>) -> Result<Option<String>> {
+    fn usage_key(&mut self, r: Resource<RequestHandle>) -> Result<Option<String>> {
         Ok(self
             .table
             .get(&r)?
@@ -155,7 +147,7 @@ impl types::HostRequest for HostState {
             .and_then(|i| i.usage_key.clone()))
     }
 
-    async fn add_response_headers(
+    fn add_response_headers(
         &mut self,
         r: Resource<RequestHandle>,
         headers: Vec<(String, String)>,
@@ -173,7 +165,7 @@ impl types::HostRequest for HostState {
         }
     }
 
-    async fn append_header(
+    fn append_header(
         &mut self,
         r: Resource<RequestHandle>,
         name: String,
@@ -187,7 +179,7 @@ impl types::HostRequest for HostState {
         Ok(done)
     }
 
-    async fn set_path(
+    fn set_path(
         &mut self,
         r: Resource<RequestHandle>,
         path: String,
@@ -208,7 +200,7 @@ impl types::HostRequest for HostState {
         Ok(Ok(()))
     }
 
-    async fn set_query(
+    fn set_query(
         &mut self,
         r: Resource<RequestHandle>,
         query: Option<String>,
@@ -220,7 +212,7 @@ impl types::HostRequest for HostState {
         Ok(with_query(&h.parts.uri, query.as_deref()).map(|uri| h.parts.uri = uri))
     }
 
-    async fn set_body(
+    fn set_body(
         &mut self,
         r: Resource<RequestHandle>,
         body: Vec<u8>,
@@ -228,7 +220,7 @@ impl types::HostRequest for HostState {
         self.set_body_of(&r, body)
     }
 
-    async fn drop(&mut self, _r: Resource<RequestHandle>) -> Result<()> {
+    fn drop(&mut self, _r: Resource<RequestHandle>) -> Result<()> {
         // Only lent handles are owned (and dropped) by the guest; the host takes every
         // handle back from its table after the call.
         self.lent = self.lent.saturating_sub(1);
@@ -257,11 +249,11 @@ fn with_query(uri: &http::Uri, query: Option<&str>) -> std::result::Result<http:
 }
 
 impl types::HostResponseHead for HostState {
-    async fn status(&mut self, r: Resource<ResponseHandle>) -> Result<u16> {
+    fn status(&mut self, r: Resource<ResponseHandle>) -> Result<u16> {
         Ok(self.table.get(&r)?.parts.status.as_u16())
     }
 
-    async fn set_status(
+    fn set_status(
         &mut self,
         r: Resource<ResponseHandle>,
         status: u16,
@@ -276,15 +268,11 @@ impl types::HostResponseHead for HostState {
         })
     }
 
-    async fn header(
-        &mut self,
-        r: Resource<ResponseHandle>,
-        name: String,
-    ) -> Result<Option<String>> {
+    fn header(&mut self, r: Resource<ResponseHandle>, name: String) -> Result<Option<String>> {
         Ok(first(&self.table.get(&r)?.parts.headers, &name))
     }
 
-    async fn set_header(
+    fn set_header(
         &mut self,
         r: Resource<ResponseHandle>,
         name: String,
@@ -293,19 +281,15 @@ impl types::HostResponseHead for HostState {
         edit_headers(&mut self.table, &r, |h| set(h, &name, &value))
     }
 
-    async fn remove_header(&mut self, r: Resource<ResponseHandle>, name: String) -> Result<()> {
+    fn remove_header(&mut self, r: Resource<ResponseHandle>, name: String) -> Result<()> {
         edit_headers(&mut self.table, &r, |h| remove(h, &name))
     }
 
-    async fn header_values(
-        &mut self,
-        r: Resource<ResponseHandle>,
-        name: String,
-    ) -> Result<Vec<String>> {
+    fn header_values(&mut self, r: Resource<ResponseHandle>, name: String) -> Result<Vec<String>> {
         Ok(all_values(&self.table.get(&r)?.parts.headers, &name))
     }
 
-    async fn append_header(
+    fn append_header(
         &mut self,
         r: Resource<ResponseHandle>,
         name: String,
@@ -321,7 +305,7 @@ impl types::HostResponseHead for HostState {
         self.read_body_of(&r).await
     }
 
-    async fn set_body(
+    fn set_body(
         &mut self,
         r: Resource<ResponseHandle>,
         body: Vec<u8>,
@@ -329,7 +313,7 @@ impl types::HostResponseHead for HostState {
         self.set_body_of(&r, body)
     }
 
-    async fn request(&mut self, r: Resource<ResponseHandle>) -> Result<Resource<RequestHandle>> {
+    fn request(&mut self, r: Resource<ResponseHandle>) -> Result<Resource<RequestHandle>> {
         self.lent += 1;
         let h = self.table.get_mut(&r)?;
         if let Some(rep) = h.request_rep {
@@ -345,7 +329,7 @@ impl types::HostResponseHead for HostState {
         Ok(Resource::new_own(rep))
     }
 
-    async fn drop(&mut self, _r: Resource<ResponseHandle>) -> Result<()> {
+    fn drop(&mut self, _r: Resource<ResponseHandle>) -> Result<()> {
         Ok(())
     }
 }

@@ -63,7 +63,7 @@ impl HostState {
 }
 
 impl wit::Host for HostState {
-    async fn set_attribute(
+    fn set_attribute(
         &mut self,
         key: String,
         value: String,
@@ -78,7 +78,7 @@ impl wit::Host for HostState {
         Ok(checked)
     }
 
-    async fn add_event(
+    fn add_event(
         &mut self,
         name: String,
         attributes: Vec<(String, String)>,
