@@ -168,4 +168,9 @@ listeners: [{{ address: "{}" }}]
         stderr.contains("cannot bind") && stderr.contains("in use"),
         "{stderr}"
     );
+    assert_eq!(
+        stderr.matches("in use").count(),
+        1,
+        "the cause once: {stderr}"
+    );
 }

@@ -32,22 +32,24 @@ use connection::Shared;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// The address could not be bound.
-    #[error("listener `{name}`: cannot bind {address}: {source}")]
+    // The cause is part of the message, not a `source`: with one, anyhow's `{:#}` at the
+    // binary's edge printed it twice.
+    #[error("listener `{name}`: cannot bind {address}: {error}")]
     Bind {
         /// Listener name.
         name: String,
         /// Address.
         address: SocketAddr,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// TLS settings are unusable.
-    #[error("listener `{name}`: {source}")]
+    #[error("listener `{name}`: {error}")]
     Tls {
         /// Listener name.
         name: String,
         /// Why.
-        source: tls::TlsError,
+        error: tls::TlsError,
     },
 }
 
@@ -100,17 +102,17 @@ impl Server {
             let name = l.name.clone().unwrap_or_else(|| format!("listener-{i}"));
             let tls = match &l.tls {
                 Some(t) => Some(tokio_rustls::TlsAcceptor::from(
-                    tls::server_config(t).map_err(|source| ServerError::Tls {
+                    tls::server_config(t).map_err(|error| ServerError::Tls {
                         name: name.clone(),
-                        source,
+                        error,
                     })?,
                 )),
                 None => None,
             };
-            let bind_err = |source| ServerError::Bind {
+            let bind_err = |error| ServerError::Bind {
                 name: name.clone(),
                 address: l.address,
-                source,
+                error,
             };
             let (address, sockets) = sockets::bind(l.address, workers).map_err(bind_err)?;
             listeners.push(Bound {
