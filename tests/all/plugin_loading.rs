@@ -12,6 +12,11 @@ fn config(backend: &Backend, runtime: &str) -> String {
     one_plugin_config(backend, &top, plugin)
 }
 
+/// The test filter's config with the artifact cache in `cache`.
+fn cached_config(backend: &Backend, cache: &std::path::Path) -> String {
+    config(backend, &format!("artifact_cache: \"{}\"", cache.display()))
+}
+
 async fn plugin_info(gw: &Gateway) -> serde_json::Value {
     let v = client()
         .get(format!("{}/plugins", gw.admin_url()))
@@ -24,10 +29,7 @@ async fn plugin_info(gw: &Gateway) -> serde_json::Value {
 async fn compiled_plugins_are_cached_on_disk_and_corrupt_entries_ignored() {
     let backend = Backend::start("b").await;
     let cache = tempfile::tempdir().expect("dir");
-    let yaml = config(
-        &backend,
-        &format!("artifact_cache: \"{}\"", cache.path().display()),
-    );
+    let yaml = cached_config(&backend, cache.path());
     let gw = Gateway::start(&yaml).await;
     assert_eq!(plugin_info(&gw).await["from_artifact_cache"], false);
     assert_eq!(plugin_info(&gw).await["machine_code"], "compiled");
@@ -63,20 +65,17 @@ async fn compiled_plugins_are_cached_on_disk_and_corrupt_entries_ignored() {
 async fn builtin_plugins_load_from_embedded_machine_code() {
     let backend = Backend::start("b").await;
     let cache = tempfile::tempdir().expect("dir");
-    let yaml = config(
-        &backend,
-        &format!("artifact_cache: \"{}\"", cache.path().display()),
-    )
-    .replacen(
-        &format!("path: \"{}\"", TEST_FILTER),
-        "builtin: transform",
-        1,
-    )
-    .replacen(
-        "config: { request_header: [x-version, one] }",
-        "config: { request: { headers: { set: { x-version: one } } } }",
-        1,
-    );
+    let yaml = cached_config(&backend, cache.path())
+        .replacen(
+            &format!("path: \"{}\"", TEST_FILTER),
+            "builtin: transform",
+            1,
+        )
+        .replacen(
+            "config: { request_header: [x-version, one] }",
+            "config: { request: { headers: { set: { x-version: one } } } }",
+            1,
+        );
     let gw = Gateway::start(&yaml).await;
     let info = plugin_info(&gw).await;
     assert_eq!(info["source"], "builtin:transform");

@@ -13,6 +13,8 @@ use ring::digest::{SHA256, digest};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use super::precompiled::MachineCode;
+
 /// Magic prefix of a cache file.
 const MAGIC: &[u8; 8] = b"TGCWASM1";
 
@@ -51,16 +53,20 @@ impl ArtifactCache {
 
     /// The compiled component: from the cache when a valid entry exists, else compiled
     /// (and stored). Blocking: call it off the async workers.
-    pub fn compile(&self, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<(Component, bool)> {
+    pub fn compile(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+    ) -> wasmtime::Result<(Component, MachineCode)> {
         let path = self.path(engine, wasm);
         if let Some(component) = self.read(engine, &path) {
-            return Ok((component, true));
+            return Ok((component, MachineCode::ArtifactCache));
         }
         let component = Component::new(engine, wasm)?;
         if let Err(e) = self.write(&path, &component) {
             tracing::warn!(path = %path.display(), error = %e, "cannot store a compiled plugin");
         }
-        Ok((component, false))
+        Ok((component, MachineCode::Compiled))
     }
 
     fn read(&self, engine: &Engine, path: &Path) -> Option<Component> {

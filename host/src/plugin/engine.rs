@@ -125,14 +125,7 @@ impl PluginEngine {
                 return Ok((component, MachineCode::Embedded));
             }
             match artifacts {
-                Some(cache) => cache.compile(&engine, &wasm).map(|(c, cached)| {
-                    let code = if cached {
-                        MachineCode::ArtifactCache
-                    } else {
-                        MachineCode::Compiled
-                    };
-                    (c, code)
-                }),
+                Some(cache) => cache.compile(&engine, &wasm),
                 None => Component::new(&engine, &wasm).map(|c| (c, MachineCode::Compiled)),
             }
         })
