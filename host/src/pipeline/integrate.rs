@@ -1,0 +1,188 @@
+//! Step 5: the integration: a function plugin, a WebSocket API's connection, a mock, or
+//! an HTTP backend (a WebSocket upgrade passed through included).
+
+use std::sync::Arc;
+
+use http::{Response, header};
+
+use super::Seen;
+use super::phases::{self, ExtraHeaders};
+use super::request::{Forward, Integrate};
+use crate::body::{Body, BodyProgress};
+use crate::error::RequestError;
+use crate::gateway::snapshot::Snapshot;
+use crate::integration::headers::Forwarded;
+use crate::integration::{HttpIntegration, Integration, Outbound};
+use crate::router::RouteMatch;
+
+use super::RequestContext;
+
+/// Where a routed request goes: the ids of its match, which the request phases took.
+#[derive(Clone, Copy)]
+pub(super) struct Target {
+    pub api: usize,
+    pub stage: usize,
+    pub route: usize,
+    /// How many leading path segments the mount (base path and stage) took.
+    pub prefix_len: usize,
+}
+
+impl From<&RouteMatch> for Target {
+    fn from(m: &RouteMatch) -> Self {
+        Self {
+            api: m.api,
+            stage: m.stage,
+            route: m.route,
+            prefix_len: m.prefix_len,
+        }
+    }
+}
+
+/// What the integration gave.
+pub(super) enum Integrated {
+    /// A response, for the response phases.
+    Response(Response<Body>),
+    /// A switched connection (a WebSocket): its response goes back as it is.
+    Switched(Response<Body>),
+}
+
+/// Calls the route's integration.
+pub(super) async fn call(
+    snapshot: &Arc<Snapshot>,
+    seen: &Seen<'_>,
+    target: Target,
+    request: Integrate,
+    progress: Option<Arc<BodyProgress>>,
+    extra: &mut ExtraHeaders,
+) -> Result<Integrated, RequestError> {
+    let api = &snapshot.apis[target.api];
+    let route = &api.routes[target.route];
+    let request = match (request, &route.integration) {
+        (Integrate::Handle(handle), Integration::Function(slot)) => {
+            let response = Box::pin(phases::run_function(&slot.plugin(), handle, extra)).await?;
+            return Ok(Integrated::Response(response));
+        }
+        (Integrate::Request(request), _) => request,
+        (Integrate::Handle(_), _) => {
+            return Err(RequestError::Internal(
+                "a plugin handle reached an integration other than a function".into(),
+            ));
+        }
+    };
+    if api.websocket.is_some() {
+        crate::body::discard(request.body);
+        // Boxed: the connect future is large and rare; inline, it would grow every
+        // request's future (and the bytes moved with it).
+        let response = Box::pin(crate::websocket::connect::connect(
+            crate::websocket::connect::Connect {
+                snapshot,
+                api: target.api,
+                stage: target.stage,
+                parts: request.parts,
+                identity: request.identity,
+                client_ip: seen.conn.remote.ip(),
+                tls: seen.conn.tls,
+                host: seen.host,
+                path: seen.raw_path,
+                request_id: seen.request_id,
+            },
+        ))
+        .await?;
+        return Ok(Integrated::Switched(response));
+    }
+    // The context borrows the request head; it ends before the head moves to the backend.
+    let (http, rendered) = {
+        let ctx = RequestContext {
+            request_id: seen.request_id,
+            method: &request.parts.method,
+            path: seen.raw_path,
+            query: request.parts.uri.query(),
+            headers: &request.parts.headers,
+            host: seen.host,
+            source_ip: seen.conn.remote.ip(),
+            api,
+            stage: &api.stages[target.stage],
+            route,
+            params: &request.params,
+        };
+        match &route.integration {
+            Integration::Mock(mock) => {
+                crate::body::discard(request.body);
+                return Ok(Integrated::Response(mock.respond(&ctx)));
+            }
+            Integration::Http(http) => (
+                http,
+                match &request.path_override {
+                    Some(p) => http.target_with_path(&ctx, p),
+                    None => http.render_target(&ctx, seen.path.encoded_from(target.prefix_len)),
+                },
+            ),
+            Integration::Function(_) => {
+                return Err(RequestError::Internal(
+                    "function integration reached the proxy".into(),
+                ));
+            }
+        }
+    };
+    proxy(seen, http, route.websocket, rendered, request, progress).await
+}
+
+/// Sends the request to an HTTP backend at `rendered`. A WebSocket upgrade the route lets
+/// through (`websocket`) switches both sides once the backend answers 101: the client's
+/// side is taken now, the backend's with its 101.
+async fn proxy(
+    seen: &Seen<'_>,
+    http: &HttpIntegration,
+    websocket: bool,
+    rendered: String,
+    request: Forward,
+    progress: Option<Arc<BodyProgress>>,
+) -> Result<Integrated, RequestError> {
+    let Forward {
+        mut parts, body, ..
+    } = request;
+    let client_upgrade = (websocket && crate::websocket::is_upgrade(&parts.headers))
+        .then(|| parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
+        .flatten();
+    // X-Forwarded-Host names the authority the request was routed by, port included: an
+    // absolute-form target's (RFC 9112 §3.2.2: its Host header is ignored), else Host.
+    let host_header = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        });
+    let out = Outbound {
+        parts,
+        body,
+        forwarded: Forwarded {
+            client_ip: seen.conn.remote.ip(),
+            proto: if seen.conn.tls { "https" } else { "http" },
+            host: host_header.as_deref(),
+        },
+        upgrade: client_upgrade.is_some(),
+        progress,
+    };
+    let mut response = crate::telemetry::record::integration_call(http.call(rendered, out)).await?;
+    if let Some(client) = client_upgrade
+        && response.status() == http::StatusCode::SWITCHING_PROTOCOLS
+    {
+        let Some(backend) = response
+            .extensions_mut()
+            .remove::<hyper::upgrade::OnUpgrade>()
+        else {
+            return Err(RequestError::Internal(
+                "the backend switched protocols but its connection cannot be taken".into(),
+            ));
+        };
+        crate::websocket::mark_upgrade(response.headers_mut());
+        crate::websocket::pipe(client, backend);
+        return Ok(Integrated::Switched(response));
+    }
+    Ok(Integrated::Response(response))
+}
