@@ -21,6 +21,24 @@ pub enum ErrorSource {
     Gateway,
 }
 
+/// A request the gateway refuses on its own account (an authorizer's or a usage plan's
+/// verdict). A refusal is an answer, not a failure: the response configure phase runs over
+/// it, so that a browser can read a 401 or a 429 (CORS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// 401: the caller could not be authenticated.
+    Unauthorized,
+    /// 403: the caller is known but may not do this, or has no usage plan where one is
+    /// required.
+    Forbidden,
+    /// 429 from a usage plan's throttle, with when a token is back.
+    Throttled(std::time::Duration),
+    /// 429 from a usage plan's quota, with when the quota period ends (when known).
+    OverQuota(Option<std::time::Duration>),
+    /// 503: the state store that meters usage plans did not answer.
+    StoreUnavailable,
+}
+
 /// Why a request did not get a response from its integration.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
@@ -84,9 +102,23 @@ pub enum RequestError {
         /// Whether it was the authorize phase.
         authorize: bool,
     },
+    /// The gateway refused the request.
+    #[error("refused: {}", refusal_message(*.0))]
+    Refused(Refusal),
     /// Tollgate could not build the request (e.g. a template rendered an invalid URL).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The message a refusal answers with, as Amazon API Gateway words it.
+fn refusal_message(r: Refusal) -> &'static str {
+    match r {
+        Refusal::Unauthorized => "Unauthorized",
+        Refusal::Forbidden => "Forbidden",
+        Refusal::Throttled(_) => "Too Many Requests",
+        Refusal::OverQuota(_) => "Limit Exceeded",
+        Refusal::StoreUnavailable => "Service Unavailable",
+    }
 }
 
 impl RequestError {
@@ -99,6 +131,8 @@ impl RequestError {
             | Self::UpgradeRequired
             | Self::PayloadTooLarge { .. }
             | Self::ClientBody(_) => ErrorSource::Client,
+            Self::Refused(Refusal::StoreUnavailable) => ErrorSource::Gateway,
+            Self::Refused(_) => ErrorSource::Client,
             Self::UpstreamConnect { .. }
             | Self::UpstreamTimeout { .. }
             | Self::UpstreamProtocol { .. }
@@ -124,13 +158,20 @@ impl RequestError {
             | Self::UpstreamProtocol { .. }
             | Self::UpstreamBody(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::Refused(r) => match r {
+                Refusal::Unauthorized => StatusCode::UNAUTHORIZED,
+                Refusal::Forbidden => StatusCode::FORBIDDEN,
+                Refusal::Throttled(_) | Refusal::OverQuota(_) => StatusCode::TOO_MANY_REQUESTS,
+                Refusal::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            },
             Self::Plugin { .. } | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
-/// The single place where an error becomes a response: a JSON `{"message": ...}` body as
-/// Amazon API Gateway sends, detail only for client errors, `Allow` on 405.
+/// The single place where an error or a refusal becomes a response: a JSON
+/// `{"message": ...}` body as Amazon API Gateway sends, detail only for client errors,
+/// `Allow` on 405, `Retry-After` on 429.
 pub fn respond(err: &RequestError) -> Response<Body> {
     let status = err.status();
     let message = match err {
@@ -155,6 +196,7 @@ pub fn respond(err: &RequestError) -> Response<Body> {
         | RequestError::UpstreamProtocol { .. }
         | RequestError::UpstreamBody(_) => "Bad Gateway".to_owned(),
         RequestError::UpstreamTimeout { .. } => "Gateway Timeout".to_owned(),
+        RequestError::Refused(r) => refusal_message(*r).to_owned(),
         RequestError::Plugin { .. } | RequestError::Internal(_) => {
             "Internal Server Error".to_owned()
         }
@@ -174,6 +216,13 @@ pub fn respond(err: &RequestError) -> Response<Body> {
             HeaderValue::from_static("13"),
         );
     }
+    if let RequestError::Refused(Refusal::Throttled(after) | Refusal::OverQuota(Some(after))) = err
+    {
+        let secs = after.as_millis().div_ceil(1000).max(1);
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            headers.insert(header::RETRY_AFTER, v);
+        }
+    }
     if let RequestError::MethodNotAllowed(allowed) = err {
         let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
         if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
@@ -181,4 +230,66 @@ pub fn respond(err: &RequestError) -> Response<Body> {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    async fn answer(r: Refusal) -> (StatusCode, Option<String>, String) {
+        let response = respond(&RequestError::Refused(r));
+        let status = response.status();
+        let retry = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.into_body().collect().await.map(|b| b.to_bytes());
+        let body = String::from_utf8_lossy(&body.unwrap_or_default()).into_owned();
+        (status, retry, body)
+    }
+
+    /// Refusals answer as Amazon API Gateway does: its status, its message, and on a 429
+    /// the seconds until a retry can pass (rounded up, at least 1).
+    #[tokio::test]
+    async fn refusals_answer_with_status_message_and_retry_after() {
+        let cases = [
+            (Refusal::Unauthorized, 401, None, "Unauthorized"),
+            (Refusal::Forbidden, 403, None, "Forbidden"),
+            (
+                Refusal::Throttled(Duration::from_millis(1500)),
+                429,
+                Some("2"),
+                "Too Many Requests",
+            ),
+            (
+                Refusal::Throttled(Duration::ZERO),
+                429,
+                Some("1"),
+                "Too Many Requests",
+            ),
+            (
+                Refusal::OverQuota(Some(Duration::from_secs(3600))),
+                429,
+                Some("3600"),
+                "Limit Exceeded",
+            ),
+            (Refusal::OverQuota(None), 429, None, "Limit Exceeded"),
+            (Refusal::StoreUnavailable, 503, None, "Service Unavailable"),
+        ];
+        for (refusal, status, retry, message) in cases {
+            let (s, r, body) = answer(refusal).await;
+            assert_eq!(s.as_u16(), status, "{refusal:?}");
+            assert_eq!(r.as_deref(), retry, "{refusal:?}");
+            assert_eq!(
+                body,
+                format!("{{\"message\":\"{message}\"}}"),
+                "{refusal:?}"
+            );
+        }
+    }
 }

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod body;
 pub mod builtins;
+pub mod client;
 pub mod config;
 pub mod demo;
 pub mod error;

@@ -106,7 +106,7 @@ pub async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Full
         (Method::GET, "/plugins", _) => list_plugins(state),
         (Method::GET, "/metrics", _) => match &state.metrics {
             Some(handle) => {
-                crate::telemetry::metrics::refresh(&state.gateway);
+                state.gateway.refresh_gauges();
                 let mut r = Response::new(Full::new(Bytes::from(handle.render())));
                 r.headers_mut().insert(
                     header::CONTENT_TYPE,

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::client::ClientCache;
 use crate::config::Config;
-use crate::integration::client::ClientCache;
 pub use plugin_dir::watch_plugin_dir;
 pub use plugins::PluginHost;
 pub use reload::{Reloader, watch};
@@ -56,6 +56,22 @@ impl Gateway {
     /// Where finished requests go: metrics and the access log.
     pub fn telemetry(&self) -> &Arc<Telemetry> {
         &self.telemetry
+    }
+
+    /// Sets the gauges read from state rather than events: upstream target health and warm
+    /// plugin instances. Called before each scrape.
+    pub fn refresh_gauges(&self) {
+        use crate::telemetry::metrics::{PLUGIN_INSTANCES, UPSTREAM_TARGET_UP};
+        for pool in &self.snapshot().upstreams {
+            for (target, up) in pool.health() {
+                metrics::gauge!(UPSTREAM_TARGET_UP, "upstream" => pool.name().to_owned(), "target" => target.to_string())
+                    .set(if up { 1.0 } else { 0.0 });
+            }
+        }
+        for (name, slot) in self.plugins().all() {
+            metrics::gauge!(PLUGIN_INSTANCES, "plugin" => name)
+                .set(slot.plugin().warm_instances() as f64);
+        }
     }
 
     /// The managed WebSocket connections.

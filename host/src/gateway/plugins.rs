@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::client::ClientKey;
 use crate::config::{Capability, Config, Isolation, PluginDef};
-use crate::integration::client::ClientKey;
 use crate::plugin::{
     ArtifactCache, AuthorizerSettings, EngineOptions, Grants, HostPattern, HttpGrant,
     MAX_AUTHORIZER_TTL, Origin, Plugin, PluginEngine, PluginError, PluginSettings, PluginSlot,

@@ -9,10 +9,10 @@ use http_body::Body as _;
 use http_body_util::BodyExt;
 use tracing::Instrument as _;
 
-use super::client::HttpClient;
 use super::headers::{Forwarded, set_forwarded, strip_hop_by_hop};
 use super::upstream::UpstreamPool;
 use crate::body::{Body, BodyProgress, Guarded, empty, find_client_body_error, find_too_large};
+use crate::client::HttpClient;
 use crate::error::{ErrorSource, RequestError};
 use crate::pipeline::RequestContext;
 use crate::telemetry::traces;

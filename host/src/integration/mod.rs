@@ -1,7 +1,6 @@
 //! Integrations: what answers a routed request — an HTTP backend (a URL or an upstream
 //! pool), a mock response, or a function plugin.
 
-pub mod client;
 pub mod headers;
 mod http;
 mod mock;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::client::HttpClient;
+use crate::client::HttpClient;
 use crate::config::{Balance, TargetUrl};
 
 /// One backend target and its live state.
@@ -168,7 +168,7 @@ impl Drop for InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::integration::client::{ClientCache, ClientKey};
+    use crate::client::{ClientCache, ClientKey};
 
     fn pool(n: usize, balance: Balance) -> Arc<UpstreamPool> {
         let key = ClientKey {

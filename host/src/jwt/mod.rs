@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 pub use keys::KeySet;
 pub use settings::Settings;
 
-use crate::integration::client::{ClientCache, ClientKey, HttpClient};
+use crate::client::{ClientCache, ClientKey, HttpClient};
 use remote::Remote;
 
 /// Why a token was refused.

@@ -14,7 +14,7 @@ use http_body_util::BodyExt;
 use jsonwebtoken::Algorithm;
 
 use super::keys::KeySet;
-use crate::integration::client::HttpClient;
+use crate::client::HttpClient;
 
 /// Largest JWKS or discovery document read.
 const MAX_DOCUMENT: usize = 1 << 20;

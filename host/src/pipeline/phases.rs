@@ -1,42 +1,20 @@
 //! Running the plugin chains of a route: request phases before the integration, response
 //! phases after it. The authorize phase fails closed; other phases follow `on_error`.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use http::{Response, StatusCode};
 
 use crate::body::{Body, full};
-use crate::config::{OnError, RequestPhaseName, ResponsePhaseName};
-use crate::error::RequestError;
-use crate::gateway::snapshot::RouteRuntime;
+use crate::config::OnError;
+use crate::error::{Refusal, RequestError, respond};
+use crate::gateway::snapshot::{Attached, Chains, RouteRuntime};
 use crate::plugin::{
-    Action, BodyError, BodySlot, Plugin, PluginResponse, PluginSlot, RequestHandle, RequestPhase,
-    ResponseHandle, ResponsePhase, header_pair,
+    Action, BodyError, BodySlot, Plugin, PluginResponse, RequestHandle, RequestPhase,
+    ResponseHandle, ResponsePhase, Verdict, header_pair,
 };
 use crate::telemetry::record as telemetry;
 use crate::telemetry::traces;
 use tracing::Instrument as _;
-
-/// A plugin in a chain.
-#[derive(Clone)]
-pub struct Attached {
-    /// The plugin's slot; the running version is read once per call.
-    pub slot: Arc<PluginSlot>,
-    /// What its failure does (authorize: always fail).
-    pub on_error: OnError,
-    /// Whether it answers CORS preflights (in the configure phase).
-    pub preflight: bool,
-}
-
-/// The chains of one route, compiled with the snapshot.
-#[derive(Clone, Default)]
-pub struct Chains {
-    /// Request phases in order: authorize, configure, meter, transform, map.
-    pub request: [Vec<Attached>; 5],
-    /// Response phases in order: map, transform, configure.
-    pub response: [Vec<Attached>; 3],
-}
 
 const REQUEST_PHASES: [RequestPhase; 5] = [
     RequestPhase::Authorize,
@@ -56,7 +34,7 @@ const REQUEST_PHASE_NAMES: [&str; 5] = ["authorize", "configure", "meter", "tran
 const RESPONSE_PHASE_NAMES: [&str; 3] =
     ["response-map", "response-transform", "response-configure"];
 
-/// A plugin call's outcome, as records and metrics name it.
+/// A response plugin call's outcome, as records and metrics name it.
 fn outcome(result: &Result<Action, crate::plugin::PluginError>) -> &'static str {
     match result {
         Ok(Action::Continue) => "continue",
@@ -65,44 +43,26 @@ fn outcome(result: &Result<Action, crate::plugin::PluginError>) -> &'static str 
     }
 }
 
+/// A request plugin call's outcome, named as [`outcome`] names it.
+fn verdict(result: &Result<Verdict, crate::plugin::PluginError>) -> &'static str {
+    match result {
+        Ok(Verdict::Continue) => "continue",
+        Ok(Verdict::Respond(_) | Verdict::Refuse(_)) => "respond",
+        Err(e) => e.kind(),
+    }
+}
+
+/// The answer to a refused request.
+fn refused(refusal: Refusal, handle: RequestHandle) -> RequestOutcome {
+    RequestOutcome::Respond(respond(&RequestError::Refused(refusal)), handle)
+}
+
 /// The configure phase: CORS preflights run it alone.
 const CONFIGURE: usize = 1;
 /// Where usage plans are checked: at the start of the meter phase.
 const METER: usize = 2;
 /// The response configure phase: it also runs over answers from request-phase plugins.
 const RESPONSE_CONFIGURE: usize = 2;
-
-/// Index of a request phase in [`Chains::request`].
-pub fn request_index(p: RequestPhaseName) -> usize {
-    match p {
-        RequestPhaseName::Authorize => 0,
-        RequestPhaseName::Configure => 1,
-        RequestPhaseName::Meter => 2,
-        RequestPhaseName::Transform => 3,
-        RequestPhaseName::Map => 4,
-    }
-}
-
-/// Index of a response phase in [`Chains::response`].
-pub fn response_index(p: ResponsePhaseName) -> usize {
-    match p {
-        ResponsePhaseName::Map => 0,
-        ResponsePhaseName::Transform => 1,
-        ResponsePhaseName::Configure => 2,
-    }
-}
-
-impl Chains {
-    /// Whether any request phase has a plugin.
-    pub fn has_request(&self) -> bool {
-        self.request.iter().any(|c| !c.is_empty())
-    }
-
-    /// Whether any response phase has a plugin.
-    pub fn has_response(&self) -> bool {
-        self.response.iter().any(|c| !c.is_empty())
-    }
-}
 
 /// Headers plugins added for the client's response (`add-response-headers`), applied to
 /// whatever response the request ends with.
@@ -175,10 +135,10 @@ pub async fn run_request(
 ) -> Result<RequestOutcome, RequestError> {
     for i in 0..REQUEST_PHASES.len() {
         if i == METER
-            && let Some(refused) =
+            && let Some(refusal) =
                 crate::usage::check(&handle.route, handle.identity.as_ref()).await
         {
-            return Ok(RequestOutcome::Respond(refused, handle));
+            return Ok(refused(refusal, handle));
         }
         match run_chain(chains, i, handle, extra).await? {
             RequestOutcome::Continue(h) => handle = h,
@@ -239,7 +199,7 @@ async fn run_plugins(
             // Boxed, as every plugin call: a call's future is kilobytes, and inline it
             // would be copied with each future that holds it.
             Box::pin(plugin.on_request(REQUEST_PHASES[i], handle)),
-            |(_, r)| outcome(r),
+            |(_, r)| verdict(r),
         )
         .await;
         let Some(mut back) = back else {
@@ -267,10 +227,11 @@ async fn run_plugins(
         }
         handle = back;
         match result {
-            Ok(Action::Continue) => {}
-            Ok(Action::Respond(r)) => {
+            Ok(Verdict::Continue) => {}
+            Ok(Verdict::Respond(r)) => {
                 return plugin_response(plugin, r).map(|r| RequestOutcome::Respond(r, handle));
             }
+            Ok(Verdict::Refuse(refusal)) => return Ok(refused(refusal, handle)),
             Err(e) if !authorize && attached.on_error == OnError::Skip => {
                 tracing::warn!(error = %e, "plugin failed; skipped (on_error: skip)");
             }

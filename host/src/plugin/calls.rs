@@ -16,6 +16,7 @@ use super::host::HostDeadline;
 use super::host::edits::replay;
 use super::messages::{RouterMessage, Selection};
 use super::runtime::{Bindings, MAX_WARM, Plugin, PluginError, PluginInstance};
+use crate::error::Refusal;
 
 enum Call {
     Request(RequestPhase),
@@ -32,13 +33,24 @@ enum Outcome {
     Selection(messages::Selection),
 }
 
-/// A JSON error body as Amazon API Gateway sends it.
-fn message(status: u16, text: &str) -> Action {
-    Action::Respond(Response {
-        status,
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: format!("{{\"message\":\"{text}\"}}").into_bytes(),
-    })
+/// What a request phase's call decided.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Pass the request on.
+    Continue,
+    /// Answer with the plugin's own response.
+    Respond(Response),
+    /// The gateway refuses the request (an authorizer said so); `error::respond` answers.
+    Refuse(Refusal),
+}
+
+impl From<Action> for Verdict {
+    fn from(a: Action) -> Self {
+        match a {
+            Action::Continue => Self::Continue,
+            Action::Respond(r) => Self::Respond(r),
+        }
+    }
 }
 
 /// A handle a call lends the plugin.
@@ -159,17 +171,17 @@ impl Plugin {
         &self,
         phase: RequestPhase,
         handle: RequestHandle,
-    ) -> (Option<RequestHandle>, Result<Action, PluginError>) {
+    ) -> (Option<RequestHandle>, Result<Verdict, PluginError>) {
         let call = match (&self.kind(), phase) {
             (super::Kind::Filter, p) => Call::Request(p),
             (super::Kind::Authorizer, RequestPhase::Authorize) => Call::Authorize,
-            _ => return (Some(handle), Ok(Action::Continue)),
+            _ => return (Some(handle), Ok(Verdict::Continue)),
         };
         let mut cache_key = None;
         let mut handle = handle;
         if let (Call::Authorize, Some(decisions)) = (&call, &self.decisions) {
             let Some(key) = decisions.key(&handle) else {
-                return (Some(handle), Ok(message(401, "Unauthorized")));
+                return (Some(handle), Ok(Verdict::Refuse(Refusal::Unauthorized)));
             };
             if let Some(hit) = decisions.get(&key) {
                 decisions.count(true);
@@ -177,10 +189,10 @@ impl Plugin {
                     Cached::Allow(identity, edits) => {
                         replay(&mut handle, &edits);
                         handle.identity = Some(identity);
-                        Action::Continue
+                        Verdict::Continue
                     }
-                    Cached::Deny => message(403, "Forbidden"),
-                    Cached::Unauthorized => message(401, "Unauthorized"),
+                    Cached::Deny => Verdict::Refuse(Refusal::Forbidden),
+                    Cached::Unauthorized => Verdict::Refuse(Refusal::Unauthorized),
                 };
                 return (Some(handle), Ok(action));
             }
@@ -199,7 +211,7 @@ impl Plugin {
             decisions.put(key, d, edits);
         }
         let result = result.map(|outcome| match outcome {
-            Outcome::Action(a) => a,
+            Outcome::Action(a) => a.into(),
             Outcome::Decision(Decision::Allow(grant)) => {
                 if let Some(h) = back.as_mut() {
                     // Usage plans meter by the usage key, or else the principal.
@@ -210,12 +222,12 @@ impl Plugin {
                         usage_key: Some(usage_key),
                     });
                 }
-                Action::Continue
+                Verdict::Continue
             }
-            Outcome::Decision(Decision::Deny) => message(403, "Forbidden"),
-            Outcome::Decision(Decision::Unauthorized) => message(401, "Unauthorized"),
-            Outcome::Response(r) => Action::Respond(r),
-            Outcome::Selection(_) => Action::Continue,
+            Outcome::Decision(Decision::Deny) => Verdict::Refuse(Refusal::Forbidden),
+            Outcome::Decision(Decision::Unauthorized) => Verdict::Refuse(Refusal::Unauthorized),
+            Outcome::Response(r) => Verdict::Respond(r),
+            Outcome::Selection(_) => Verdict::Continue,
         });
         (back, result)
     }

@@ -20,6 +20,7 @@ pub use artifacts::ArtifactCache;
 pub use authorizer::{AuthorizerSettings, MAX_TTL as MAX_AUTHORIZER_TTL};
 pub use bindings::Response as PluginResponse;
 pub use bindings::{Action, RequestPhase, ResponsePhase};
+pub use calls::Verdict;
 pub use engine::{EngineError, EngineOptions, PluginEngine};
 pub use handles::{
     BodyError, BodySlot, Identity, RequestData, RequestHandle, ResponseData, ResponseHandle,

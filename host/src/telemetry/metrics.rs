@@ -101,21 +101,6 @@ pub fn describe() {
     );
 }
 
-/// Sets the gauges read from state rather than events: upstream target health and warm
-/// plugin instances. Called before each scrape.
-pub fn refresh(gateway: &crate::gateway::Gateway) {
-    for pool in &gateway.snapshot().upstreams {
-        for (target, up) in pool.health() {
-            metrics::gauge!(UPSTREAM_TARGET_UP, "upstream" => pool.name().to_owned(), "target" => target.to_string())
-                .set(if up { 1.0 } else { 0.0 });
-        }
-    }
-    for (name, slot) in gateway.plugins().all() {
-        metrics::gauge!(PLUGIN_INSTANCES, "plugin" => name)
-            .set(slot.plugin().warm_instances() as f64);
-    }
-}
-
 /// A plugin's metric handles, registered on first use: a call records through them
 /// without hashing labels or looking the series up in the registry.
 pub struct PluginMetrics {

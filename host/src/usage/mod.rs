@@ -10,14 +10,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
-
 pub use admin::{Usage, read, reset};
 pub use period::bounds;
 
-use crate::body::{Body, full};
 use crate::config::{Config, MeterMode, Quota, Throttle, UsagePlan};
+use crate::error::Refusal;
 use crate::plugin::{Identity, RouteRef};
 use crate::state::{Meter, Metered, StateStore, unix_ms, untagged};
 
@@ -129,8 +126,8 @@ impl UsagePlans {
     }
 }
 
-/// Checks the caller's plan on the request's stage; `Some` is the answer when refused.
-pub async fn check(route: &RouteRef, identity: Option<&Identity>) -> Option<Response<Body>> {
+/// Checks the caller's plan on the request's stage; `Some` when it refuses the request.
+pub async fn check(route: &RouteRef, identity: Option<&Identity>) -> Option<Refusal> {
     let snapshot = &route.snapshot;
     let api = &snapshot.apis[route.api];
     let plans = api.stages[route.stage].plans.as_ref()?;
@@ -138,7 +135,7 @@ pub async fn check(route: &RouteRef, identity: Option<&Identity>) -> Option<Resp
     let Some(plan) = plans.by_key.get(usage_key) else {
         if plans.required {
             reject("", "no_plan");
-            return Some(answer(StatusCode::FORBIDDEN, "Forbidden", None));
+            return Some(Refusal::Forbidden);
         }
         return None;
     };
@@ -177,28 +174,16 @@ pub async fn check(route: &RouteRef, identity: Option<&Identity>) -> Option<Resp
         Ok(Metered::Allowed { .. }) => None,
         Ok(Metered::Throttled(t)) => {
             reject(&plan.name, "throttle");
-            Some(answer(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too Many Requests",
-                Some(t.retry_after),
-            ))
+            Some(Refusal::Throttled(t.retry_after))
         }
         Ok(Metered::OverQuota { .. }) => {
             reject(&plan.name, "quota");
             let left = quota.map(|((_, _, end), _)| Duration::from_millis(end.saturating_sub(now)));
-            Some(answer(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Limit Exceeded",
-                left,
-            ))
+            Some(Refusal::OverQuota(left))
         }
         Err(e) => {
             tracing::warn!(plan = %plan.name, error = %e, "usage plan not checked: the state store is unavailable");
-            Some(answer(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Service Unavailable",
-                None,
-            ))
+            Some(Refusal::StoreUnavailable)
         }
     }
 }
@@ -209,23 +194,6 @@ fn reject(plan: &str, reason: &'static str) {
 }
 
 /// A JSON answer as Amazon API Gateway gives it, with `Retry-After` in whole seconds.
-fn answer(status: StatusCode, message: &str, retry_after: Option<Duration>) -> Response<Body> {
-    let body = serde_json::json!({ "message": message }).to_string();
-    let mut r = Response::new(full(Bytes::from(body)));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Some(d) = retry_after {
-        let secs = d.as_millis().div_ceil(1000).max(1);
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-    }
-    r
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

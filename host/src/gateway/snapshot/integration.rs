@@ -37,7 +37,7 @@ pub(super) fn function_slot(
 pub(super) fn compile_integration(
     i: &config::Integration,
     pools: &HashMap<&str, Arc<UpstreamPool>>,
-    direct: &crate::integration::client::HttpClient,
+    direct: &crate::client::HttpClient,
     function: &dyn Fn(&str) -> Result<Arc<PluginSlot>, BuildError>,
 ) -> Result<Integration, BuildError> {
     match i.kind.value {

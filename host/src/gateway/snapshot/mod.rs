@@ -5,12 +5,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::plugins::{LoadedPlugins, PluginHost};
+use crate::client::{ClientCache, ClientError, ClientKey};
 use crate::config::RequestPhaseName;
 use crate::config::{self, Config, DEFAULT_STAGE, RouteMethod};
 use crate::integration::Integration;
-use crate::integration::client::{ClientCache, ClientError, ClientKey};
 use crate::integration::upstream::{PoolSettings, UpstreamPool};
-use crate::pipeline::phases::{Attached, Chains, request_index, response_index};
 use crate::plugin::Kind;
 use crate::router::{RouteTable, Router};
 use crate::state::StateStore;
@@ -18,8 +17,11 @@ use crate::telemetry::metrics::RouteMetrics;
 use crate::usage::{StagePlans, UsagePlans};
 use crate::websocket::{Connections, WsApi};
 
+mod chains;
 mod integration;
 mod websocket;
+
+pub use chains::{Attached, Chains, request_index, response_index};
 
 use integration::{compile_integration, function_slot};
 use websocket::managed;

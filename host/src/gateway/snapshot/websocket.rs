@@ -2,11 +2,11 @@
 
 use http::{HeaderMap, StatusCode};
 
+use super::Chains;
 use super::{BuildError, RouteRuntime, chains};
 use crate::config::{self, Config};
 use crate::gateway::plugins::{LoadedPlugins, PluginHost};
 use crate::integration::{Integration, MockIntegration};
-use crate::pipeline::phases::Chains;
 use crate::plugin::Kind;
 use crate::router::RouteTable;
 use crate::websocket::WsApi;

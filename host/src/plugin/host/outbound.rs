@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use wasmtime::Result;
 
 use super::{HostState, denied, until};
-use crate::integration::client::{ClientCache, ClientKey};
+use crate::client::{ClientCache, ClientKey};
 use crate::plugin::bindings::outbound;
 
 /// A host a plugin may call: `api.example.com`, `*.example.com` (subdomains), either with

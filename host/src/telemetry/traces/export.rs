@@ -16,8 +16,8 @@ use opentelemetry_sdk::trace::{
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::{Layer as _, Registry};
 
+use crate::client::{ClientKey, connector};
 use crate::config::{OtlpProtocol, TracingConfig, UpstreamProtocol};
-use crate::integration::client::{ClientKey, connector};
 
 /// The layer that exports the gateway's spans (and sees nothing else).
 pub type OtelLayer = Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync>;

@@ -1,6 +1,7 @@
-//! Pooled keep-alive HTTP clients to backends, shared across config reloads. Each thread
-//! has its own pool: a worker's requests go out on connections its own event loop drives,
-//! never handed to another thread.
+//! Pooled keep-alive HTTP clients, shared across config reloads: to backends
+//! (integrations), and for the gateway's own calls (plugins' outbound HTTP, JWKS and OIDC
+//! discovery, OTLP export). Each thread has its own pool: a worker's requests go out on
+//! connections its own event loop drives, never handed to another thread.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
