@@ -87,6 +87,22 @@ async fn builtin_plugins_load_from_embedded_machine_code() {
     assert_eq!(cached, 0, "a built-in was compiled and cached");
 }
 
+/// Where the instance pool cannot reserve its address space up front (here a 64 GiB
+/// `ulimit -v`, against the pool's terabytes), plugins still load and run: instances are
+/// allocated on demand, and the log says so.
+#[tokio::test]
+async fn plugins_run_where_the_instance_pool_cannot_reserve_its_memory() {
+    let backend = Backend::start("b").await;
+    let gw = Gateway::start_with_address_space(&config(&backend, ""), 64).await;
+    let v = client().get(format!("{}/x", gw.url())).fetch_json().await;
+    assert_eq!(v["headers"]["x-version"], "one");
+    assert!(
+        gw.logs().contains("allocating instances on demand"),
+        "{}",
+        gw.logs()
+    );
+}
+
 #[tokio::test]
 async fn the_plugin_folder_hot_loads_and_reverts() {
     let backend = Backend::start("b").await;

@@ -1,5 +1,6 @@
 //! Step 5: the integration: a function plugin, a WebSocket API's connection, a mock, or
-//! an HTTP backend (a WebSocket upgrade passed through included).
+//! an HTTP backend (a WebSocket upgrade passed through included). [`prepare`] decides and
+//! renders; only the calls that wait are async.
 
 use std::sync::Arc;
 
@@ -13,7 +14,9 @@ use crate::error::RequestError;
 use crate::gateway::snapshot::Snapshot;
 use crate::integration::headers::Forwarded;
 use crate::integration::{HttpIntegration, Integration, Outbound};
+use crate::plugin::{PluginSlot, RequestHandle};
 use crate::router::RouteMatch;
+use crate::websocket::connect::Connect;
 
 use super::RequestContext;
 
@@ -46,21 +49,45 @@ pub(super) enum Integrated {
     Switched(Response<Body>),
 }
 
-/// Calls the route's integration.
-pub(super) async fn call(
-    snapshot: &Arc<Snapshot>,
-    seen: &Seen<'_>,
+/// The integration's call, prepared.
+pub(super) enum Call<'a> {
+    /// Answered already: a mock.
+    Answered(Response<Body>),
+    /// A function plugin, to run on the plugins' handle.
+    Function(&'a PluginSlot, RequestHandle),
+    /// A WebSocket API's connection.
+    Connect(Connect<'a>),
+    /// An HTTP backend.
+    Proxy(Proxy<'a>),
+}
+
+/// A request on its way to an HTTP backend.
+pub(super) struct Proxy<'a> {
+    seen: &'a Seen<'a>,
+    http: &'a HttpIntegration,
+    /// Whether the route passes WebSocket upgrades through.
+    websocket: bool,
+    /// The backend URL or path, rendered.
+    rendered: String,
+    request: Forward,
+    progress: Option<Arc<BodyProgress>>,
+}
+
+/// Prepares the call of the route's integration. Only the backend call waits, and
+/// `dispatch` awaits it directly: a future nested one level deeper is a future copied
+/// once more.
+pub(super) fn prepare<'a>(
+    snapshot: &'a Arc<Snapshot>,
+    seen: &'a Seen<'a>,
     target: Target,
     request: Integrate,
     progress: Option<Arc<BodyProgress>>,
-    extra: &mut ExtraHeaders,
-) -> Result<Integrated, RequestError> {
+) -> Result<Call<'a>, RequestError> {
     let api = &snapshot.apis[target.api];
     let route = &api.routes[target.route];
     let request = match (request, &route.integration) {
         (Integrate::Handle(handle), Integration::Function(slot)) => {
-            let response = Box::pin(phases::run_function(&slot.plugin(), handle, extra)).await?;
-            return Ok(Integrated::Response(response));
+            return Ok(Call::Function(slot, handle));
         }
         (Integrate::Request(request), _) => request,
         (Integrate::Handle(_), _) => {
@@ -71,73 +98,91 @@ pub(super) async fn call(
     };
     if api.websocket.is_some() {
         crate::body::discard(request.body);
-        // Boxed: the connect future is large and rare; inline, it would grow every
-        // request's future (and the bytes moved with it).
-        let response = Box::pin(crate::websocket::connect::connect(
-            crate::websocket::connect::Connect {
-                snapshot,
-                api: target.api,
-                stage: target.stage,
-                parts: request.parts,
-                identity: request.identity,
-                client_ip: seen.conn.remote.ip(),
-                tls: seen.conn.tls,
-                host: seen.host,
-                path: seen.raw_path,
-                request_id: seen.request_id,
-            },
-        ))
-        .await?;
-        return Ok(Integrated::Switched(response));
+        return Ok(Call::Connect(Connect {
+            snapshot,
+            api: target.api,
+            stage: target.stage,
+            parts: request.parts,
+            identity: request.identity,
+            client_ip: seen.conn.remote.ip(),
+            tls: seen.conn.tls,
+            host: seen.host,
+            path: seen.raw_path,
+            request_id: seen.request_id,
+        }));
     }
     // The context borrows the request head; it ends before the head moves to the backend.
-    let (http, rendered) = {
-        let ctx = RequestContext {
-            request_id: seen.request_id,
-            method: &request.parts.method,
-            path: seen.raw_path,
-            query: request.parts.uri.query(),
-            headers: &request.parts.headers,
-            host: seen.host,
-            source_ip: seen.conn.remote.ip(),
-            api,
-            stage: &api.stages[target.stage],
-            route,
-            params: &request.params,
-        };
-        match &route.integration {
-            Integration::Mock(mock) => {
-                crate::body::discard(request.body);
-                return Ok(Integrated::Response(mock.respond(&ctx)));
-            }
-            Integration::Http(http) => (
-                http,
-                match &request.path_override {
-                    Some(p) => http.target_with_path(&ctx, p),
-                    None => http.render_target(&ctx, seen.path.encoded_from(target.prefix_len)),
-                },
-            ),
-            Integration::Function(_) => {
-                return Err(RequestError::Internal(
-                    "function integration reached the proxy".into(),
-                ));
-            }
+    let ctx = RequestContext {
+        request_id: seen.request_id,
+        method: &request.parts.method,
+        path: seen.raw_path,
+        query: request.parts.uri.query(),
+        headers: &request.parts.headers,
+        host: seen.host,
+        source_ip: seen.conn.remote.ip(),
+        api,
+        stage: &api.stages[target.stage],
+        route,
+        params: &request.params,
+    };
+    let (http, rendered) = match &route.integration {
+        Integration::Mock(mock) => {
+            let response = mock.respond(&ctx);
+            crate::body::discard(request.body);
+            return Ok(Call::Answered(response));
+        }
+        Integration::Http(http) => (
+            http,
+            match &request.path_override {
+                Some(p) => http.target_with_path(&ctx, p),
+                None => http.render_target(&ctx, seen.path.encoded_from(target.prefix_len)),
+            },
+        ),
+        Integration::Function(_) => {
+            return Err(RequestError::Internal(
+                "function integration reached the proxy".into(),
+            ));
         }
     };
-    proxy(seen, http, route.websocket, rendered, request, progress).await
+    Ok(Call::Proxy(Proxy {
+        seen,
+        http,
+        websocket: route.websocket,
+        rendered,
+        request,
+        progress,
+    }))
 }
 
-/// Sends the request to an HTTP backend at `rendered`. A WebSocket upgrade the route lets
-/// through (`websocket`) switches both sides once the backend answers 101: the client's
-/// side is taken now, the backend's with its 101.
-async fn proxy(
-    seen: &Seen<'_>,
-    http: &HttpIntegration,
-    websocket: bool,
-    rendered: String,
-    request: Forward,
-    progress: Option<Arc<BodyProgress>>,
+/// Runs a function plugin as the integration.
+pub(super) async fn function(
+    slot: &PluginSlot,
+    handle: RequestHandle,
+    extra: &mut ExtraHeaders,
 ) -> Result<Integrated, RequestError> {
+    let response = phases::run_function(&slot.plugin(), handle, extra).await?;
+    Ok(Integrated::Response(response))
+}
+
+/// Opens a WebSocket API's connection.
+pub(super) async fn connect(connect: Connect<'_>) -> Result<Integrated, RequestError> {
+    crate::websocket::connect::connect(connect)
+        .await
+        .map(Integrated::Switched)
+}
+
+/// Sends the request to an HTTP backend. A WebSocket upgrade the route lets through
+/// switches both sides once the backend answers 101: the client's side is taken now, the
+/// backend's with its 101.
+pub(super) async fn proxy(proxy: Proxy<'_>) -> Result<Integrated, RequestError> {
+    let Proxy {
+        seen,
+        http,
+        websocket,
+        rendered,
+        request,
+        progress,
+    } = proxy;
     let Forward {
         mut parts, body, ..
     } = request;
@@ -168,7 +213,10 @@ async fn proxy(
         upgrade: client_upgrade.is_some(),
         progress,
     };
-    let mut response = crate::telemetry::record::integration_call(http.call(rendered, out)).await?;
+    // Boxed: the backend call's future is kilobytes, and inline it would be copied into
+    // each future that awaits it on the way up (`call`, `dispatch`).
+    let mut response =
+        crate::telemetry::record::integration_call(Box::pin(http.call(rendered, out))).await?;
     if let Some(client) = client_upgrade
         && response.status() == http::StatusCode::SWITCHING_PROTOCOLS
     {

@@ -39,7 +39,7 @@ use crate::gateway::snapshot::Snapshot;
 use crate::router::NormalizedPath;
 use crate::telemetry::{Finishing, Observed, traces};
 use head::{check_host, request_host, request_id};
-use integrate::{Integrated, Target};
+use integrate::{Call, Integrated, Target};
 use preflight::Preflight;
 use request::Phased;
 
@@ -201,11 +201,24 @@ where
     let api = &snapshot.apis[m.api];
     let route = &api.routes[m.route];
     let (body, progress) = admit::check(api, route, &parts, body, snapshot.body_read_timeout)?;
-    let (request, view) = match request::phases(snapshot, seen, m, parts, body, extra).await? {
-        Phased::Answered(response) => return Ok(response),
-        Phased::Integrate(request, view) => (request, view),
+    let (request, view) = if request::plugged(route) {
+        match request::phases(snapshot, seen, m, parts, body, extra).await? {
+            Phased::Answered(response) => return Ok(response),
+            Phased::Integrate(request, view) => (request, view),
+        }
+    } else {
+        let request = request::Forward::unplugged(parts, m.params, body);
+        (request::Integrate::Request(request), None)
     };
-    match integrate::call(snapshot, seen, target, request, progress, extra).await? {
+    // Function plugins and WebSocket connections are boxed: their futures are large, and
+    // inline they would grow every request's future.
+    let integrated = match integrate::prepare(snapshot, seen, target, request, progress)? {
+        Call::Proxy(proxy) => integrate::proxy(proxy).await?,
+        Call::Answered(response) => Integrated::Response(response),
+        Call::Function(slot, handle) => Box::pin(integrate::function(slot, handle, extra)).await?,
+        Call::Connect(connect) => Box::pin(integrate::connect(connect)).await?,
+    };
+    match integrated {
         Integrated::Response(response) => response::phases(route, response, view).await,
         Integrated::Switched(response) => Ok(response),
     }

@@ -1,6 +1,7 @@
 //! Step 4: the request phases' plugins, on routes that have any. A route with response
 //! plugins or a function integration also gets the plugins' handle; a route with none of
-//! these proxies the request as it came, without a handle (and its allocations).
+//! these skips this step: the request goes on as it came, without a handle (and its
+//! allocations).
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use super::phases::{self, ExtraHeaders, RequestOutcome};
 use super::route::new_handle;
 use crate::body::Body;
 use crate::error::RequestError;
-use crate::gateway::snapshot::Snapshot;
+use crate::gateway::snapshot::{RouteRuntime, Snapshot};
 use crate::integration::Integration;
 use crate::plugin::{Identity, RequestHandle};
 use crate::router::{ParamValue, RouteMatch};
@@ -49,7 +50,32 @@ pub(super) enum Phased {
     Integrate(Integrate, Option<RequestHandle>),
 }
 
-/// Runs the request phases of route `m` over the request.
+/// Whether requests to `route` need the plugins' handle: it has plugins, or a function
+/// integration (which takes the handle). The others skip this step.
+pub(super) fn plugged(route: &RouteRuntime) -> bool {
+    route.chains.has_request()
+        || route.chains.has_response()
+        || matches!(route.integration, Integration::Function(_))
+}
+
+impl Forward {
+    /// A request no plugin has seen.
+    pub(super) fn unplugged(
+        parts: http::request::Parts,
+        params: Vec<ParamValue>,
+        body: Body,
+    ) -> Self {
+        Self {
+            parts,
+            params,
+            body,
+            path_override: None,
+            identity: None,
+        }
+    }
+}
+
+/// Runs the request phases of route `m` (a [`plugged`] one) over the request.
 pub(super) async fn phases(
     snapshot: &Arc<Snapshot>,
     seen: &Seen<'_>,
@@ -60,16 +86,6 @@ pub(super) async fn phases(
 ) -> Result<Phased, RequestError> {
     let route = &snapshot.apis[m.api].routes[m.route];
     let function = matches!(route.integration, Integration::Function(_));
-    if !route.chains.has_request() && !route.chains.has_response() && !function {
-        let forward = Forward {
-            parts,
-            params: m.params,
-            body,
-            path_override: None,
-            identity: None,
-        };
-        return Ok(Phased::Integrate(Integrate::Request(forward), None));
-    }
     let mut handle = new_handle(snapshot, seen, parts, body, m);
     if route.chains.has_request() {
         // Plugin phases are boxed: their futures are large, and inline they would grow

@@ -80,15 +80,23 @@ impl PluginEngine {
             .linear_memory_keep_resident(64 << 10)
             .table_keep_resident(16 << 10)
             .decommit_batch_size(32);
-        let mut config = Config::new();
-        super::codegen::apply(&mut config)
-            .allocation_strategy(if pooling {
-                InstanceAllocationStrategy::Pooling(pool)
-            } else {
-                InstanceAllocationStrategy::OnDemand
-            })
-            .profiler(profiler());
-        let engine = Engine::new(&config).map_err(|e| EngineError(e.to_string()))?;
+        let engine = |strategy| {
+            let mut config = Config::new();
+            super::codegen::apply(&mut config)
+                .allocation_strategy(strategy)
+                .profiler(profiler());
+            Engine::new(&config).map_err(|e| EngineError(format!("{e:#}")))
+        };
+        let engine = if pooling {
+            // The pool reserves its address space up front; where that is refused (a
+            // `ulimit -v`, valgrind), instances are allocated on demand instead.
+            engine(InstanceAllocationStrategy::Pooling(pool)).or_else(|e| {
+                tracing::warn!(error = %e.0, "the plugin instance pool cannot reserve its memory; allocating instances on demand");
+                engine(InstanceAllocationStrategy::OnDemand)
+            })?
+        } else {
+            engine(InstanceAllocationStrategy::OnDemand)?
+        };
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("tollgate-epoch".into())

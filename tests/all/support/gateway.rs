@@ -57,6 +57,21 @@ impl Gateway {
         Self::spawn(cmd, dir).await
     }
 
+    /// Like [`Gateway::start`], in a process whose address space is capped at `gib` GiB
+    /// (`ulimit -v`, as some hosts and valgrind impose).
+    pub async fn start_with_address_space(yaml: &str, gib: u64) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("gateway.yaml"), yaml).expect("write config");
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -v {} && exec \"$0\" \"$@\"", gib << 20))
+            .arg(env!("CARGO_BIN_EXE_tollgate"))
+            .arg("run")
+            .arg("-c")
+            .arg(dir.path().join("gateway.yaml"));
+        Self::spawn(cmd, dir).await
+    }
+
     /// Runs the gateway on `yaml`, expecting it to refuse to start; returns its stderr.
     pub async fn start_failure(yaml: &str) -> String {
         let dir = tempfile::tempdir().expect("temp dir");
