@@ -348,3 +348,71 @@ apis:
         );
     }
 }
+
+/// An authorizer's refusals (401, 403, and the same from its decision cache) are answers
+/// the response configure phase decorates: a browser page can read them (CORS).
+#[tokio::test]
+async fn authorizer_refusals_carry_cors_headers() {
+    let backend = Backend::start("b").await;
+    let yaml = format!(
+        r#"
+version: 1
+listeners: [{{ address: "127.0.0.1:0" }}]
+admin: {{ address: "127.0.0.1:0" }}
+plugins:
+  auth:
+    path: "{TEST_AUTHORIZER}"
+    identity_source: ["$request.header.x-token"]
+    result_ttl: 60s
+    deny_ttl: 60s
+  cors:
+    builtin: cors
+    on_request: [configure]
+    on_response: [configure]
+    config: {{ allow_origins: ["https://app.example.com"] }}
+apis:
+  - name: api
+    kind: http
+    plugins: [auth, cors]
+    routes:
+      - path: /{{rest+}}
+        integration: {{ type: http, url: "{}/{{rest}}" }}
+"#,
+        backend.url()
+    );
+    let gw = Gateway::start(&yaml).await;
+    let c = client();
+    let get = |token: Option<&str>| {
+        let r = c
+            .get(format!("{}/x", gw.url()))
+            .header("origin", "https://app.example.com");
+        match token {
+            Some(t) => r.header("x-token", t),
+            None => r,
+        }
+    };
+    // No identity source: 401 without calling the plugin; then the plugin's 401 and 403,
+    // then the 403 again from the decision cache.
+    for (token, status, message) in [
+        (None, 401, "Unauthorized"),
+        (Some("nonsense"), 401, "Unauthorized"),
+        (Some("deny"), 403, "Forbidden"),
+        (Some("deny"), 403, "Forbidden"),
+    ] {
+        let r = get(token).send().await.expect("get");
+        assert_eq!(r.status(), status, "{token:?}");
+        assert_eq!(
+            r.headers()
+                .get("access-control-allow-origin")
+                .and_then(|v| v.to_str().ok()),
+            Some("https://app.example.com"),
+            "{token:?}"
+        );
+        assert_eq!(
+            r.text().await.expect("body"),
+            format!(r#"{{"message":"{message}"}}"#)
+        );
+    }
+    let r = get(Some("allow-ann")).send().await.expect("get");
+    assert_eq!(r.status(), 200);
+}
