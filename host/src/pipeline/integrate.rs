@@ -7,7 +7,6 @@ use std::sync::Arc;
 use http::{Response, header};
 
 use super::Seen;
-use super::phases::{self, ExtraHeaders};
 use super::request::{Forward, Integrate};
 use crate::body::{Body, BodyProgress};
 use crate::error::RequestError;
@@ -152,23 +151,6 @@ pub(super) fn prepare<'a>(
         request,
         progress,
     }))
-}
-
-/// Runs a function plugin as the integration.
-pub(super) async fn function(
-    slot: &PluginSlot,
-    handle: RequestHandle,
-    extra: &mut ExtraHeaders,
-) -> Result<Integrated, RequestError> {
-    let response = phases::run_function(&slot.plugin(), handle, extra).await?;
-    Ok(Integrated::Response(response))
-}
-
-/// Opens a WebSocket API's connection.
-pub(super) async fn connect(connect: Connect<'_>) -> Result<Integrated, RequestError> {
-    crate::websocket::connect::connect(connect)
-        .await
-        .map(Integrated::Switched)
 }
 
 /// Sends the request to an HTTP backend. A WebSocket upgrade the route lets through

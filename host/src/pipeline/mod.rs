@@ -215,8 +215,13 @@ where
     let integrated = match integrate::prepare(snapshot, seen, target, request, progress)? {
         Call::Proxy(proxy) => integrate::proxy(proxy).await?,
         Call::Answered(response) => Integrated::Response(response),
-        Call::Function(slot, handle) => Box::pin(integrate::function(slot, handle, extra)).await?,
-        Call::Connect(connect) => Box::pin(integrate::connect(connect)).await?,
+        Call::Function(slot, handle) => {
+            let plugin = slot.plugin();
+            Integrated::Response(Box::pin(phases::run_function(&plugin, handle, extra)).await?)
+        }
+        Call::Connect(connect) => {
+            return Box::pin(crate::websocket::connect::connect(connect)).await;
+        }
     };
     match integrated {
         Integrated::Response(response) => response::phases(route, response, view).await,
