@@ -2,8 +2,9 @@
 //!
 //! The request flow follows `docs/pipeline.md`: a [`server`] listener accepts the
 //! connection, the [`pipeline`] normalises and [`router`]s the request to an API, stage and
-//! route, and the route's [`integration`] answers. The [`gateway`] holds the compiled
-//! [`config`] snapshot and swaps it on reload.
+//! route, and the route's [`integration`] answers. The [`gateway`] holds the running
+//! services and the compiled route data ([`routes`]), which it rebuilds from the [`config`]
+//! and swaps on reload.
 
 pub mod admin;
 pub mod body;
@@ -18,7 +19,9 @@ pub mod jwt;
 pub mod pipeline;
 pub mod plugin;
 pub mod process;
+pub mod request;
 pub mod router;
+pub mod routes;
 pub mod server;
 pub mod state;
 pub mod telemetry;

@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use super::AdminState;
-use crate::pipeline::query_param;
+use crate::request::query_param;
 use crate::websocket::registry::{Command, ConnectionInfo, DeliveryError, Filter, Outgoing};
 
 /// Largest message the API sends (Amazon API Gateway's message limit).

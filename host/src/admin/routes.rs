@@ -236,7 +236,7 @@ async fn usage(state: &AdminState, method: &Method, path: &str) -> Response<Full
             &json!({ "message": format!("no usage plan `{plan_name}`") }),
         );
     };
-    let store = &snapshot.store;
+    let store = state.gateway.store();
     let unavailable = |e: crate::state::StoreError| {
         reply(
             StatusCode::SERVICE_UNAVAILABLE,

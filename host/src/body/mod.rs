@@ -43,11 +43,14 @@ const DISCARD_BYTES: u64 = 4 << 20;
 const DISCARD_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Reads and drops what is left of a refused request body, bounded in bytes and time, in
-/// the background.
+/// the background (nothing to do for a body that has ended).
 pub fn discard<B>(mut body: B)
 where
     B: HttpBody + Unpin + Send + 'static,
 {
+    if body.is_end_stream() {
+        return;
+    }
     tokio::spawn(async move {
         let mut left = DISCARD_BYTES;
         let drain = async {

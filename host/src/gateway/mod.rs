@@ -1,10 +1,11 @@
-//! The running gateway state: the current config snapshot, swapped atomically on reload,
-//! and the backend clients that outlive snapshots.
+//! The running gateway: its services (plugins, state store, WebSocket connections,
+//! telemetry, backend clients), which outlive config versions, and the current route data
+//! ([`Snapshot`]), rebuilt from each config and swapped atomically on reload.
 
+mod build;
 mod plugin_dir;
 mod plugins;
 mod reload;
-pub mod snapshot;
 
 use std::sync::Arc;
 
@@ -12,10 +13,13 @@ use arc_swap::ArcSwap;
 
 use crate::client::ClientCache;
 use crate::config::Config;
+pub use build::BuildError;
 pub use plugin_dir::watch_plugin_dir;
 pub use plugins::PluginHost;
 pub use reload::{Reloader, watch};
-use snapshot::{BuildError, Snapshot};
+
+use crate::routes::Snapshot;
+use crate::state::StateStore;
 
 use crate::telemetry::Telemetry;
 use crate::websocket::Connections;
@@ -41,7 +45,7 @@ impl Gateway {
         let loaded = plugins.load_all(config).await?;
         let connections = connections(&config.state).await;
         let telemetry = Arc::new(Telemetry::start(&config.telemetry).await?);
-        let snapshot = Snapshot::build(config, &clients, &plugins, &loaded, &connections)?;
+        let snapshot = Snapshot::build(config, &clients, &plugins, &loaded)?;
         plugins.activate(&loaded);
         Ok(Self {
             state_config: config.state.clone(),
@@ -79,6 +83,11 @@ impl Gateway {
         &self.connections
     }
 
+    /// The state store: usage plans' counters and plugins' `state` capability.
+    pub fn store(&self) -> &Arc<StateStore> {
+        self.plugins.state()
+    }
+
     /// The plugin slots and engine.
     pub fn plugins(&self) -> &PluginHost {
         &self.plugins
@@ -95,13 +104,7 @@ impl Gateway {
     /// started with.
     pub async fn apply(&self, config: &Config) -> Result<(), BuildError> {
         let loaded = self.plugins.load_all(config).await?;
-        let next = Snapshot::build(
-            config,
-            &self.clients,
-            &self.plugins,
-            &loaded,
-            &self.connections,
-        )?;
+        let next = Snapshot::build(config, &self.clients, &self.plugins, &loaded)?;
         self.plugins.activate(&loaded);
         self.snapshot.store(Arc::new(next));
         Ok(())

@@ -14,9 +14,8 @@ use super::upstream::UpstreamPool;
 use crate::body::{Body, BodyProgress, Guarded, empty, find_client_body_error, find_too_large};
 use crate::client::HttpClient;
 use crate::error::{ErrorSource, RequestError};
-use crate::pipeline::RequestContext;
 use crate::telemetry::traces;
-use crate::template::{Escape, Template};
+use crate::template::{Escape, Lookup, Template};
 
 /// Where an http integration sends requests.
 pub enum HttpTarget {
@@ -80,7 +79,7 @@ fn with_query(mut url: String, query: Option<&str>) -> String {
 impl HttpIntegration {
     /// Renders where the request goes: the full URL for a `url` target, the path for an
     /// upstream target (`path_below_mount` when the route sets no path template).
-    pub fn render_target(&self, ctx: &RequestContext<'_>, path_below_mount: String) -> String {
+    pub fn render_target(&self, ctx: &dyn Lookup, path_below_mount: String) -> String {
         let template = match &self.target {
             HttpTarget::Url { template, .. } => template,
             HttpTarget::Upstream { path: Some(t), .. } => t,
@@ -93,7 +92,7 @@ impl HttpIntegration {
 
     /// Where the request goes when a plugin set its path (`set-path`): that path, on a
     /// `url` target's scheme and host (its query kept).
-    pub fn target_with_path(&self, ctx: &RequestContext<'_>, path: &str) -> String {
+    pub fn target_with_path(&self, ctx: &dyn Lookup, path: &str) -> String {
         match &self.target {
             HttpTarget::Url { template, .. } => {
                 let mut url = String::with_capacity(128);

@@ -3,8 +3,7 @@
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 
 use crate::body::{Body, full};
-use crate::pipeline::RequestContext;
-use crate::template::{Escape, Template};
+use crate::template::{Escape, Lookup, Template};
 
 /// A compiled mock integration.
 pub struct MockIntegration {
@@ -30,7 +29,7 @@ impl MockIntegration {
     }
 
     /// Renders the response for a request.
-    pub fn respond(&self, ctx: &RequestContext<'_>) -> Response<Body> {
+    pub fn respond(&self, ctx: &dyn Lookup) -> Response<Body> {
         let mut text = String::new();
         if let Some(t) = &self.body {
             t.render(ctx, self.escape, &mut text);

@@ -9,7 +9,7 @@ use http_body_util::BodyExt;
 
 use crate::body::{Body, BodyProgress, ClientBody, Limited};
 use crate::error::{BoxError, RequestError};
-use crate::gateway::snapshot::{ApiRuntime, RouteRuntime};
+use crate::routes::{ApiRuntime, RouteRuntime};
 
 /// The request's body, once admitted, and how long it has kept the call waiting for the
 /// client (`None` when there is no body).

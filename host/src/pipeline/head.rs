@@ -3,8 +3,8 @@
 
 use http::{HeaderValue, Request, header};
 
-use super::REQUEST_ID;
 use crate::error::RequestError;
+use crate::request::REQUEST_ID;
 
 /// The client's `x-request-id` when it is sane (1-200 visible ASCII characters), else a new
 /// UUID. A header value either way, so that setting it on the request and the response

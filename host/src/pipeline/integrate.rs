@@ -10,14 +10,15 @@ use super::Seen;
 use super::request::{Forward, Integrate};
 use crate::body::{Body, BodyProgress};
 use crate::error::RequestError;
-use crate::gateway::snapshot::Snapshot;
 use crate::integration::headers::Forwarded;
-use crate::integration::{HttpIntegration, Integration, Outbound};
+use crate::integration::{ForwardPath, Integration, Outbound, Prepared};
 use crate::plugin::{PluginSlot, RequestHandle};
 use crate::router::RouteMatch;
+use crate::routes::Snapshot;
+use crate::telemetry::Observed;
 use crate::websocket::connect::Connect;
 
-use super::RequestContext;
+use crate::routes::RequestContext;
 
 /// Where a routed request goes: the ids of its match, which the request phases took.
 #[derive(Clone, Copy)]
@@ -50,24 +51,21 @@ pub(super) enum Integrated {
 
 /// The integration's call, prepared.
 pub(super) enum Call<'a> {
-    /// Answered already: a mock.
-    Answered(Response<Body>),
     /// A function plugin, to run on the plugins' handle.
     Function(&'a PluginSlot, RequestHandle),
     /// A WebSocket API's connection.
     Connect(Connect<'a>),
-    /// An HTTP backend.
+    /// A mock or an HTTP backend.
     Proxy(Proxy<'a>),
 }
 
-/// A request on its way to an HTTP backend.
+/// A request on its way to a mock or an HTTP backend.
 pub(super) struct Proxy<'a> {
     seen: &'a Seen<'a>,
-    http: &'a HttpIntegration,
+    record: &'a Observed,
+    prepared: Prepared<'a>,
     /// Whether the route passes WebSocket upgrades through.
     websocket: bool,
-    /// The backend URL or path, rendered.
-    rendered: String,
     request: Forward,
     progress: Option<Arc<BodyProgress>>,
 }
@@ -78,13 +76,14 @@ pub(super) struct Proxy<'a> {
 pub(super) fn prepare<'a>(
     snapshot: &'a Arc<Snapshot>,
     seen: &'a Seen<'a>,
+    record: &'a Observed,
     target: Target,
     request: Integrate,
     progress: Option<Arc<BodyProgress>>,
 ) -> Result<Call<'a>, RequestError> {
     let api = &snapshot.apis[target.api];
     let route = &api.routes[target.route];
-    let request = match (request, &route.integration) {
+    let mut request = match (request, &route.integration) {
         (Integrate::Handle(handle), Integration::Function(slot)) => {
             return Ok(Call::Function(slot, handle));
         }
@@ -124,44 +123,30 @@ pub(super) fn prepare<'a>(
         route,
         params: &request.params,
     };
-    let (http, rendered) = match &route.integration {
-        Integration::Mock(mock) => {
-            let response = mock.respond(&ctx);
-            crate::body::discard(request.body);
-            return Ok(Call::Answered(response));
-        }
-        Integration::Http(http) => (
-            http,
-            match &request.path_override {
-                Some(p) => http.target_with_path(&ctx, p),
-                None => http.render_target(&ctx, seen.path.encoded_from(target.prefix_len)),
-            },
-        ),
-        Integration::Function(_) => {
-            return Err(RequestError::Internal(
-                "function integration reached the proxy".into(),
-            ));
-        }
+    let path = match request.path_override.take() {
+        Some(p) => ForwardPath::Set(p),
+        None => ForwardPath::BelowMount(seen.path.encoded_from(target.prefix_len)),
     };
+    let prepared = route.integration.prepare(&ctx, path)?;
     Ok(Call::Proxy(Proxy {
         seen,
-        http,
+        record,
+        prepared,
         websocket: route.websocket,
-        rendered,
         request,
         progress,
     }))
 }
 
-/// Sends the request to an HTTP backend. A WebSocket upgrade the route lets through
+/// Sends the request to an HTTP backend (or takes a mock's answer). A WebSocket upgrade the route lets through
 /// switches both sides once the backend answers 101: the client's side is taken now, the
 /// backend's with its 101.
 pub(super) async fn proxy(proxy: Proxy<'_>) -> Result<Integrated, RequestError> {
     let Proxy {
         seen,
-        http,
+        record,
+        prepared,
         websocket,
-        rendered,
         request,
         progress,
     } = proxy;
@@ -198,7 +183,7 @@ pub(super) async fn proxy(proxy: Proxy<'_>) -> Result<Integrated, RequestError> 
     // Boxed: the backend call's future is kilobytes, and inline it would be copied into
     // each future that awaits it on the way up (`call`, `dispatch`).
     let mut response =
-        crate::telemetry::record::integration_call(Box::pin(http.call(rendered, out))).await?;
+        crate::telemetry::record::integration_call(record, Box::pin(prepared.call(out))).await?;
     if let Some(client) = client_upgrade
         && response.status() == http::StatusCode::SWITCHING_PROTOCOLS
     {

@@ -9,13 +9,14 @@
 //! 6. [`response`]: the response phases' plugins.
 //!
 //! [`handle`] wraps them: the request id, the request's record and span, and the one place
-//! a failure of any step becomes its error response.
+//! a failure of any step becomes its error response. The steps get what they need passed
+//! in: the request as it arrived ([`Seen`]) and what it leaves behind ([`Trail`]: its
+//! record and the headers plugins add for the client).
 
 mod admit;
-mod context;
 mod head;
 mod integrate;
-pub mod phases;
+mod phases;
 mod preflight;
 mod request;
 mod response;
@@ -24,27 +25,22 @@ mod route;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::header::HeaderName;
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tracing::Instrument as _;
 
-pub use context::{RequestContext, query_param};
-
 use crate::body::Body;
 use crate::error::{ErrorSource, RequestError, respond};
 use crate::gateway::Gateway;
-use crate::gateway::snapshot::Snapshot;
+use crate::request::REQUEST_ID;
 use crate::router::NormalizedPath;
+use crate::routes::Snapshot;
 use crate::telemetry::{Finishing, Observed, traces};
 use head::{check_host, request_host, request_id};
 use integrate::{Call, Integrated, Target};
 use preflight::Preflight;
 use request::Phased;
-
-/// The header carrying the request id both ways.
-pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What a connection knows about its peer.
 #[derive(Clone, Copy, Debug)]
@@ -70,7 +66,6 @@ pub async fn handle(
     let method = req.method().clone();
     // For the log line of a failure; a `Uri` clone shares its buffer.
     let uri = req.uri().clone();
-    let mut extra = Vec::new();
     let (mut parts, body) = req.into_parts();
     let (observed, span) = {
         let head = &mut parts;
@@ -91,14 +86,19 @@ pub async fn handle(
         );
         (observed, span)
     };
-    // Boxed once, so the record's scope and the span wrap a pointer: moving the whole
-    // request future through each wrapper showed up as memmove in profiles.
-    let routed = observed
-        .scope(Box::pin(route_and_call(
-            gateway, conn, parts, body, request_id, &mut extra,
-        )))
-        .instrument(span.clone());
-    let mut response = match routed.await {
+    let mut trail = Trail {
+        record: &observed,
+        extra: Vec::new(),
+    };
+    // Boxed once, so the span wraps a pointer: moving the whole request future through
+    // each wrapper showed up as memmove in profiles.
+    let routed = Box::pin(route_and_call(
+        gateway, conn, parts, body, request_id, &mut trail,
+    ))
+    .instrument(span.clone());
+    let result = routed.await;
+    let extra = trail.extra;
+    let mut response = match result {
         Ok(r) => r,
         Err(err) => {
             observed.update(|r| r.error = Some(err.to_string()));
@@ -149,7 +149,7 @@ async fn route_and_call(
     parts: http::request::Parts,
     body: Incoming,
     request_id: &str,
-    extra: &mut phases::ExtraHeaders,
+    trail: &mut Trail<'_>,
 ) -> Result<Response<Body>, RequestError> {
     let snapshot = gateway.snapshot();
     check_host(&parts)?;
@@ -165,14 +165,14 @@ async fn route_and_call(
         host: host.as_deref(),
     };
     if let Some(m) = preflight::route(&snapshot, &seen, &parts) {
-        return match preflight::answer(&snapshot, &seen, m, parts, body, extra).await? {
+        return match preflight::answer(&snapshot, &seen, m, parts, body, trail).await? {
             Preflight::Answered(response) => Ok(response),
             Preflight::Unanswered(parts, body) => {
-                Box::pin(dispatch(&snapshot, &seen, parts, body, extra)).await
+                Box::pin(dispatch(gateway, &snapshot, &seen, parts, body, trail)).await
             }
         };
     }
-    dispatch(&snapshot, &seen, parts, body, extra).await
+    dispatch(gateway, &snapshot, &seen, parts, body, trail).await
 }
 
 /// What the pipeline knows of a request before routing.
@@ -184,25 +184,38 @@ struct Seen<'a> {
     host: Option<&'a str>,
 }
 
+/// Headers plugins added for the client's response (`add-response-headers`), applied to
+/// whatever response the request ends with.
+type ExtraHeaders = Vec<(http::HeaderName, http::HeaderValue)>;
+
+/// What a request leaves behind on its way through the steps.
+struct Trail<'a> {
+    /// Its record: the route, each plugin call, the integration's time, the principal.
+    record: &'a Observed,
+    /// The headers plugins added for the client's response.
+    extra: ExtraHeaders,
+}
+
 /// Steps 2 to 6: routes the request and runs it through its route.
 async fn dispatch<B>(
+    gateway: &Gateway,
     snapshot: &Arc<Snapshot>,
     seen: &Seen<'_>,
     parts: http::request::Parts,
     body: B,
-    extra: &mut phases::ExtraHeaders,
+    trail: &mut Trail<'_>,
 ) -> Result<Response<Body>, RequestError>
 where
     B: http_body::Body<Data = bytes::Bytes> + Unpin + Send + 'static,
     B::Error: Into<crate::error::BoxError>,
 {
-    let m = route::find(snapshot, seen, &parts.method)?;
+    let m = route::find(snapshot, seen, &parts.method, trail.record)?;
     let target = Target::from(&m);
     let api = &snapshot.apis[m.api];
     let route = &api.routes[m.route];
     let (body, progress) = admit::check(api, route, &parts, body, snapshot.body_read_timeout)?;
     let (request, view) = if request::plugged(route) {
-        match request::phases(snapshot, seen, m, parts, body, extra).await? {
+        match request::phases(snapshot, seen, m, parts, body, gateway.store(), trail).await? {
             Phased::Answered(response) => return Ok(response),
             Phased::Integrate(request, view) => (request, view),
         }
@@ -212,19 +225,20 @@ where
     };
     // Function plugins and WebSocket connections are boxed: their futures are large, and
     // inline they would grow every request's future.
-    let integrated = match integrate::prepare(snapshot, seen, target, request, progress)? {
-        Call::Proxy(proxy) => integrate::proxy(proxy).await?,
-        Call::Answered(response) => Integrated::Response(response),
-        Call::Function(slot, handle) => {
-            let plugin = slot.plugin();
-            Integrated::Response(Box::pin(phases::run_function(&plugin, handle, extra)).await?)
-        }
-        Call::Connect(connect) => {
-            return Box::pin(crate::websocket::connect::connect(connect)).await;
-        }
-    };
+    let integrated =
+        match integrate::prepare(snapshot, seen, trail.record, target, request, progress)? {
+            Call::Proxy(proxy) => integrate::proxy(proxy).await?,
+            Call::Function(slot, handle) => {
+                let plugin = slot.plugin();
+                Integrated::Response(Box::pin(phases::run_function(&plugin, handle, trail)).await?)
+            }
+            Call::Connect(connect) => {
+                let connections = gateway.connections();
+                return Box::pin(crate::websocket::connect::connect(connect, connections)).await;
+            }
+        };
     match integrated {
-        Integrated::Response(response) => response::phases(route, response, view).await,
+        Integrated::Response(response) => response::phases(route, response, view, trail).await,
         Integrated::Switched(response) => Ok(response),
     }
 }

@@ -4,14 +4,16 @@
 use bytes::Bytes;
 use http::{Response, StatusCode};
 
+use super::Trail;
 use crate::body::{Body, full};
 use crate::config::OnError;
 use crate::error::{Refusal, RequestError, respond};
-use crate::gateway::snapshot::{Attached, Chains, RouteRuntime};
 use crate::plugin::{
     Action, BodyError, BodySlot, Plugin, PluginResponse, RequestHandle, RequestPhase,
     ResponseHandle, ResponsePhase, Verdict, header_pair,
 };
+use crate::routes::{Attached, Chains, RouteRuntime};
+use crate::state::StateStore;
 use crate::telemetry::record as telemetry;
 use crate::telemetry::traces;
 use tracing::Instrument as _;
@@ -64,10 +66,6 @@ const METER: usize = 2;
 /// The response configure phase: it also runs over answers from request-phase plugins.
 const RESPONSE_CONFIGURE: usize = 2;
 
-/// Headers plugins added for the client's response (`add-response-headers`), applied to
-/// whatever response the request ends with.
-pub type ExtraHeaders = Vec<(http::HeaderName, http::HeaderValue)>;
-
 /// The outcome of the request phases.
 pub enum RequestOutcome {
     /// Go on to the integration with this request.
@@ -105,9 +103,10 @@ fn plugin_response(plugin: &Plugin, r: PluginResponse) -> Result<Response<Body>,
 pub async fn run_function(
     plugin: &Plugin,
     handle: RequestHandle,
-    extra: &mut ExtraHeaders,
+    trail: &mut Trail<'_>,
 ) -> Result<Response<Body>, RequestError> {
     let (back, result) = telemetry::plugin_call(
+        trail.record,
         plugin.metrics(),
         "function",
         Box::pin(plugin.handle(handle)),
@@ -115,7 +114,7 @@ pub async fn run_function(
     )
     .await;
     if let Some(mut back) = back {
-        extra.append(&mut back.response_headers);
+        trail.extra.append(&mut back.response_headers);
     }
     match result {
         Ok(r) => plugin_response(plugin, r),
@@ -131,16 +130,17 @@ pub async fn run_function(
 pub async fn run_request(
     chains: &Chains,
     mut handle: RequestHandle,
-    extra: &mut ExtraHeaders,
+    store: &StateStore,
+    trail: &mut Trail<'_>,
 ) -> Result<RequestOutcome, RequestError> {
     for i in 0..REQUEST_PHASES.len() {
         if i == METER
             && let Some(refusal) =
-                crate::usage::check(&handle.route, handle.identity.as_ref()).await
+                crate::usage::check(store, &handle.route, handle.identity.as_ref()).await
         {
             return Ok(refused(refusal, handle));
         }
-        match run_chain(chains, i, handle, extra).await? {
+        match run_chain(chains, i, handle, trail).await? {
             RequestOutcome::Continue(h) => handle = h,
             answered => return Ok(answered),
         }
@@ -152,13 +152,13 @@ pub async fn run_request(
 pub async fn run_preflight(
     chains: &Chains,
     handle: RequestHandle,
-    extra: &mut ExtraHeaders,
+    trail: &mut Trail<'_>,
 ) -> Result<RequestOutcome, RequestError> {
     run_plugins(
         chains.request[CONFIGURE].iter().filter(|a| a.preflight),
         CONFIGURE,
         handle,
-        extra,
+        trail,
     )
     .await
 }
@@ -173,12 +173,12 @@ async fn run_chain(
     chains: &Chains,
     i: usize,
     handle: RequestHandle,
-    extra: &mut ExtraHeaders,
+    trail: &mut Trail<'_>,
 ) -> Result<RequestOutcome, RequestError> {
     if chains.request[i].is_empty() {
         return Ok(RequestOutcome::Continue(handle));
     }
-    Box::pin(run_plugins(chains.request[i].iter(), i, handle, extra))
+    Box::pin(run_plugins(chains.request[i].iter(), i, handle, trail))
         .instrument(traces::phase(REQUEST_PHASE_NAMES[i]))
         .await
 }
@@ -188,12 +188,13 @@ async fn run_plugins(
     plugins: impl Iterator<Item = &Attached>,
     i: usize,
     mut handle: RequestHandle,
-    extra: &mut ExtraHeaders,
+    trail: &mut Trail<'_>,
 ) -> Result<RequestOutcome, RequestError> {
     let authorize = i == 0;
     for attached in plugins {
         let plugin = &attached.slot.plugin();
         let (back, result) = telemetry::plugin_call(
+            trail.record,
             plugin.metrics(),
             REQUEST_PHASE_NAMES[i],
             // Boxed, as every plugin call: a call's future is kilobytes, and inline it
@@ -209,7 +210,7 @@ async fn run_plugins(
                 authorize,
             });
         };
-        extra.append(&mut back.response_headers);
+        trail.extra.append(&mut back.response_headers);
         // A body that could not be read is answered for, whatever the plugin did next.
         match back.body.error.take() {
             Some(BodyError::TooLarge(limit)) => {
@@ -253,11 +254,20 @@ pub async fn answer_phases(
     route: &RouteRuntime,
     response: Response<Body>,
     request: RequestHandle,
+    trail: &Trail<'_>,
 ) -> Result<Response<Body>, RequestError> {
     if route.chains.response[RESPONSE_CONFIGURE].is_empty() {
         return Ok(response);
     }
-    run_response(&route.chains, response, request, route.max_body, true).await
+    run_response(
+        &route.chains,
+        response,
+        request,
+        route.max_body,
+        true,
+        trail,
+    )
+    .await
 }
 
 /// Runs the response phases over `response` (only the configure phase when
@@ -268,6 +278,7 @@ pub async fn run_response(
     request: RequestHandle,
     limit: u64,
     answer_only: bool,
+    trail: &Trail<'_>,
 ) -> Result<Response<Body>, RequestError> {
     let (parts, body) = response.into_parts();
     let mut handle = ResponseHandle::answering(parts, BodySlot::new(body, limit), Some(request));
@@ -276,7 +287,7 @@ pub async fn run_response(
         if chain.is_empty() {
             continue;
         }
-        let phase = Box::pin(response_chain(chain, i, handle))
+        let phase = Box::pin(response_chain(chain, i, handle, trail))
             .instrument(traces::phase(RESPONSE_PHASE_NAMES[i]));
         handle = match phase.await? {
             ChainEnd::Next(h) => h,
@@ -300,10 +311,12 @@ async fn response_chain(
     chain: &[Attached],
     i: usize,
     mut handle: ResponseHandle,
+    trail: &Trail<'_>,
 ) -> Result<ChainEnd, RequestError> {
     for attached in chain {
         let plugin = &attached.slot.plugin();
         let (back, result) = telemetry::plugin_call(
+            trail.record,
             plugin.metrics(),
             RESPONSE_PHASE_NAMES[i],
             Box::pin(plugin.on_response(RESPONSE_PHASES[i], handle)),

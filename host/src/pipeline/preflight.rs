@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use http::{Method, Response, header};
 
-use super::Seen;
-use super::phases::{self, ExtraHeaders, RequestOutcome};
+use super::phases::{self, RequestOutcome};
 use super::route::new_handle;
+use super::{Seen, Trail};
 use crate::body::{Body, Limited};
 use crate::error::RequestError;
-use crate::gateway::snapshot::Snapshot;
 use crate::router::{RouteMatch, Routed};
+use crate::routes::Snapshot;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
@@ -32,17 +32,17 @@ pub(super) async fn answer(
     m: RouteMatch,
     parts: http::request::Parts,
     body: Incoming,
-    extra: &mut ExtraHeaders,
+    trail: &mut Trail<'_>,
 ) -> Result<Preflight, RequestError> {
     let route = &snapshot.apis[m.api].routes[m.route];
     let body: Body = Limited::new(body, route.max_body).boxed_unsync();
     let handle = new_handle(snapshot, seen, parts, body, m);
-    let before = extra.len();
-    let handle = match Box::pin(phases::run_preflight(&route.chains, handle, extra)).await? {
+    let before = trail.extra.len();
+    let handle = match Box::pin(phases::run_preflight(&route.chains, handle, trail)).await? {
         RequestOutcome::Respond(response, _) => return Ok(Preflight::Answered(response)),
         RequestOutcome::Continue(h) => h,
     };
-    extra.truncate(before);
+    trail.extra.truncate(before);
     let handle = handle.into_data();
     Ok(Preflight::Unanswered(handle.parts, handle.body.into_body()))
 }

@@ -7,15 +7,16 @@ use std::sync::Arc;
 
 use http::Response;
 
-use super::Seen;
-use super::phases::{self, ExtraHeaders, RequestOutcome};
+use super::phases::{self, RequestOutcome};
 use super::route::new_handle;
+use super::{Seen, Trail};
 use crate::body::Body;
 use crate::error::RequestError;
-use crate::gateway::snapshot::{RouteRuntime, Snapshot};
 use crate::integration::Integration;
 use crate::plugin::{Identity, RequestHandle};
 use crate::router::{ParamValue, RouteMatch};
+use crate::routes::{RouteRuntime, Snapshot};
+use crate::state::StateStore;
 
 /// The request as the integration gets it.
 pub(super) struct Forward {
@@ -82,7 +83,8 @@ pub(super) async fn phases(
     m: RouteMatch,
     parts: http::request::Parts,
     body: Body,
-    extra: &mut ExtraHeaders,
+    store: &StateStore,
+    trail: &mut Trail<'_>,
 ) -> Result<Phased, RequestError> {
     let route = &snapshot.apis[m.api].routes[m.route];
     let function = matches!(route.integration, Integration::Function(_));
@@ -90,16 +92,18 @@ pub(super) async fn phases(
     if route.chains.has_request() {
         // Plugin phases are boxed: their futures are large, and inline they would grow
         // (and be copied with) every request's future, plugins or not.
-        match Box::pin(phases::run_request(&route.chains, handle, extra)).await? {
+        match Box::pin(phases::run_request(&route.chains, handle, store, trail)).await? {
             RequestOutcome::Respond(response, h) => {
-                let response = Box::pin(phases::answer_phases(route, response, h)).await?;
+                let response = Box::pin(phases::answer_phases(route, response, h, trail)).await?;
                 return Ok(Phased::Answered(response));
             }
             RequestOutcome::Continue(h) => handle = h,
         }
     }
     if let Some(identity) = &handle.identity {
-        crate::telemetry::record::update(|r| r.principal = Some(identity.principal.clone()));
+        trail
+            .record
+            .update(|r| r.principal = Some(identity.principal.clone()));
     }
     let view = route.chains.has_response().then(|| handle.view());
     if function {

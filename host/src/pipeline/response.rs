@@ -2,11 +2,11 @@
 
 use http::Response;
 
-use super::phases;
+use super::{Trail, phases};
 use crate::body::Body;
 use crate::error::RequestError;
-use crate::gateway::snapshot::RouteRuntime;
 use crate::plugin::RequestHandle;
+use crate::routes::RouteRuntime;
 
 /// Runs the route's response phases over `response`; `request` is the request's view
 /// (present when the route has response plugins).
@@ -14,6 +14,7 @@ pub(super) async fn phases(
     route: &RouteRuntime,
     response: Response<Body>,
     request: Option<RequestHandle>,
+    trail: &Trail<'_>,
 ) -> Result<Response<Body>, RequestError> {
     match request {
         Some(request) if route.chains.has_response() => {
@@ -23,6 +24,7 @@ pub(super) async fn phases(
                 request,
                 route.max_body,
                 false,
+                trail,
             ))
             .await
         }

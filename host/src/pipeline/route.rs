@@ -7,10 +7,10 @@ use http::Method;
 use super::Seen;
 use crate::body::Body;
 use crate::error::RequestError;
-use crate::gateway::snapshot::Snapshot;
 use crate::plugin::{BodySlot, RequestData, RequestHandle, RouteRef};
 use crate::router::{RouteMatch, Routed};
-use crate::telemetry::traces;
+use crate::routes::Snapshot;
+use crate::telemetry::{Observed, traces};
 
 /// The route of a `method` request: 404 or 405 when there is none. The request's record
 /// and span learn the API, stage and route.
@@ -18,6 +18,7 @@ pub(super) fn find(
     snapshot: &Snapshot,
     seen: &Seen<'_>,
     method: &Method,
+    record: &Observed,
 ) -> Result<RouteMatch, RequestError> {
     let m = match snapshot
         .router
@@ -30,7 +31,7 @@ pub(super) fn find(
     let api = &snapshot.apis[m.api];
     let stage = &api.stages[m.stage];
     let route = &api.routes[m.route];
-    crate::telemetry::record::update(|r| {
+    record.update(|r| {
         r.route = Some((
             Arc::clone(&api.name),
             Arc::clone(&stage.name),

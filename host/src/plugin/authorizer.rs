@@ -178,7 +178,7 @@ fn source_value<'a>(h: &'a RequestHandle, var: &Var) -> Option<Cow<'a, str>> {
             .get(name.as_str())
             .and_then(|v| v.to_str().ok())
             .map(Cow::Borrowed),
-        Var::Query(name) => crate::pipeline::query_param(h.parts.uri.query()?, name),
+        Var::Query(name) => crate::request::query_param(h.parts.uri.query()?, name),
         Var::PathParam(name) => {
             let route = &api.routes[h.route.route];
             let i = route.param_names.iter().position(|n| n == name)?;
@@ -192,7 +192,7 @@ fn source_value<'a>(h: &'a RequestHandle, var: &Var) -> Option<Cow<'a, str>> {
             ContextVar::RequestId => Cow::Borrowed(
                 h.parts
                     .headers
-                    .get(&crate::pipeline::REQUEST_ID)
+                    .get(&crate::request::REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or(""),
             ),

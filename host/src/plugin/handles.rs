@@ -7,8 +7,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::body::Body;
-use crate::gateway::snapshot::Snapshot;
 use crate::router::ParamValue;
+use crate::routes::Snapshot;
 
 /// The identity established by the authorize phase.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! What one request did, gathered as it goes through the pipeline: where it was routed, each
 //! plugin call (phase, time, outcome), the integration's time, who called, what failed.
-//! The pipeline opens a record per request ([`Observed`]); the phases and the integration
-//! add to the current one through a task-local, so no signature in between carries it.
+//! The pipeline opens a record per request ([`Observed`]) and passes it to each step that
+//! adds to it (routing, plugin calls, the integration).
 //! When the response body has been sent, the record becomes metrics and an access-log line.
 
 use std::sync::{Arc, Mutex};
@@ -76,10 +76,6 @@ impl Record {
     }
 }
 
-tokio::task_local! {
-    static CURRENT: Arc<Observed>;
-}
-
 /// The record of the request being served, shared by the pipeline and the body that ends
 /// it.
 #[derive(Debug)]
@@ -126,11 +122,6 @@ impl Observed {
         })))
     }
 
-    /// Runs `f` with this as the current record.
-    pub async fn scope<F: Future>(self: &Arc<Self>, f: F) -> F::Output {
-        CURRENT.scope(Arc::clone(self), f).await
-    }
-
     /// Changes the record.
     pub fn update(&self, f: impl FnOnce(&mut Record)) {
         f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()));
@@ -142,15 +133,11 @@ impl Observed {
     }
 }
 
-/// Changes the current request's record, if there is one.
-pub fn update(f: impl FnOnce(&mut Record)) {
-    let _ = CURRENT.try_with(|o| o.update(f));
-}
-
-/// Times a plugin call and adds it to the current record; the call runs in its span
+/// Times a plugin call and adds it to `record`; the call runs in its span
 /// (`plugin {name}`, the one the `trace` capability writes to). `outcome` reads the call's
 /// result.
 pub async fn plugin_call<T>(
+    record: &Observed,
     plugin: &super::metrics::PluginMetrics,
     phase: &'static str,
     call: impl Future<Output = T>,
@@ -163,7 +150,7 @@ pub async fn plugin_call<T>(
     let outcome = outcome(&result);
     super::traces::plugin_outcome(&span, outcome);
     plugin.call(phase, outcome, took);
-    update(|r| {
+    record.update(|r| {
         r.plugins.push(PluginTiming {
             plugin: Arc::clone(plugin.plugin()),
             phase,
@@ -174,8 +161,9 @@ pub async fn plugin_call<T>(
     result
 }
 
-/// Times the integration call (to its response head) and adds it to the current record.
+/// Times the integration call (to its response head) and adds it to `record`.
 pub async fn integration_call<T>(
+    record: &Observed,
     call: impl Future<Output = Result<T, RequestError>>,
 ) -> Result<T, RequestError> {
     let started = Instant::now();
@@ -183,7 +171,7 @@ pub async fn integration_call<T>(
     let took = started.elapsed();
     // A call the client's side broke (its body) says nothing about the integration.
     if !matches!(&result, Err(e) if e.source_kind() == ErrorSource::Client) {
-        update(|r| r.integration = Some(took));
+        record.update(|r| r.integration = Some(took));
     }
     result
 }
@@ -193,7 +181,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn calls_inside_the_scope_are_recorded_in_order() {
+    async fn calls_are_recorded_in_order() {
         let head = http::Request::get("/x")
             .body(())
             .expect("req")
@@ -202,15 +190,9 @@ mod tests {
         let observed = Observed::new("r1", &head, "127.0.0.1".parse().expect("ip"), true);
         let auth = crate::telemetry::metrics::PluginMetrics::new(&"auth".into());
         let map = crate::telemetry::metrics::PluginMetrics::new(&"map".into());
-        observed
-            .scope(async {
-                plugin_call(&auth, "authorize", async { 1 }, |_| "continue").await;
-                plugin_call(&map, "transform", async { 2 }, |_| "respond").await;
-                let _ = integration_call(async { Ok::<(), RequestError>(()) }).await;
-            })
-            .await;
-        // Outside any scope, updates are dropped silently.
-        update(|r| r.status = 999);
+        plugin_call(&observed, &auth, "authorize", async { 1 }, |_| "continue").await;
+        plugin_call(&observed, &map, "transform", async { 2 }, |_| "respond").await;
+        let _ = integration_call(&observed, async { Ok::<(), RequestError>(()) }).await;
         let r = observed.snapshot();
         let seen: Vec<(&str, &str, &str)> = r
             .plugins
@@ -226,6 +208,5 @@ mod tests {
         );
         assert!(r.integration.is_some());
         assert!(r.authorizer_latency().is_some());
-        assert_eq!(r.status, 0);
     }
 }

@@ -127,7 +127,11 @@ impl UsagePlans {
 }
 
 /// Checks the caller's plan on the request's stage; `Some` when it refuses the request.
-pub async fn check(route: &RouteRef, identity: Option<&Identity>) -> Option<Refusal> {
+pub async fn check(
+    store: &StateStore,
+    route: &RouteRef,
+    identity: Option<&Identity>,
+) -> Option<Refusal> {
     let snapshot = &route.snapshot;
     let api = &snapshot.apis[route.api];
     let plans = api.stages[route.stage].plans.as_ref()?;
@@ -165,7 +169,6 @@ pub async fn check(route: &RouteRef, identity: Option<&Identity>) -> Option<Refu
     if meter.bucket.is_none() && meter.quota.is_none() {
         return None;
     }
-    let store: &StateStore = &snapshot.store;
     let verdict = match plan.mode {
         MeterMode::Strict => store.meter(&meter).await,
         MeterMode::BestEffort => store.meter_deferred(&meter).await,

@@ -14,11 +14,11 @@ use serde_json::json;
 use super::registry::ConnectionInfo;
 use crate::body::Body;
 use crate::error::RequestError;
-use crate::gateway::snapshot::Snapshot;
 use crate::integration::headers::Forwarded;
-use crate::integration::{Integration, Outbound};
-use crate::pipeline::RequestContext;
+use crate::integration::{ForwardPath, Outbound};
 use crate::plugin::Identity;
+use crate::routes::RequestContext;
+use crate::routes::Snapshot;
 
 /// The connection id, on every call.
 pub static CONNECTION_ID: HeaderName = HeaderName::from_static("x-connection-id");
@@ -144,16 +144,9 @@ impl Origin {
             route,
             params: &[],
         };
-        let http = match &route.integration {
-            Integration::Mock(mock) => return Ok(mock.respond(&ctx)),
-            Integration::Http(http) => http,
-            Integration::Function(_) => {
-                return Err(RequestError::Internal(
-                    "function integrations are not served on WebSocket routes".into(),
-                ));
-            }
-        };
-        let rendered = http.render_target(&ctx, "/".to_owned());
+        let prepared = route
+            .integration
+            .prepare(&ctx, ForwardPath::BelowMount("/".to_owned()))?;
         let mut request = Request::new(crate::body::full(event.body));
         *request.method_mut() = Method::POST;
         *request.headers_mut() = headers;
@@ -169,7 +162,7 @@ impl Origin {
             upgrade: false,
             progress: None,
         };
-        http.call(rendered, out).await
+        prepared.call(out).await
     }
 
     /// Adds the gateway's headers: connection id, route key, event, request id, identity.
@@ -192,7 +185,7 @@ impl Origin {
         set(&CONNECTION_ID, &self.info.connection_id);
         set(&ROUTE_KEY, route_key);
         set(&EVENT_TYPE, kind.as_str());
-        set(&crate::pipeline::REQUEST_ID, request_id);
+        set(&crate::request::REQUEST_ID, request_id);
         if let Some(identity) = &self.identity {
             set(&PRINCIPAL, &identity.principal);
             let claims: serde_json::Map<String, serde_json::Value> = identity

@@ -20,8 +20,8 @@ use super::registry::{ConnectionIdentity, ConnectionInfo, Connections, new_id, n
 use super::session::{self, Limits};
 use crate::body::Body;
 use crate::error::RequestError;
-use crate::gateway::snapshot::Snapshot;
 use crate::plugin::Identity;
+use crate::routes::Snapshot;
 use crate::telemetry::traces;
 
 /// A routed upgrade request to a managed WebSocket API.
@@ -57,7 +57,10 @@ const HANDSHAKE: [&str; 4] = [
 ];
 
 /// Checks the handshake, asks `$connect`, and switches.
-pub async fn connect(c: Connect<'_>) -> Result<Response<Body>, RequestError> {
+pub async fn connect(
+    c: Connect<'_>,
+    connections: &Arc<Connections>,
+) -> Result<Response<Body>, RequestError> {
     let Connect {
         snapshot,
         api,
@@ -173,7 +176,7 @@ pub async fn connect(c: Connect<'_>) -> Result<Response<Body>, RequestError> {
         .cloned();
     crate::body::discard(answer.into_body());
 
-    let connections = Arc::clone(&snapshot.connections);
+    let connections = Arc::clone(connections);
     connections.announce(&origin.info).await;
     // From here on nothing awaits until the session task owns the registration.
     let (local, commands) = connections.register(origin.info.clone());

@@ -10,7 +10,6 @@
 //!   finds the connection in the [`registry`], on this node or, through Redis, on another
 //!   ([`cluster`]).
 
-pub mod api;
 pub mod calls;
 pub mod cluster;
 pub mod connect;
@@ -19,6 +18,5 @@ pub mod passthrough;
 pub mod registry;
 pub mod session;
 
-pub use api::WsApi;
 pub use passthrough::{http_url, is_upgrade, mark_upgrade, pipe};
 pub use registry::Connections;

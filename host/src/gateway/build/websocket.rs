@@ -9,7 +9,7 @@ use crate::gateway::plugins::{LoadedPlugins, PluginHost};
 use crate::integration::{Integration, MockIntegration};
 use crate::plugin::Kind;
 use crate::router::RouteTable;
-use crate::websocket::WsApi;
+use crate::routes::WsApi;
 
 /// Compiles a managed WebSocket API: clients connect with `GET` at the API's mount (its
 /// base path, and `/<stage>` below it), which routes to `$connect`; one that accepts every

@@ -1,4 +1,5 @@
-//! An immutable, compiled config version: the router and every route's integration.
+//! Builds a [`Snapshot`] from a (valid) config: loads nothing itself, but attaches the
+//! loaded plugins, the shared backend clients and upstream pools to the compiled routes.
 //! Built off the request path, swapped in whole.
 
 use std::collections::HashMap;
@@ -8,85 +9,21 @@ use super::plugins::{LoadedPlugins, PluginHost};
 use crate::client::{ClientCache, ClientError, ClientKey};
 use crate::config::RequestPhaseName;
 use crate::config::{self, Config, DEFAULT_STAGE, RouteMethod};
-use crate::integration::Integration;
 use crate::integration::upstream::{PoolSettings, UpstreamPool};
 use crate::plugin::Kind;
 use crate::router::{RouteTable, Router};
-use crate::state::StateStore;
+use crate::routes::{
+    ApiRuntime, Attached, Chains, RouteRuntime, Snapshot, StageRuntime, request_index,
+    response_index,
+};
 use crate::telemetry::metrics::RouteMetrics;
-use crate::usage::{StagePlans, UsagePlans};
-use crate::websocket::{Connections, WsApi};
+use crate::usage::UsagePlans;
 
-mod chains;
 mod integration;
 mod websocket;
 
-pub use chains::{Attached, Chains, request_index, response_index};
-
 use integration::{compile_integration, function_slot};
 use websocket::managed;
-
-/// A compiled API.
-pub struct ApiRuntime {
-    /// Its name.
-    pub name: Arc<str>,
-    /// Its stages.
-    pub stages: Vec<StageRuntime>,
-    /// Its routes, indexed by route id.
-    pub routes: Vec<RouteRuntime>,
-    /// Managed WebSocket APIs: the router, limits and routes by key.
-    pub websocket: Option<WsApi>,
-}
-
-/// A stage of an API.
-pub struct StageRuntime {
-    /// `$default` or the stage name.
-    pub name: Arc<str>,
-    /// Stage variables.
-    pub variables: HashMap<String, String>,
-    /// The usage plans covering the stage.
-    pub plans: Option<Arc<StagePlans>>,
-}
-
-/// A compiled route.
-pub struct RouteRuntime {
-    /// `GET /pets/{id}`, `ANY /x`, or `$default`.
-    pub key: Arc<str>,
-    /// Parameter names in path order.
-    pub param_names: Vec<String>,
-    /// Scopes a token must carry (read by authorizers such as `jwt-auth`).
-    pub scopes: Vec<String>,
-    /// Body limit in bytes.
-    pub max_body: u64,
-    /// Plugin chains per phase (API-level plugins first, then the route's).
-    pub chains: Chains,
-    /// Whether WebSocket upgrades pass through to the integration.
-    pub websocket: bool,
-    /// Managed WebSocket routes: the integration's answer goes back to the client.
-    pub two_way: bool,
-    /// What answers.
-    pub integration: Integration,
-    /// Its metric handles.
-    pub metrics: Arc<RouteMetrics>,
-}
-
-/// A compiled config version.
-pub struct Snapshot {
-    /// The router.
-    pub router: Router,
-    /// APIs by id.
-    pub apis: Vec<ApiRuntime>,
-    /// Usage plans by name.
-    pub usage: UsagePlans,
-    /// The state store (outlives snapshots).
-    pub store: Arc<StateStore>,
-    /// Managed WebSocket connections (outlive snapshots).
-    pub connections: Arc<Connections>,
-    /// The upstream pools, for their health in metrics.
-    pub upstreams: Vec<Arc<UpstreamPool>>,
-    /// How long a client may pause while sending a request body (`limits.body_read_timeout`).
-    pub body_read_timeout: std::time::Duration,
-}
 
 /// A snapshot could not be built from a (valid) config.
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +77,6 @@ impl Snapshot {
         clients: &ClientCache,
         host: &PluginHost,
         plugins: &LoadedPlugins,
-        connections: &Arc<Connections>,
     ) -> Result<Self, BuildError> {
         let mut pools = HashMap::new();
         for (name, u) in &config.upstreams {
@@ -285,8 +221,6 @@ impl Snapshot {
             router,
             apis,
             usage,
-            store: Arc::clone(host.state()),
-            connections: Arc::clone(connections),
             upstreams: pools.values().cloned().collect(),
             body_read_timeout: config.limits.body_read_timeout.get(),
         })

@@ -1,12 +1,13 @@
-//! What the pipeline knows about a request once it is routed; templates read from it.
+//! What is known about a request once it is routed; templates (integration targets, mock
+//! bodies) read from it.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
 
 use http::{HeaderMap, Method};
-use percent_encoding::percent_decode_str;
 
-use crate::gateway::snapshot::{ApiRuntime, RouteRuntime, StageRuntime};
+use super::{ApiRuntime, RouteRuntime, StageRuntime};
+use crate::request::query_param;
 use crate::router::ParamValue;
 use crate::template::{ContextVar, Lookup, Var};
 
@@ -50,17 +51,6 @@ impl RequestContext<'_> {
     pub fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
         query_param(self.query?, name)
     }
-}
-
-/// The first parameter `name` of a raw query string, decoded (`+` is a space).
-pub fn query_param<'a>(query: &str, name: &str) -> Option<Cow<'a, str>> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then(|| {
-            let v = v.replace('+', " ");
-            Cow::Owned(percent_decode_str(&v).decode_utf8_lossy().into_owned())
-        })
-    })
 }
 
 impl Lookup for RequestContext<'_> {
