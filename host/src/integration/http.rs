@@ -137,9 +137,9 @@ impl HttpIntegration {
         );
         parts.version = Version::HTTP_11;
         // `ws://` URLs (WebSocket routes) are spoken as `http://`, upgrade or not.
-        let with_client_query = crate::websocket::http_url(with_query(rendered, parts.uri.query()));
+        let with_client_query = super::upgrade::http_url(with_query(rendered, parts.uri.query()));
         if upgrade {
-            crate::websocket::mark_upgrade(&mut parts.headers);
+            super::upgrade::mark_upgrade(&mut parts.headers);
         }
         match &self.target {
             HttpTarget::Url { client, .. } => {

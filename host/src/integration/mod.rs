@@ -10,6 +10,7 @@
 pub mod headers;
 mod http;
 mod mock;
+pub mod upgrade;
 pub mod upstream;
 
 use ::http::Response;

@@ -11,7 +11,7 @@ use super::request::{Forward, Integrate};
 use crate::body::{Body, BodyProgress};
 use crate::error::RequestError;
 use crate::integration::headers::Forwarded;
-use crate::integration::{ForwardPath, Integration, Outbound, Prepared};
+use crate::integration::{ForwardPath, Integration, Outbound, Prepared, upgrade};
 use crate::plugin::{PluginSlot, RequestHandle};
 use crate::router::RouteMatch;
 use crate::routes::Snapshot;
@@ -153,7 +153,7 @@ pub(super) async fn proxy(proxy: Proxy<'_>) -> Result<Integrated, RequestError> 
     let Forward {
         mut parts, body, ..
     } = request;
-    let client_upgrade = (websocket && crate::websocket::is_upgrade(&parts.headers))
+    let client_upgrade = (websocket && upgrade::is_upgrade(&parts.headers))
         .then(|| parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
         .flatten();
     // X-Forwarded-Host names the authority the request was routed by, port included: an
@@ -195,8 +195,8 @@ pub(super) async fn proxy(proxy: Proxy<'_>) -> Result<Integrated, RequestError> 
                 "the backend switched protocols but its connection cannot be taken".into(),
             ));
         };
-        crate::websocket::mark_upgrade(response.headers_mut());
-        crate::websocket::pipe(client, backend);
+        upgrade::mark_upgrade(response.headers_mut());
+        upgrade::pipe(client, backend);
         return Ok(Integrated::Switched(response));
     }
     Ok(Integrated::Response(response))

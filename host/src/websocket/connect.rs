@@ -215,7 +215,7 @@ pub async fn connect(
     let mut response = Response::new(crate::body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = response.headers_mut();
-    super::passthrough::mark_upgrade(h);
+    crate::integration::upgrade::mark_upgrade(h);
     if let Ok(v) = HeaderValue::from_str(&accept) {
         h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
     }
@@ -240,7 +240,7 @@ impl Drop for Registered<'_> {
 /// Checks the handshake headers of an upgrade to a managed API, before any plugin runs:
 /// not an upgrade, or not version 13, is 426; a missing or malformed key is 400.
 pub fn check_handshake(headers: &HeaderMap) -> Result<(), RequestError> {
-    if !super::is_upgrade(headers)
+    if !crate::integration::upgrade::is_upgrade(headers)
         || headers
             .get(header::SEC_WEBSOCKET_VERSION)
             .map(HeaderValue::as_bytes)

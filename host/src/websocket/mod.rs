@@ -1,6 +1,6 @@
 //! WebSocket APIs, in two modes (`docs/websocket.md`).
 //!
-//! - **Pass-through** ([`passthrough`]): a route with `websocket: true` proxies the upgrade
+//! - **Pass-through** ([`crate::integration::upgrade`]): a route with `websocket: true` proxies the upgrade
 //!   to a WebSocket backend and pipes frames both ways.
 //! - **Managed** (`kind: websocket`), as Amazon API Gateway's: the gateway holds the client
 //!   connection. The upgrade runs the request phases and the `$connect` integration
@@ -14,9 +14,7 @@ pub mod calls;
 pub mod cluster;
 pub mod connect;
 pub mod messages;
-pub mod passthrough;
 pub mod registry;
 pub mod session;
 
-pub use passthrough::{http_url, is_upgrade, mark_upgrade, pipe};
 pub use registry::Connections;

@@ -1,4 +1,4 @@
-//! WebSocket pass-through: on routes with `websocket: true`, an
+//! WebSocket pass-through, part of the `http` integration: on routes with `websocket: true`, an
 //! HTTP/1.1 upgrade request runs the request phases like any other, goes to the `http`
 //! integration with its `Upgrade` and `Connection` headers, and when the backend answers
 //! `101 Switching Protocols` the two connections are joined and bytes (every frame, text or
