@@ -7,6 +7,7 @@
 //! and swaps on reload.
 
 pub mod admin;
+pub mod allocator;
 pub mod body;
 pub mod builtins;
 pub mod client;

@@ -14,7 +14,7 @@ use tollgate::telemetry::{self, LogFormat};
 /// mimalloc instead of the system allocator: with the release profile's LTO it took proxy
 /// CPU per request from 28.1 to 24.0 µs in `cargo bench --bench load` (`docs/performance.md`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tollgate::allocator::Allocator = tollgate::allocator::Allocator;
 
 #[derive(Parser)]
 #[command(name = "tollgate", version, about = "A programmable API gateway")]
