@@ -59,6 +59,49 @@ async fn compiled_plugins_are_cached_on_disk_and_corrupt_entries_ignored() {
     assert_eq!(v["headers"]["x-version"], "one");
 }
 
+/// A component that imports what the host does not link: here `wasi:http`, as
+/// componentize-js's default build does. Nothing but the import (a valid component).
+fn component_importing(name: &str) -> Vec<u8> {
+    use wasm_encoder::{
+        Component, ComponentImportSection, ComponentTypeRef, ComponentTypeSection, InstanceType,
+    };
+    let mut types = ComponentTypeSection::new();
+    types.instance(&InstanceType::new());
+    let mut imports = ComponentImportSection::new();
+    imports.import(name, ComponentTypeRef::Instance(0));
+    let mut component = Component::new();
+    component.section(&types).section(&imports);
+    component.finish()
+}
+
+/// A component importing something the host does not link is refused before it is
+/// compiled, with the import named and what to do; nothing reaches the artifact cache.
+#[tokio::test]
+async fn components_with_imports_the_host_lacks_are_refused_before_compiling() {
+    let backend = Backend::start("b").await;
+    let cache = tempfile::tempdir().expect("dir");
+    let dir = tempfile::tempdir().expect("dir");
+    let wasm = dir.path().join("js-default.wasm");
+    std::fs::write(&wasm, component_importing("wasi:http/types@0.2.3")).expect("write");
+    let yaml = cached_config(&backend, cache.path()).replacen(
+        &format!("path: \"{}\"", TEST_FILTER),
+        &format!("path: \"{}\"", wasm.display()),
+        1,
+    );
+    let err = Gateway::start_failure(&yaml).await;
+    assert!(
+        err.contains("imports `wasi:http/types@0.2.3`, which this gateway does not provide"),
+        "{err}"
+    );
+    assert!(err.contains("-d http -d fetch-event"), "{err}");
+    let cached = std::fs::read_dir(cache.path()).map_or(0, |d| d.count());
+    assert_eq!(cached, 0, "nothing compiled, nothing cached");
+
+    std::fs::write(&wasm, component_importing("acme:kv/store@1.0.0")).expect("write");
+    let err = Gateway::start_failure(&yaml).await;
+    assert!(err.contains("imports `acme:kv/store@1.0.0`"), "{err}");
+}
+
 /// A built-in plugin loads from the machine code embedded at build time: nothing is
 /// compiled and nothing written to the artifact cache, and the plugin works.
 #[tokio::test]

@@ -10,6 +10,7 @@ mod codegen;
 mod engine;
 mod handles;
 mod host;
+mod imports;
 mod memory;
 mod messages;
 mod precompiled;

@@ -21,7 +21,6 @@ pub(super) const MAX_WARM: usize = 128;
 
 /// The contract this host provides: `tollgate:plugin@CONTRACT_VERSION`.
 pub const CONTRACT_VERSION: &str = "0.1.0";
-const CONTRACT_PACKAGE: &str = "tollgate:plugin/";
 
 /// How a plugin is run.
 #[derive(Clone, Debug)]
@@ -197,20 +196,6 @@ pub struct PluginInstance {
     uses: u64,
 }
 
-fn major_compatible(found: &str) -> bool {
-    let key = |v: &str| {
-        let mut parts = v.split('.');
-        let major = parts.next().unwrap_or("").to_owned();
-        let minor = parts.next().unwrap_or("").to_owned();
-        if major == "0" {
-            format!("0.{minor}")
-        } else {
-            major
-        }
-    };
-    key(found) == key(CONTRACT_VERSION)
-}
-
 impl Plugin {
     /// Compiles `wasm`, checks its contract version, instantiates it once and runs `init`
     /// with the config, so a bad plugin or config fails here, not on the first request.
@@ -235,19 +220,19 @@ impl Plugin {
             plugin: name.clone(),
             message,
         };
-        let (component, machine_code) = engine.compile(wasm).await.map_err(load_err)?;
-        let ty = component.component_type();
-        for (import, _) in ty.imports(&engine.engine) {
-            if let Some(rest) = import.strip_prefix(CONTRACT_PACKAGE)
-                && let Some((_, version)) = rest.split_once('@')
-                && !major_compatible(version)
-            {
+        // Refused before compiling: a component the host cannot link costs milliseconds
+        // and leaves nothing in the artifact cache.
+        match super::imports::check(&wasm) {
+            Ok(()) => {}
+            Err(super::imports::ImportError::Contract { found }) => {
                 return Err(PluginError::Contract {
                     plugin: name,
-                    found: version.to_owned(),
+                    found,
                 });
             }
+            Err(e) => return Err(load_err(e.to_string())),
         }
+        let (component, machine_code) = engine.compile(wasm).await.map_err(load_err)?;
         let pre = engine
             .linker
             .instantiate_pre(&component)
