@@ -128,6 +128,59 @@ async fn outbound_http_reaches_only_allowed_hosts() {
     );
 }
 
+/// `wasi:http`, as plugins from other toolchains make requests (componentize-js's
+/// `fetch()`): the same `http` grant decides, and the same response cap holds.
+#[tokio::test]
+async fn wasi_http_requests_pass_the_http_capability() {
+    let backend = Backend::start("b").await;
+    let other = Backend::start("idp").await;
+    let authority = other.url().trim_start_matches("http://").to_owned();
+    let allowed = format!(
+        "    capabilities: [http]\n    http: {{ allow: [\"{authority}\"] }}\n    config: {{ wasi_fetch: \"{}/token?x=1\" }}",
+        other.url()
+    );
+    let gw = Gateway::start(&config(&backend, &allowed)).await;
+    let v = client().get(format!("{}/x", gw.url())).fetch_json().await;
+    let fetched = v["headers"]["x-wasi-fetch"].as_str().unwrap_or_default();
+    assert!(fetched.starts_with("200 "), "{fetched}");
+    assert!(fetched.contains(r#""backend":"idp""#), "{fetched}");
+    assert!(fetched.contains(r#""path":"/token""#), "{fetched}");
+    assert_eq!(other.hits(), 1);
+    drop(gw);
+
+    // A response over the grant's cap fails the body read.
+    let capped = allowed.replace("http: { allow:", "http: { max_response: 16, allow:");
+    let gw = Gateway::start(&config(&backend, &capped)).await;
+    let v = client().get(format!("{}/x", gw.url())).fetch_json().await;
+    let fetched = v["headers"]["x-wasi-fetch"].as_str().unwrap_or_default();
+    assert!(fetched.starts_with("error: body"), "{fetched}");
+    assert_eq!(other.hits(), 2);
+    drop(gw);
+
+    // Another host on the same port: refused before any connection.
+    let elsewhere = allowed.replace(
+        "wasi_fetch: \"http://127.0.0.1",
+        "wasi_fetch: \"http://localhost",
+    );
+    let gw = Gateway::start(&config(&backend, &elsewhere)).await;
+    let v = client().get(format!("{}/x", gw.url())).fetch_json().await;
+    assert_eq!(
+        v["headers"]["x-wasi-fetch"],
+        "error: ErrorCode::HttpRequestDenied"
+    );
+    drop(gw);
+
+    // Not granted: refused too.
+    let denied = format!("    config: {{ wasi_fetch: \"{}/\" }}", other.url());
+    let gw = Gateway::start(&config(&backend, &denied)).await;
+    let v = client().get(format!("{}/x", gw.url())).fetch_json().await;
+    assert_eq!(
+        v["headers"]["x-wasi-fetch"],
+        "error: ErrorCode::HttpRequestDenied"
+    );
+    assert_eq!(other.hits(), 2);
+}
+
 #[tokio::test]
 async fn a_slow_outbound_call_is_cut_at_the_plugin_deadline() {
     let backend = Backend::start("b").await;
@@ -157,5 +210,51 @@ async fn a_slow_outbound_call_is_cut_at_the_plugin_deadline() {
     assert_eq!(status, 500, "{}", r.text().await.unwrap_or_default());
     gw.wait_log("deadline of 300ms exceeded").await;
     assert_eq!(backend.hits(), 0);
+    hold.abort();
+}
+
+/// A `wasi:http` response whose body stalls: the guest waits on it in a host call, where
+/// the epoch deadline cannot stop it, so the body itself ends at the plugin's deadline.
+#[tokio::test]
+async fn a_stalled_wasi_http_body_ends_at_the_plugin_deadline() {
+    use tokio::io::AsyncWriteExt as _;
+    let backend = Backend::start("b").await;
+    // Answers the head and 5 of the 100 bytes it announces, then holds the connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let stalling = listener.local_addr().expect("addr");
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let _ = tcp
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhello")
+                .await;
+            held.push(tcp);
+        }
+    });
+    let extra = format!(
+        "    deadline: 300ms\n    capabilities: [http]\n    http: {{ allow: [\"{stalling}\"], timeout: 10s }}\n    config: {{ wasi_fetch: \"http://{stalling}/\" }}"
+    );
+    let gw = Gateway::start(&config(&backend, &extra)).await;
+    let r = client()
+        .get(format!("{}/x", gw.url()))
+        // Without the deadline on the body, the call would wait for ever.
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .await
+        .expect("req");
+    // The read fails at the deadline with `HTTP-response-timeout`. The plugin, back in wasm
+    // past its deadline, either reports it before the next epoch check or is interrupted.
+    if r.status() == 200 {
+        let v: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(
+            v["headers"]["x-wasi-fetch"],
+            "error: body: HTTP response timeout"
+        );
+    } else {
+        assert_eq!(r.status(), 500);
+        gw.wait_log("deadline of 300ms exceeded").await;
+    }
     hold.abort();
 }

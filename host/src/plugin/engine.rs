@@ -19,7 +19,8 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 pub struct PluginEngine {
     /// The wasmtime engine.
     pub engine: Engine,
-    /// The linker with WASI (no files, no sockets) and the Tollgate imports.
+    /// The linker with WASI (no files, no sockets), `wasi:http` (outgoing, through the
+    /// `http` capability) and the Tollgate imports.
     pub linker: Arc<Linker<HostState>>,
     /// What the plugins' capabilities share.
     pub services: Arc<Services>,
@@ -110,6 +111,8 @@ impl PluginEngine {
             .map_err(|e| EngineError(e.to_string()))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| EngineError(e.to_string()))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| EngineError(e.to_string()))?;
         Filter::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| EngineError(e.to_string()))?;

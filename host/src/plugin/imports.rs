@@ -17,7 +17,8 @@ const CONTRACT_INTERFACES: &[&str] = &[
 ];
 
 /// The WASI 0.2 interfaces the host links: wasmtime-wasi's `wasi:cli/imports` world
-/// (files and sockets with nothing granted, no environment, no stdin).
+/// (files and sockets with nothing granted, no environment, no stdin), and `wasi:http`'s
+/// outgoing requests (through the `http` capability).
 const WASI_INTERFACES: &[&str] = &[
     "wasi:io/error",
     "wasi:io/poll",
@@ -46,6 +47,8 @@ const WASI_INTERFACES: &[&str] = &[
     "wasi:sockets/tcp",
     "wasi:sockets/tcp-create-socket",
     "wasi:sockets/ip-name-lookup",
+    "wasi:http/types",
+    "wasi:http/outgoing-handler",
 ];
 
 /// The WASI release the host links: 0.2, any patch release.
@@ -145,8 +148,8 @@ fn supported(import: &str) -> Result<(), ImportError> {
     }
     unsupported(
         "a plugin may import the tollgate:plugin contract and WASI 0.2 (clocks, random, \
-         io, cli, and filesystem and sockets with nothing granted); give it what else it \
-         needs by composing it (`wac plug`) before loading"
+         io, cli, outgoing http, and filesystem and sockets with nothing granted); give it \
+         what else it needs by composing it (`wac plug`) before loading"
             .into(),
     )
 }
@@ -154,9 +157,9 @@ fn supported(import: &str) -> Result<(), ImportError> {
 /// What to do about a WASI interface the host does not link.
 fn wasi_hint(path: &str) -> String {
     if path.starts_with("wasi:http/") {
-        return "outgoing HTTP goes through the `outbound` interface of tollgate:plugin (the \
-                `http` capability); a JavaScript plugin built with componentize-js imports \
-                wasi:http unless built without it: add `-d http -d fetch-event`"
+        return "plugins get wasi:http's outgoing requests (`wasi:http/types`, \
+                `wasi:http/outgoing-handler`, through the `http` capability); a plugin does not \
+                serve incoming HTTP"
             .into();
     }
     format!(
@@ -190,6 +193,8 @@ mod tests {
             "wasi:io/streams@0.2.0",
             "wasi:cli/environment@0.2.12",
             "wasi:clocks/monotonic-clock@0.2.6",
+            "wasi:http/types@0.2.3",
+            "wasi:http/outgoing-handler@0.2.0",
         ] {
             assert_eq!(supported(ok), Ok(()), "{ok}");
         }
@@ -197,12 +202,17 @@ mod tests {
 
     #[test]
     fn other_imports_are_named_with_what_to_do() {
-        let Err(ImportError::Unsupported { import, hint }) = supported("wasi:http/types@0.2.3")
+        let Err(ImportError::Unsupported { import, hint }) =
+            supported("wasi:http/incoming-handler@0.2.3")
         else {
-            panic!("wasi:http accepted")
+            panic!("wasi:http/incoming-handler accepted")
         };
-        assert_eq!(import, "wasi:http/types@0.2.3");
-        assert!(hint.contains("-d http -d fetch-event"), "{hint}");
+        assert_eq!(import, "wasi:http/incoming-handler@0.2.3");
+        assert!(hint.contains("outgoing requests"), "{hint}");
+        assert!(matches!(
+            supported("wasi:keyvalue/store@0.2.0-draft"),
+            Err(ImportError::Unsupported { hint, .. }) if hint.contains("wasi:http/types")
+        ));
         assert!(matches!(
             supported("wasi:io/streams@0.3.0-rc-2025-09-16"),
             Err(ImportError::Unsupported { hint, .. }) if hint.contains("WASI 0.2")

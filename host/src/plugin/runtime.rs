@@ -344,6 +344,10 @@ impl Plugin {
             deadline: Instant::now() + self.settings.deadline,
             lent: 0,
             trace_budget: super::host::TRACE_CALLS,
+            wasi_http: super::host::WasiHttp::new(
+                self.settings.grants.http.clone(),
+                Arc::clone(&self.services),
+            ),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);

@@ -11,6 +11,7 @@ mod outbound;
 mod request;
 mod state;
 mod trace;
+mod wasi_http;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,6 +24,7 @@ pub use cache::PluginCache;
 pub use jwt::VerifierHandle;
 pub use outbound::{HostPattern, HttpGrant, OutboundClient};
 pub use trace::TRACE_CALLS;
+pub use wasi_http::WasiHttp;
 
 use super::handles::{RequestHandle, ResponseHandle};
 use crate::state::StateStore;
@@ -96,6 +98,8 @@ pub struct HostState {
     pub lent: u32,
     /// `trace` calls left in the current call.
     pub trace_budget: u32,
+    /// `wasi:http` requests, through the `http` grant.
+    pub wasi_http: WasiHttp,
 }
 
 impl WasiView for HostState {

@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use wasmtime::Result;
 
 use super::{HostState, denied, until};
-use crate::client::{ClientCache, ClientKey};
+use crate::client::{ClientCache, ClientKey, HttpClient};
 use crate::plugin::bindings::outbound;
 
 /// A host a plugin may call: `api.example.com`, `*.example.com` (subdomains), either with
@@ -48,7 +48,7 @@ impl HostPattern {
         })
     }
 
-    fn matches(&self, host: &str, port: u16) -> bool {
+    pub(super) fn matches(&self, host: &str, port: u16) -> bool {
         if self.port.is_some_and(|p| p != port) {
             return false;
         }
@@ -85,23 +85,24 @@ impl OutboundClient {
     pub fn new() -> Result<Self, String> {
         Ok(Self::default())
     }
+
+    /// The pooled client for `grant`'s settings.
+    pub(super) fn client(&self, grant: &HttpGrant) -> Result<HttpClient, String> {
+        self.clients.get(&grant.client).map_err(|e| e.to_string())
+    }
 }
 
-fn check(grant: &HttpGrant, req: &outbound::OutboundRequest) -> Result<(Method, Uri), String> {
-    let method = Method::from_bytes(req.method.as_bytes())
-        .map_err(|_| format!("`{}` is not a method", req.method))?;
-    let uri: Uri = req
-        .url
-        .parse()
-        .map_err(|_| format!("`{}` is not a URL", req.url))?;
+/// Whether `grant` lets a plugin call `uri` (an http or https URL to an allow-listed host
+/// and port).
+pub(super) fn allowed(grant: &HttpGrant, uri: &Uri) -> Result<(), String> {
     let default_port = match uri.scheme_str() {
         Some("http") => 80,
         Some("https") => 443,
-        _ => return Err(format!("`{}`: only http and https URLs", req.url)),
+        _ => return Err(format!("`{uri}`: only http and https URLs")),
     };
     let host = uri
         .host()
-        .ok_or_else(|| format!("`{}` has no host", req.url))?
+        .ok_or_else(|| format!("`{uri}` has no host"))?
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_ascii_lowercase();
@@ -111,16 +112,27 @@ fn check(grant: &HttpGrant, req: &outbound::OutboundRequest) -> Result<(Method, 
             "`{host}:{port}` is not in this plugin's http allow-list"
         ));
     }
+    Ok(())
+}
+
+fn check(grant: &HttpGrant, req: &outbound::OutboundRequest) -> Result<(Method, Uri), String> {
+    let method = Method::from_bytes(req.method.as_bytes())
+        .map_err(|_| format!("`{}` is not a method", req.method))?;
+    let uri: Uri = req
+        .url
+        .parse()
+        .map_err(|_| format!("`{}` is not a URL", req.url))?;
+    allowed(grant, &uri)?;
     Ok((method, uri))
 }
 
 async fn send(
-    clients: &ClientCache,
+    clients: &OutboundClient,
     grant: &HttpGrant,
     req: outbound::OutboundRequest,
 ) -> Result<outbound::OutboundResponse, String> {
     let (method, uri) = check(grant, &req)?;
-    let client = clients.get(&grant.client).map_err(|e| e.to_string())?;
+    let client = clients.client(grant)?;
     let mut builder = Request::builder().method(method).uri(uri);
     for (name, value) in &req.headers {
         let (n, v) = super::header_pair(name, value)?;
@@ -171,8 +183,7 @@ impl outbound::Host for HostState {
             return Ok(Err(denied("http")));
         };
         let services = std::sync::Arc::clone(&self.services);
-        let fut =
-            tokio::time::timeout(grant.timeout, send(&services.http.clients, &grant, request));
+        let fut = tokio::time::timeout(grant.timeout, send(&services.http, &grant, request));
         Ok(
             match until(self.deadline, "an outbound HTTP request", fut).await? {
                 Ok(result) => result,

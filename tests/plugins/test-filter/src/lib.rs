@@ -43,6 +43,9 @@ struct Config {
     /// Transform: GET this URL through `outbound`, reporting `x-fetch` (status and body, or
     /// the error).
     fetch: Option<String>,
+    /// Transform: GET this `http://host:port/path` URL through `wasi:http`, reporting
+    /// `x-wasi-fetch` (status and body, or the error code).
+    wasi_fetch: Option<String>,
     /// Misbehave in the request phase: "loop", "memory", "panic", "huge-header", or
     /// "leak" (keep 256 KiB for ever on every call, and carry on).
     misbehave: Option<String>,
@@ -266,6 +269,13 @@ impl TestFilter {
             };
             let _ = req.set_header("x-fetch", &report);
         }
+        if let Some(url) = &c.wasi_fetch {
+            let report = match wasi_fetch(url) {
+                Ok((status, body)) => format!("{status} {body}"),
+                Err(e) => format!("error: {e}"),
+            };
+            let _ = req.set_header("x-wasi-fetch", &report);
+        }
     }
 }
 
@@ -292,4 +302,41 @@ fn misbehave(mode: &str) {
         }
         _ => {}
     }
+}
+
+/// GET `url` (`http://authority/path`) through `wasi:http/outgoing-handler`: the status and
+/// body, or the error code.
+fn wasi_fetch(url: &str) -> Result<(u16, String), String> {
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{Fields, Method, OutgoingRequest, Scheme};
+    use wasip2::io::streams::StreamError;
+    let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let request = OutgoingRequest::new(Fields::new());
+    request.set_method(&Method::Get).map_err(|()| "method")?;
+    request.set_scheme(Some(&Scheme::Http)).map_err(|()| "scheme")?;
+    request.set_authority(Some(authority)).map_err(|()| "authority")?;
+    let path = if path.is_empty() { "/" } else { path };
+    request.set_path_with_query(Some(path)).map_err(|()| "path")?;
+    let future = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+    future.subscribe().block();
+    let response = future
+        .get()
+        .ok_or("no response after the wait")?
+        .map_err(|()| "response taken twice")?
+        .map_err(|e| format!("{e:?}"))?;
+    let status = response.status();
+    let body = response.consume().map_err(|()| "body taken")?;
+    let stream = body.stream().map_err(|()| "stream taken")?;
+    let mut bytes = Vec::new();
+    loop {
+        match stream.blocking_read(64 * 1024) {
+            Ok(chunk) => bytes.extend_from_slice(&chunk),
+            Err(StreamError::Closed) => break,
+            Err(StreamError::LastOperationFailed(e)) => {
+                return Err(format!("body: {}", e.to_debug_string()));
+            }
+        }
+    }
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
 }
