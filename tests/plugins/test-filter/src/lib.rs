@@ -314,10 +314,16 @@ fn wasi_fetch(url: &str) -> Result<(u16, String), String> {
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let request = OutgoingRequest::new(Fields::new());
     request.set_method(&Method::Get).map_err(|()| "method")?;
-    request.set_scheme(Some(&Scheme::Http)).map_err(|()| "scheme")?;
-    request.set_authority(Some(authority)).map_err(|()| "authority")?;
+    request
+        .set_scheme(Some(&Scheme::Http))
+        .map_err(|()| "scheme")?;
+    request
+        .set_authority(Some(authority))
+        .map_err(|()| "authority")?;
     let path = if path.is_empty() { "/" } else { path };
-    request.set_path_with_query(Some(path)).map_err(|()| "path")?;
+    request
+        .set_path_with_query(Some(path))
+        .map_err(|()| "path")?;
     let future = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
     future.subscribe().block();
     let response = future
