@@ -100,6 +100,7 @@ async fn bad_plugins_fail_the_request_and_the_next_one_is_served() {
     let backend = Backend::start("b").await;
     for (mode, expect_log) in [
         ("loop", "deadline of 50ms exceeded"),
+        ("sleep", "deadline of 50ms exceeded during a wait in WASI"),
         ("panic", "trapped"),
         ("memory", "plugin `p` failed"),
         ("huge-header", "the limit is 16384"),

@@ -4,13 +4,19 @@
 //! call, or one whose future is dropped, discards the instance.
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How long past its deadline a call waiting in WASI (where neither the epoch deadline nor
+/// the host's own timers reach it) is given before it is cut: two epoch ticks, so guest
+/// code past the deadline is stopped by the epoch first.
+const CALL_GRACE: Duration = EPOCH_TICK.saturating_mul(2);
 
 use wasmtime::component::{Resource, ResourceTable};
 
 use super::authorizer::Cached;
 use super::bindings::messages;
 use super::bindings::{Action, Decision, RequestPhase, Response, ResponsePhase};
+use super::engine::EPOCH_TICK;
 use super::handles::{Identity, RequestHandle, ResponseHandle};
 use super::host::HostDeadline;
 use super::host::edits::replay;
@@ -121,10 +127,19 @@ impl Plugin {
         instance.store.data_mut().lent = 0;
         instance.store.data_mut().trace_budget = super::host::TRACE_CALLS;
         instance.store.set_epoch_deadline(self.deadline_ticks());
-        // Guest code is stopped by the epoch deadline; the host calls that can wait (the
-        // body, outbound HTTP) stop at the same deadline themselves (`host::until`), so the
-        // call needs no timer of its own.
-        let result = invoke(&mut instance, call, rep).await;
+        // Guest code is stopped by the epoch deadline, and the host calls that can wait
+        // (the body, outbound HTTP) stop at the same deadline themselves (`host::until`).
+        // A guest can also wait in WASI (a clock's or a stream's pollable), where neither
+        // reaches it: the call as a whole ends a little after the deadline. The timer costs
+        // nothing to a call that never waits: it is only registered if the call is pending.
+        let ends = instance.store.data().deadline + CALL_GRACE;
+        let result =
+            match tokio::time::timeout_at(ends.into(), invoke(&mut instance, call, rep)).await {
+                Ok(result) => result,
+                Err(_) => Err(wasmtime::Error::new(HostDeadline(
+                    "a wait in WASI (a clock or a stream)",
+                ))),
+            };
         let table = &mut instance.store.data_mut().table;
         let mut handle = lent.and_then(|res| table.delete(res).ok());
         if let Some(h) = handle.as_mut() {

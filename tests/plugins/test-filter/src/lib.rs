@@ -46,7 +46,7 @@ struct Config {
     /// Transform: GET this `http://host:port/path` URL through `wasi:http`, reporting
     /// `x-wasi-fetch` (status and body, or the error code).
     wasi_fetch: Option<String>,
-    /// Misbehave in the request phase: "loop", "memory", "panic", "huge-header", or
+    /// Misbehave in the request phase: "loop", "memory", "panic", "sleep", "huge-header", or
     /// "leak" (keep 256 KiB for ever on every call, and carry on).
     misbehave: Option<String>,
     /// Only misbehave when this request header is present.
@@ -296,6 +296,11 @@ fn misbehave(mode: &str) {
             }
         }
         "panic" => panic!("test-filter was told to panic"),
+        // Wait on a WASI clock for an hour: the guest sits in the host, where the epoch
+        // deadline cannot reach it.
+        "sleep" => {
+            wasip2::clocks::monotonic_clock::subscribe_duration(3_600_000_000_000).block();
+        }
         "leak" => {
             let kept = std::hint::black_box(vec![1u8; 256 << 10]);
             std::mem::forget(kept);
