@@ -217,9 +217,10 @@ async fn a_slow_outbound_call_is_cut_at_the_plugin_deadline() {
 /// the epoch deadline cannot stop it, so the body itself ends at the plugin's deadline.
 #[tokio::test]
 async fn a_stalled_wasi_http_body_ends_at_the_plugin_deadline() {
-    use tokio::io::AsyncWriteExt as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let backend = Backend::start("b").await;
-    // Answers the head and 5 of the 100 bytes it announces, then holds the connection.
+    // Reads the request head, answers the head and 5 of the 100 bytes it announces, then
+    // holds the connection.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -227,6 +228,14 @@ async fn a_stalled_wasi_http_body_ends_at_the_plugin_deadline() {
     let hold = tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((mut tcp, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tcp.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
             let _ = tcp
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhello")
                 .await;
