@@ -128,6 +128,14 @@ async fn connections(state: &crate::config::StateConfig) -> Arc<Connections> {
         Ok(cluster) => {
             let connections = Connections::clustered(Arc::clone(&cluster));
             cluster.start(Arc::downgrade(&connections));
+            // Serve only once other nodes can reach this node's connections: a connection
+            // made before the subscription would miss what they send it (503).
+            if !cluster.subscribed(redis.connect_timeout.get()).await {
+                tracing::warn!(
+                    "WebSocket registry: this node's channel is not subscribed yet; other \
+                     nodes' messages to its connections fail (503) until it is"
+                );
+            }
             connections
         }
         Err(e) => {

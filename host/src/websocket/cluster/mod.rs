@@ -31,6 +31,9 @@ pub struct Cluster {
     conn: ConnectionManager,
     /// Tells the subscriber to subscribe again.
     resubscribe: tokio::sync::Notify,
+    /// Whether this node's channel is subscribed: until it is, commands other nodes
+    /// publish for its connections reach nobody.
+    subscribed: tokio::sync::watch::Sender<bool>,
 }
 
 /// A registry entry.
@@ -69,6 +72,7 @@ impl Cluster {
             client,
             conn,
             resubscribe: tokio::sync::Notify::new(),
+            subscribed: tokio::sync::watch::Sender::new(false),
         }))
     }
 

@@ -22,6 +22,15 @@ impl Cluster {
         tokio::spawn(async move { me.heartbeat(connections).await });
     }
 
+    /// Waits up to `within` for this node's channel to be subscribed; whether it is.
+    pub async fn subscribed(&self, within: Duration) -> bool {
+        let mut watch = self.subscribed.subscribe();
+        matches!(
+            tokio::time::timeout(within, watch.wait_for(|s| *s)).await,
+            Ok(Ok(_))
+        )
+    }
+
     async fn subscribe(self: Arc<Self>, connections: Weak<Connections>) {
         let channel = self.channel(&self.node);
         let mut backoff = Duration::from_millis(50);
@@ -30,6 +39,7 @@ impl Cluster {
                 Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
                     Ok(()) => {
                         backoff = Duration::from_millis(50);
+                        self.subscribed.send_replace(true);
                         let mut messages = pubsub.into_on_message();
                         loop {
                             let msg = tokio::select! {
@@ -47,6 +57,7 @@ impl Cluster {
                                 }
                             }
                         }
+                        self.subscribed.send_replace(false);
                         tracing::warn!("WebSocket registry: subscription lost; subscribing again");
                     }
                     Err(e) => tracing::warn!(error = %e, "WebSocket registry: subscribe failed"),
