@@ -48,6 +48,24 @@ enum Command {
     },
     /// Print the JSON Schema of the config file.
     Schema,
+    /// Write, build and test plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Run a plugin offline against a file of cases (no listener, no backend); exits 1
+    /// when a case fails (`docs/plugin-testing.md`).
+    Test {
+        /// The plugin component (`.wasm`).
+        wasm: PathBuf,
+        /// The cases (YAML).
+        cases: PathBuf,
+        /// The plugin's JSON config, instead of the cases file's `plugin.config`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,12 +89,38 @@ fn main() -> std::process::ExitCode {
             println!("{:#}", tollgate::config::json_schema());
             Ok(())
         }
+        Command::Plugin(PluginCommand::Test {
+            wasm,
+            cases,
+            config,
+        }) => {
+            return plugin_test(tollgate::plugin_test::TestRun {
+                wasm,
+                config,
+                cases,
+            });
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `tollgate plugin test`: success only when every case passes.
+#[tokio::main]
+async fn plugin_test(test: tollgate::plugin_test::TestRun) -> std::process::ExitCode {
+    telemetry::init_tool();
+    let mut out = std::io::stdout();
+    match tollgate::plugin_test::run(&test, &mut out).await {
+        Ok(summary) if summary.failed == 0 => std::process::ExitCode::SUCCESS,
+        Ok(_) => std::process::ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(2)
         }
     }
 }

@@ -2,15 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use super::{Config, ConfigError};
 
-/// Parses YAML into a config; errors carry line, column and the field path.
-pub(super) fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+/// Parses YAML into a config, or any other file of ours read the same way (the cases of
+/// `tollgate plugin test`); errors carry line, column and the field path.
+pub fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T, ConfigError> {
     let mut track = serde_path_to_error::Track::new();
     let result = serde_saphyr::with_deserializer_from_str(text, |de| {
-        Config::deserialize(serde_path_to_error::Deserializer::new(de, &mut track))
+        T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track))
     });
     result.map_err(|err| {
         let position = err.location().map(|l| (l.line(), l.column()));

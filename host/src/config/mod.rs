@@ -44,6 +44,7 @@ pub use error::ConfigError;
 pub use integration::{Integration, IntegrationKind, TextTemplate, UrlTemplate};
 pub use limits::Limits;
 pub use listener::{ClientAuth, Listener, SniCert, Tls, TlsVersion};
+pub use load::parse as parse_yaml;
 pub use plugin::{
     Capability, HttpCapability, Isolation, OnError, PluginDef, RequestPhaseName, ResponsePhaseName,
 };

@@ -16,6 +16,7 @@
 mod admit;
 mod head;
 mod integrate;
+pub mod offline;
 mod phases;
 mod preflight;
 mod request;

@@ -8,6 +8,7 @@ mod bindings;
 mod calls;
 mod codegen;
 mod engine;
+mod exports;
 mod handles;
 mod host;
 mod imports;
@@ -23,14 +24,17 @@ pub use bindings::Response as PluginResponse;
 pub use bindings::{Action, RequestPhase, ResponsePhase};
 pub use calls::Verdict;
 pub use engine::{EngineError, EngineOptions, PluginEngine};
+pub use exports::world;
 pub use handles::{
     BodyError, BodySlot, Identity, RequestData, RequestHandle, ResponseData, ResponseHandle,
     RouteRef,
 };
+pub use host::LOG_TARGET;
 pub use host::{
     Grants, HostDeadline, HostPattern, HttpGrant, MAX_HEADER_VALUE, PluginCache, Services,
     header_pair,
 };
+pub use imports::ImportError;
 pub use messages::{RouterMessage, Selection};
 pub use precompiled::MachineCode;
 pub use runtime::{CONTRACT_VERSION, Kind, Plugin, PluginError, PluginSettings, Source};

@@ -42,7 +42,14 @@ pub fn init(
 }
 
 fn install(format: LogFormat, otel: Option<OtelLayer>) {
-    let _ = subscriber(format, otel).try_init();
+    let _ = subscriber(format, otel, "info,rustls=error").try_init();
+}
+
+/// Installs the subscriber of the commands that do not serve (`tollgate plugin test`):
+/// warnings, and every line plugins log, to stderr (`RUST_LOG` overrides).
+pub fn init_tool() {
+    let filter = format!("warn,{}=trace", super::super::plugin::LOG_TARGET);
+    let _ = subscriber(LogFormat::Text, None, &filter).try_init();
 }
 
 /// Each layer filters for itself: the log never shows the gateway's spans (they are the
@@ -51,11 +58,12 @@ fn install(format: LogFormat, otel: Option<OtelLayer>) {
 fn subscriber(
     format: LogFormat,
     otel: Option<OtelLayer>,
+    default_filter: &str,
 ) -> impl tracing::Subscriber + Send + Sync + 'static {
     // rustls warns on every handshake whose SNI is an IP address (curl, wrk and h2load send
     // one for `https://127.0.0.1/`); that is the client's quirk, not the operator's problem.
     let mut filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rustls=error"));
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     if let Ok(spans_off) = format!("{}=off", traces::TARGET).parse() {
         filter = filter.add_directive(spans_off);
     }

@@ -13,7 +13,7 @@ pub mod record;
 pub mod traces;
 
 pub use body::Finishing;
-pub use logging::{LogFormat, init, init_metrics};
+pub use logging::{LogFormat, init, init_metrics, init_tool};
 pub use record::{Observed, Record};
 
 use crate::config::TelemetryConfig;

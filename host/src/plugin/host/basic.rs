@@ -6,6 +6,9 @@ use wasmtime::Result;
 use super::{HostState, denied};
 use crate::plugin::bindings::{clock, log, random};
 
+/// The target of the lines plugins log (`log` capability).
+pub const LOG_TARGET: &str = "tollgate::plugin::log";
+
 /// Most random bytes one call returns.
 const MAX_RANDOM: u32 = 65_536;
 
@@ -20,11 +23,11 @@ impl log::Host for HostState {
         }
         let plugin = &*self.plugin;
         match level {
-            log::Level::Trace => tracing::trace!(plugin, "{message}"),
-            log::Level::Debug => tracing::debug!(plugin, "{message}"),
-            log::Level::Info => tracing::info!(plugin, "{message}"),
-            log::Level::Warn => tracing::warn!(plugin, "{message}"),
-            log::Level::Error => tracing::error!(plugin, "{message}"),
+            log::Level::Trace => tracing::trace!(target: LOG_TARGET, plugin, "{message}"),
+            log::Level::Debug => tracing::debug!(target: LOG_TARGET, plugin, "{message}"),
+            log::Level::Info => tracing::info!(target: LOG_TARGET, plugin, "{message}"),
+            log::Level::Warn => tracing::warn!(target: LOG_TARGET, plugin, "{message}"),
+            log::Level::Error => tracing::error!(target: LOG_TARGET, plugin, "{message}"),
         }
         Ok(Ok(()))
     }

@@ -20,6 +20,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+pub use basic::LOG_TARGET;
 pub use cache::PluginCache;
 pub use jwt::VerifierHandle;
 pub use outbound::{HostPattern, HttpGrant, OutboundClient};
