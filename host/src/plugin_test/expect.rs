@@ -12,7 +12,7 @@ use crate::plugin::{Identity, Kind, Selection};
 /// What one case came to.
 pub enum Result {
     /// A request.
-    Request(Offline),
+    Request(Box<Offline>),
     /// A message router's selection, or why the call failed.
     Message(std::result::Result<Selection, String>),
 }

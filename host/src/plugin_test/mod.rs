@@ -198,7 +198,7 @@ async fn run_case(
             req.method, req.path
         )));
     }
-    Ok(expect::Result::Request(offline))
+    Ok(expect::Result::Request(Box::new(offline)))
 }
 
 /// A route key as the gateway writes it: `/x` is `ANY /x`.

@@ -118,7 +118,7 @@ mod tests {
 
     #[test]
     fn the_gateways_spans_are_off_without_the_exporter() {
-        tracing::subscriber::with_default(subscriber(LogFormat::Json, None), || {
+        tracing::subscriber::with_default(subscriber(LogFormat::Json, None, "info"), || {
             assert!(traces::plugin("p", "transform").is_disabled());
             assert!(traces::client(&http::Method::GET).is_disabled());
         });
@@ -126,7 +126,7 @@ mod tests {
             .with_tracer(opentelemetry::trace::noop::NoopTracer::new())
             .with_filter(Targets::new().with_target(traces::TARGET, LevelFilter::TRACE))
             .boxed();
-        tracing::subscriber::with_default(subscriber(LogFormat::Text, Some(otel)), || {
+        tracing::subscriber::with_default(subscriber(LogFormat::Text, Some(otel), "info"), || {
             // Outside a recorded request no span is built; inside one, it is.
             assert!(traces::plugin("p", "transform").is_disabled());
             let request = tracing::info_span!(target: traces::TARGET, "request");
