@@ -19,6 +19,7 @@ pub mod integration;
 pub mod jwt;
 pub mod pipeline;
 pub mod plugin;
+pub mod plugin_project;
 pub mod plugin_test;
 pub mod process;
 pub mod request;

@@ -55,6 +55,29 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Write a new plugin project (a filter checking `x-api-token`, offline test cases, a
+    /// gateway config) into the folder NAME.
+    New {
+        /// The plugin's name (and its folder's, unless `--dir`).
+        name: String,
+        /// The language.
+        #[arg(long, value_enum)]
+        lang: tollgate::plugin_project::Lang,
+        /// The folder to write (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Rust: the `sdk` folder of a Tollgate source tree (default: the one this binary
+        /// was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Build the plugin project in the current folder (or `--dir`) into `plugin.wasm`,
+    /// with the toolchain of its language.
+    Build {
+        /// The project's folder.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
     /// Run a plugin offline against a file of cases (no listener, no backend); exits 1
     /// when a case fails (`docs/plugin-testing.md`).
     Test {
@@ -89,6 +112,20 @@ fn main() -> std::process::ExitCode {
             println!("{:#}", tollgate::config::json_schema());
             Ok(())
         }
+        Command::Plugin(PluginCommand::New {
+            name,
+            lang,
+            dir,
+            sdk,
+        }) => plugin_new(&name, lang, dir, sdk.as_deref()),
+        Command::Plugin(PluginCommand::Build { dir }) => tollgate::plugin_project::build(&dir)
+            .map(|wasm| {
+                let size = std::fs::metadata(&wasm)
+                    .map(|m| m.len())
+                    .unwrap_or_default();
+                println!("built {} ({} KiB)", wasm.display(), size.div_ceil(1024));
+            })
+            .map_err(anyhow::Error::from),
         Command::Plugin(PluginCommand::Test {
             wasm,
             cases,
@@ -108,6 +145,25 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `tollgate plugin new`: the project, and what to do next.
+fn plugin_new(
+    name: &str,
+    lang: tollgate::plugin_project::Lang,
+    dir: Option<PathBuf>,
+    sdk: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    let files = tollgate::plugin_project::new(lang, name, &dir, sdk)?;
+    for f in &files {
+        println!("wrote {}", f.display());
+    }
+    println!(
+        "next: cd {} && tollgate plugin build && tollgate plugin test plugin.wasm cases.yaml",
+        dir.display()
+    );
+    Ok(())
 }
 
 /// `tollgate plugin test`: success only when every case passes.

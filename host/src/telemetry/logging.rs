@@ -46,9 +46,9 @@ fn install(format: LogFormat, otel: Option<OtelLayer>) {
 }
 
 /// Installs the subscriber of the commands that do not serve (`tollgate plugin test`):
-/// warnings, and every line plugins log, to stderr (`RUST_LOG` overrides).
+/// warnings, and what plugins log at `info` and above, to stderr (`RUST_LOG` overrides).
 pub fn init_tool() {
-    let filter = format!("warn,{}=trace", super::super::plugin::LOG_TARGET);
+    let filter = format!("warn,{}=info", super::super::plugin::LOG_TARGET);
     let _ = subscriber(LogFormat::Text, None, &filter).try_init();
 }
 

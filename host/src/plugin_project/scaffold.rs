@@ -1,0 +1,184 @@
+//! `tollgate plugin new`: a buildable plugin project from the embedded templates, with the
+//! contract (`wit/plugin.wit`), offline test cases and a gateway config to run it in.
+
+use std::path::{Path, PathBuf};
+
+use super::{Lang, ProjectError};
+
+/// The contract, for the languages whose toolchains read it.
+const WIT: &str = include_str!("../../../sdk/wit/plugin.wit");
+
+macro_rules! template {
+    ($path:literal) => {
+        include_str!(concat!("../../../templates/plugin/", $path))
+    };
+}
+
+/// A file of a project: its path in the project and its text, with `{{placeholders}}`.
+type File = (&'static str, &'static str);
+
+const COMMON: &[File] = &[
+    ("README.md", template!("README.md.tmpl")),
+    ("cases.yaml", template!("cases.yaml.tmpl")),
+    ("gateway.yaml", template!("gateway.yaml.tmpl")),
+];
+
+const RUST: &[File] = &[
+    ("Cargo.toml", template!("rust/Cargo.toml.tmpl")),
+    ("src/lib.rs", template!("rust/src/lib.rs")),
+    (".gitignore", "/target\n/plugin.wasm\n/plugins.d\n"),
+];
+
+const JAVASCRIPT: &[File] = &[
+    ("package.json", template!("javascript/package.json.tmpl")),
+    (
+        "package-lock.json",
+        template!("javascript/package-lock.json.tmpl"),
+    ),
+    ("plugin.js", template!("javascript/plugin.js")),
+    ("tollgate.js", template!("javascript/tollgate.js")),
+    ("wit/plugin.wit", WIT),
+    (".gitignore", "/node_modules\n/plugin.wasm\n/plugins.d\n"),
+];
+
+const PYTHON: &[File] = &[
+    ("app.py", template!("python/app.py")),
+    ("tollgate.py", template!("python/tollgate.py")),
+    ("wit/plugin.wit", WIT),
+    (".gitignore", "__pycache__/\n/plugin.wasm\n/plugins.d\n"),
+];
+
+/// What a language's project says about itself in its README.
+struct About {
+    language: &'static str,
+    memory: &'static str,
+    files: &'static str,
+    toolchain: &'static str,
+}
+
+fn about(lang: Lang) -> About {
+    match lang {
+        Lang::Rust => About {
+            language: "Rust",
+            memory: "32MiB",
+            files: "| `src/lib.rs` | the plugin (`tollgate-sdk`) |\n",
+            toolchain: "Needs cargo and the `wasm32-wasip2` target (`rustup target add \
+                        wasm32-wasip2`); `tollgate plugin build` runs `cargo build --release \
+                        --target wasm32-wasip2` and copies the component to `plugin.wasm`.",
+        },
+        Lang::Javascript => About {
+            language: "JavaScript",
+            memory: "64MiB",
+            files: "| `plugin.js` | the plugin |\n| `tollgate.js` | helpers: `CONTINUE`, \
+                    `respond`, `respondJson`, `parseConfig`, `allow`, `DENY`, `UNAUTHORIZED` |\n\
+                    | `wit/plugin.wit` | the contract |\n",
+            toolchain: "Needs Node.js 20 or later and npm; `tollgate plugin build` runs \
+                        `npm ci` (componentize-js 0.23.0, pinned in `package-lock.json`) and \
+                        `npm run build`. The world is `--world-name` in `package.json`'s build \
+                        script (`filter`, `authorizer`, `function`, `message-router`). The \
+                        JavaScript engine is inside the component: 12 MB, about 14 s to \
+                        compile on first load (then cached), `memory: 64MiB`.",
+        },
+        Lang::Python => About {
+            language: "Python",
+            memory: "64MiB",
+            files: "| `app.py` | the plugin (class `WitWorld`) |\n| `tollgate.py` | helpers: \
+                    `CONTINUE`, `respond`, `respond_json`, `config`, `allow`, `DENY`, \
+                    `UNAUTHORIZED` |\n| `wit/plugin.wit` | the contract |\n",
+            toolchain: "Needs componentize-py 0.25 (`pip install componentize-py==0.25.0`); \
+                        `tollgate plugin build` runs `componentize-py -d wit -w filter \
+                        componentize app -o plugin.wasm`, the world following the hooks \
+                        `app.py` defines (`authorize`: authorizer, `handle`: function, \
+                        `select_route`: message-router). CPython is inside the component: \
+                        18 MB, several seconds to compile on first load (then cached), \
+                        `memory: 64MiB`.",
+        },
+    }
+}
+
+/// Writes a new `lang` project named `name` into `dir` (which must not exist, or be
+/// empty). `sdk` is the Rust SDK's folder for Rust projects; by default the one of the
+/// source tree this binary was built from. Returns the files written.
+pub fn new(
+    lang: Lang,
+    name: &str,
+    dir: &Path,
+    sdk: Option<&Path>,
+) -> Result<Vec<PathBuf>, ProjectError> {
+    check_name(name)?;
+    let occupied = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+    if occupied {
+        return Err(ProjectError::Usage(format!(
+            "{} exists and is not empty; give a new folder",
+            dir.display()
+        )));
+    }
+    let sdk = match lang {
+        Lang::Rust => rust_sdk(sdk)?,
+        _ => String::new(),
+    };
+    let about = about(lang);
+    let specific = match lang {
+        Lang::Rust => RUST,
+        Lang::Javascript => JAVASCRIPT,
+        Lang::Python => PYTHON,
+    };
+    let mut written = Vec::new();
+    for (path, text) in COMMON.iter().chain(specific) {
+        let text = text
+            .replace("{{name}}", name)
+            .replace("{{lang}}", lang.name())
+            .replace("{{language}}", about.language)
+            .replace("{{memory}}", about.memory)
+            .replace("{{files}}", about.files)
+            .replace("{{toolchain}}", about.toolchain)
+            .replace("{{sdk}}", &sdk);
+        let file = dir.join(path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| ProjectError::io(parent, e))?;
+        }
+        std::fs::write(&file, text).map_err(|e| ProjectError::io(&file, e))?;
+        written.push(file);
+    }
+    Ok(written)
+}
+
+/// A plugin name is used as the gateway config's plugin key, the package name and a file
+/// name: lower-case letters, digits and `-`, starting with a letter.
+fn check_name(name: &str) -> Result<(), ProjectError> {
+    let ok = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ProjectError::Usage(format!(
+            "`{name}`: a plugin name is lower-case letters, digits and `-`, starting with a letter"
+        )))
+    }
+}
+
+/// The Rust SDK's folder, as a TOML string's content (forward slashes).
+fn rust_sdk(given: Option<&Path>) -> Result<String, ProjectError> {
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("sdk");
+    let sdk = match given {
+        Some(p) => p.to_path_buf(),
+        None if built_from.join("Cargo.toml").is_file() => built_from,
+        None => {
+            return Err(ProjectError::Usage(
+                "a Rust plugin needs tollgate-sdk: give `--sdk PATH`, the `sdk` folder of a \
+                 Tollgate source tree"
+                    .into(),
+            ));
+        }
+    };
+    if !sdk.join("Cargo.toml").is_file() {
+        return Err(ProjectError::Usage(format!(
+            "{}: not the tollgate-sdk folder (no Cargo.toml)",
+            sdk.display()
+        )));
+    }
+    let sdk = std::path::absolute(&sdk).map_err(|e| ProjectError::io(&sdk, e))?;
+    Ok(sdk.display().to_string().replace('\\', "/"))
+}
