@@ -20,6 +20,7 @@ mod limits;
 mod observability;
 mod plugin_capabilities;
 mod plugin_loading;
+mod plugin_project;
 mod plugin_test;
 mod plugin_worlds;
 mod plugins;

@@ -16,7 +16,8 @@ use crate::plugin::Origin;
 /// Quiet time after a file event before reading, so a file being copied is read whole.
 const SETTLE: Duration = Duration::from_millis(150);
 
-/// Watches `dir`. The files already there are loaded before this returns.
+/// Watches `dir`, made first if missing. The files already there are loaded before this
+/// returns.
 pub async fn watch_plugin_dir(
     gateway: Arc<Gateway>,
     dir: PathBuf,
@@ -38,6 +39,11 @@ pub async fn watch_plugin_dir(
             return None;
         }
     };
+    // A folder that does not exist yet is made: a watch on nothing would never fire.
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot create the plugin folder");
+        return None;
+    }
     if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
         tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the plugin folder");
         return None;

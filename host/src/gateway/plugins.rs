@@ -176,14 +176,15 @@ impl PluginHost {
         }
     }
 
-    /// Reads, compiles and initialises every plugin of `config`.
+    /// Reads, compiles and initialises every plugin of `config`, all at once (each compile
+    /// runs on a blocking thread); the first failure in config order is the error.
     pub async fn load_all(&self, config: &Config) -> Result<LoadedPlugins, PluginError> {
         let mut loaded = HashMap::new();
         if config.plugins.is_empty() {
             return Ok(loaded);
         }
         let engine = self.engine(config)?;
-        for (name, def) in &config.plugins {
+        let loads = config.plugins.iter().map(|(name, def)| async move {
             let settings = settings(name, def)?;
             let wasm = settings
                 .source
@@ -196,7 +197,11 @@ impl PluginHost {
             let size = wasm.len();
             let plugin = Plugin::load(engine, wasm, settings).await;
             count_load(name, &plugin);
-            loaded.insert(name.clone(), (plugin?, size));
+            Ok::<_, PluginError>((name.clone(), plugin?, size))
+        });
+        for result in futures_util::future::join_all(loads).await {
+            let (name, plugin, size) = result?;
+            loaded.insert(name, (plugin, size));
         }
         Ok(loaded)
     }

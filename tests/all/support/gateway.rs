@@ -96,6 +96,15 @@ impl Gateway {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
+    /// Starts the gateway on the config file `config` where it is (paths in it are relative
+    /// to its folder), with extra CLI arguments.
+    pub async fn start_file(config: &Path, args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        cmd.arg("run").arg("-c").arg(config).args(args);
+        Self::spawn(cmd, dir).await
+    }
+
     /// Starts the built-in demo.
     pub async fn start_demo() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
