@@ -32,14 +32,19 @@ if [ ${#missing[@]} -gt 0 ]; then need_apt "${missing[@]}"; fi
 
 # The plugin-project tests build a plugin in each language with its own toolchain, as a
 # user would: Node.js 20 or later with npm (componentize-js itself comes from npm, at the
-# version the template pins) and componentize-py from PyPI, put in a virtual environment
-# under target/ (not the system's Python).
+# version the template pins), clang for wasm32-wasi, and componentize-py from PyPI, put in
+# a virtual environment under target/ (not the system's Python).
 if ! command -v node >/dev/null; then need_apt nodejs; fi
 if ! command -v npm >/dev/null; then need_apt npm; fi
 node_major="$(node --version | sed 's/^v\([0-9]*\).*/\1/')"
 if [ "$node_major" -lt 20 ]; then
   echo "Node.js $(node --version) is too old: componentize-js needs 20 or later" >&2
   exit 1
+fi
+# C: clang for wasm32-wasi with its libc and compiler runtime (Debian 12's packages).
+if ! echo 'int f(void){return 0;}' | clang --target=wasm32-wasi -mexec-model=reactor \
+    -x c - -o /dev/null 2>/dev/null; then
+  need_apt clang lld wasi-libc libclang-rt-14-dev-wasm32
 fi
 tools="$PWD/target/tools/python"
 if ! [ -x "$tools/bin/componentize-py" ]; then

@@ -1,6 +1,6 @@
 //! A plugin project in each language, as a new user goes: `tollgate plugin new`, `tollgate
 //! plugin build` with the language's real toolchain (cargo; componentize-js from npm;
-//! componentize-py from PyPI: `scripts/test.sh` installs them), `tollgate plugin test` on
+//! componentize-py from PyPI; clang for wasm32-wasi: `scripts/test.sh` installs them), `tollgate plugin test` on
 //! the project's own cases, the project's own gateway config served, and a changed build
 //! hot-loaded through the project's watched plugin folder while it serves.
 
@@ -91,6 +91,11 @@ async fn a_javascript_plugin_project_is_built_tested_served_and_hot_loaded() {
 #[tokio::test]
 async fn a_python_plugin_project_is_built_tested_served_and_hot_loaded() {
     project_lifecycle("python", "app.py").await;
+}
+
+#[tokio::test]
+async fn a_c_plugin_project_is_built_tested_served_and_hot_loaded() {
+    project_lifecycle("c", "plugin.c").await;
 }
 
 #[test]

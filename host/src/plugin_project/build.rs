@@ -17,7 +17,8 @@ const COMPONENTIZE_PY: &str = "0.25.0";
 pub fn build(dir: &Path) -> Result<PathBuf, ProjectError> {
     let lang = Lang::of(dir).ok_or_else(|| {
         ProjectError::Usage(format!(
-            "{}: not a plugin project (no Cargo.toml, package.json or app.py); make one with \
+            "{}: not a plugin project (no Cargo.toml, package.json, app.py or tollgate.c); make \
+             one with \
              `tollgate plugin new`",
             dir.display()
         ))
@@ -27,6 +28,7 @@ pub fn build(dir: &Path) -> Result<PathBuf, ProjectError> {
         Lang::Rust => rust(dir, &out)?,
         Lang::Javascript => javascript(dir)?,
         Lang::Python => python(dir)?,
+        Lang::C => c(dir, &out)?,
     }
     if !out.is_file() {
         return Err(ProjectError::Usage(format!(
@@ -130,6 +132,48 @@ fn javascript(dir: &Path) -> Result<(), ProjectError> {
         run(Command::new("npm").arg(install).current_dir(dir))?;
     }
     run(Command::new("npm").args(["run", "build"]).current_dir(dir))
+}
+
+fn c(dir: &Path, out: &Path) -> Result<(), ProjectError> {
+    let install = "clang with the wasm32-wasi target and its libc (Debian 12: apt-get install \
+                   clang lld wasi-libc libclang-rt-14-dev-wasm32; or wasi-sdk's clang)";
+    need("clang", "c", install)?;
+    let mut inputs: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| ProjectError::io(dir, e))?
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|f| f.ends_with(".c") || f.ends_with("_component_type.o"))
+        .collect();
+    inputs.sort();
+    let target = dir.join("target");
+    std::fs::create_dir_all(&target).map_err(|e| ProjectError::io(&target, e))?;
+    let core = target.join("plugin.core.wasm");
+    run(Command::new("clang")
+        .args([
+            "--target=wasm32-wasi",
+            "-mexec-model=reactor",
+            "-O2",
+            "-Wall",
+            "-o",
+        ])
+        .arg(&core)
+        .args(&inputs)
+        .current_dir(dir))
+    .map_err(|e| match e {
+        ProjectError::Failed { command, status } => ProjectError::Failed {
+            command,
+            status: format!("{status}; a missing header or library means: {install}"),
+        },
+        other => other,
+    })?;
+    let module = std::fs::read(&core).map_err(|e| ProjectError::io(&core, e))?;
+    let component = super::componentize::componentize(&module).map_err(|e| {
+        ProjectError::Usage(format!(
+            "{}: cannot be made a component: {e}",
+            core.display()
+        ))
+    })?;
+    std::fs::write(out, component).map_err(|e| ProjectError::io(out, e))
 }
 
 fn python(dir: &Path) -> Result<(), ProjectError> {

@@ -3,6 +3,7 @@
 //! toolchain over one and leaves `plugin.wasm` in it.
 
 mod build;
+mod componentize;
 mod scaffold;
 
 pub use build::build;
@@ -17,6 +18,9 @@ pub enum Lang {
     Javascript,
     /// Python, built with componentize-py.
     Python,
+    /// C, built with clang for `wasm32-wasi` over bindings from `wit-bindgen c`, made a
+    /// component in process.
+    C,
 }
 
 impl Lang {
@@ -26,6 +30,7 @@ impl Lang {
             Self::Rust => "rust",
             Self::Javascript => "javascript",
             Self::Python => "python",
+            Self::C => "c",
         }
     }
 
@@ -35,6 +40,7 @@ impl Lang {
             ("Cargo.toml", Self::Rust),
             ("package.json", Self::Javascript),
             ("app.py", Self::Python),
+            ("tollgate.c", Self::C),
         ]
         .into_iter()
         .find(|(file, _)| dir.join(file).is_file())

@@ -48,6 +48,22 @@ const PYTHON: &[File] = &[
     (".gitignore", "__pycache__/\n/plugin.wasm\n/plugins.d\n"),
 ];
 
+const C: &[File] = &[
+    ("plugin.c", template!("c/plugin.c")),
+    ("tollgate.h", template!("c/tollgate.h")),
+    ("tollgate.c", template!("c/tollgate.c")),
+    ("filter.h", template!("c/filter.h")),
+    ("filter.c", template!("c/filter.c")),
+    ("wit/plugin.wit", WIT),
+    (".gitignore", "/target\n/plugin.wasm\n/plugins.d\n"),
+];
+
+/// Files that are not text: the C bindings' component type, an object file.
+const C_BINARY: &[(&str, &[u8])] = &[(
+    "filter_component_type.o",
+    include_bytes!("../../../templates/plugin/c/filter_component_type.o"),
+)];
+
 /// What a language's project says about itself in its README.
 struct About {
     language: &'static str,
@@ -78,6 +94,22 @@ fn about(lang: Lang) -> About {
                         script (`filter`, `authorizer`, `function`, `message-router`). The \
                         JavaScript engine is inside the component: 12 MB, about 14 s to \
                         compile on first load (then cached), `memory: 64MiB`.",
+        },
+        Lang::C => About {
+            language: "C",
+            memory: "32MiB",
+            files: "| `plugin.c` | the plugin |\n| `tollgate.h`, `tollgate.c` | the exports, which \
+                    drop the handles the host lends, and helpers |\n| `filter.h`, `filter.c`, \
+                    `filter_component_type.o` | the bindings, from `wit-bindgen c` 0.61.1 |\n\
+                    | `wit/plugin.wit` | the contract |\n",
+            toolchain: "Needs clang with the `wasm32-wasi` target and its libc (Debian 12: \
+                        `apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32`; or \
+                        wasi-sdk's clang on the PATH); `tollgate plugin build` compiles every \
+                        `.c` file with the bindings' object into a core module, then makes it a \
+                        component itself (with the WASI preview 1 adapter; no wasm-tools needed). \
+                        The bindings are for the `filter` world: for another, regenerate them \
+                        (`wit-bindgen c wit --world authorizer`) and write its exports as \
+                        `tollgate.c` does.",
         },
         Lang::Python => About {
             language: "Python",
@@ -122,6 +154,7 @@ pub fn new(
         Lang::Rust => RUST,
         Lang::Javascript => JAVASCRIPT,
         Lang::Python => PYTHON,
+        Lang::C => C,
     };
     let mut written = Vec::new();
     for (path, text) in COMMON.iter().chain(specific) {
@@ -139,6 +172,13 @@ pub fn new(
         }
         std::fs::write(&file, text).map_err(|e| ProjectError::io(&file, e))?;
         written.push(file);
+    }
+    if lang == Lang::C {
+        for (path, bytes) in C_BINARY {
+            let file = dir.join(path);
+            std::fs::write(&file, bytes).map_err(|e| ProjectError::io(&file, e))?;
+            written.push(file);
+        }
     }
     Ok(written)
 }
