@@ -16,6 +16,7 @@
 
 mod ab;
 mod backend;
+mod languages;
 mod setups;
 mod tools;
 
@@ -133,7 +134,7 @@ fn run() -> Result<(), String> {
         (p, a, "a one-thread hyper server")
     };
 
-    let mut skipped = vec![];
+    let mut skipped: Vec<String> = vec![];
     let mut proxies: Vec<(&str, Proxy)> = Vec::new();
     // The gateway under test (`LOAD_TOLLGATE` names another build of it), and with
     // `LOAD_AB` a second build measured in the same rounds: the table then compares the
@@ -175,6 +176,20 @@ fn run() -> Result<(), String> {
             "",
         )?,
     ));
+    // The plugin of `tollgate plugin new` in each language, when its rows are wanted.
+    let only_rows = std::env::var("LOAD_ONLY")
+        .ok()
+        .filter(|o| !o.trim().is_empty());
+    if only_rows.as_deref().is_none_or(|o| o.contains("language")) {
+        let (built, why) = languages::build(&binary, dir.path());
+        skipped.extend(why);
+        if !built.is_empty() {
+            proxies.push((
+                "tollgate-languages",
+                languages::tollgate(&binary, dir.path(), backend, &built)?,
+            ));
+        }
+    }
     // The same gateway exporting traces (OTLP/HTTP to the backend, which answers 200 to
     // anything), sampling 1 % and 100 % of new traces.
     for (name, sampling) in [
@@ -213,19 +228,20 @@ fn run() -> Result<(), String> {
         ));
         Some(redis)
     } else {
-        skipped
-            .push("Redis-backed limits: redis-server not installed (apt-get install redis-server)");
+        skipped.push(
+            "Redis-backed limits: redis-server not installed (apt-get install redis-server)".into(),
+        );
         None
     };
     if tools::installed("nginx") {
         proxies.push(("nginx", setups::nginx(&nginx_dir, backend)?));
     } else {
-        skipped.push("nginx: not installed (apt-get install nginx-light)");
+        skipped.push("nginx: not installed (apt-get install nginx-light)".into());
     }
     if tools::installed("haproxy") {
         proxies.push(("haproxy", setups::haproxy(&haproxy_dir, backend)?));
     } else {
-        skipped.push("HAProxy: not installed (apt-get install haproxy)");
+        skipped.push("HAProxy: not installed (apt-get install haproxy)".into());
     }
     for (_, p) in &proxies {
         setups::wait_ready(p.plain)?;
@@ -239,7 +255,7 @@ fn run() -> Result<(), String> {
     let tgr = find("tollgate-redis");
     let h2 = tools::installed("h2load");
     if !h2 {
-        skipped.push("HTTP/2: h2load not installed (apt-get install nghttp2-client)");
+        skipped.push("HTTP/2: h2load not installed (apt-get install nghttp2-client)".into());
     }
 
     let mut rows: Vec<Setup> = vec![Setup {
@@ -251,7 +267,7 @@ fn run() -> Result<(), String> {
     // Rows are listed by hand so that each names its baseline row by index.
     let port = |i: Option<usize>, f: fn(&Proxy) -> u16| i.map(|i| f(&proxies[i].1));
     let mut push =
-        |name: &'static str, proxy: Option<usize>, load: Option<Load>, baseline: Option<usize>| {
+        |name: &str, proxy: Option<usize>, load: Option<Load>, baseline: Option<usize>| {
             if let (Some(proxy), Some(load)) = (proxy, load) {
                 rows.push(Setup {
                     name: name.to_owned(),
@@ -342,7 +358,7 @@ fn run() -> Result<(), String> {
     }
     let lua = nx.and_then(|i| proxies[i].1.lua);
     if lua.is_none() {
-        skipped.push("nginx + Lua: libnginx-mod-http-lua not installed");
+        skipped.push("nginx + Lua: libnginx-mod-http-lua not installed".into());
     }
     let nginx_lua = push(
         "nginx + Lua token check",
@@ -448,6 +464,18 @@ fn run() -> Result<(), String> {
         port(tg, |p| p.plain).map(|p| wrk(p, "http", "/chain/x", &[es.as_str(), origin])),
         tollgate_plain,
     );
+
+    let tl = find("tollgate-languages");
+    for (lang, prefix) in languages::LANGUAGES {
+        let row = format!("tollgate + token plugin in {lang} (language)");
+        let path = format!("{prefix}/x");
+        push(
+            &row,
+            tl,
+            port(tl, |p| p.plain).map(|p| wrk(p, "http", &path, &[languages::TOKEN])),
+            tollgate_plain,
+        );
+    }
 
     if ab.is_some() {
         let base = find("tollgate-base");

@@ -238,6 +238,47 @@ apis:
     })
 }
 
+/// A Tollgate process serving only `routes` (YAML list items of one HTTP API) with
+/// `plugins` (YAML entries of `plugins:`), on plain and TLS ports like [`tollgate`], with
+/// the default artifact cache (where `tollgate plugin test` left the plugins compiled).
+pub fn tollgate_with(
+    binary: &str,
+    dir: &Path,
+    name: &str,
+    backend: SocketAddr,
+    plugins: &str,
+    routes: &str,
+) -> Result<Proxy, String> {
+    let (plain, tls) = (free_port(), free_port());
+    let d = dir.display();
+    let cfg = format!(
+        r#"version: 1
+listeners:
+  - {{ address: "127.0.0.1:{plain}" }}
+  - {{ address: "127.0.0.1:{tls}", tls: {{ cert: "{d}/cert.pem", key: "{d}/key.pem" }} }}
+upstreams:
+  backend: {{ targets: ["http://{backend}"] }}
+plugins:
+{plugins}
+apis:
+  - name: bench
+    kind: http
+    routes:
+{routes}
+"#
+    );
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, cfg).map_err(|e| e.to_string())?;
+    let path = path.display().to_string();
+    let proc_ = spawn_pinned(binary, &["run", "--no-watch", "-c", &path])?;
+    Ok(Proxy {
+        proc_,
+        plain,
+        tls,
+        lua: None,
+    })
+}
+
 /// `redis-server` on a free port, without persistence, on CPU 1 (with the backend and the
 /// load generator: its CPU is not counted as the proxy's).
 pub fn redis() -> Result<(Proc, u16), String> {
