@@ -226,16 +226,7 @@ apis:
         integration: {{ type: http, upstream: backend, path: "/{{proxy}}" }}
 "#
     );
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, cfg).map_err(|e| e.to_string())?;
-    let path = path.display().to_string();
-    let proc_ = spawn_pinned(binary, &["run", "--no-watch", "-c", &path])?;
-    Ok(Proxy {
-        proc_,
-        plain,
-        tls,
-        lua: None,
-    })
+    start(binary, dir, name, &cfg, (plain, tls))
 }
 
 /// A Tollgate process serving only `routes` (YAML list items of one HTTP API) with
@@ -267,6 +258,17 @@ apis:
 {routes}
 "#
     );
+    start(binary, dir, name, &cfg, (plain, tls))
+}
+
+/// Writes `cfg` as `<name>.yaml` in `dir` and runs Tollgate on it, pinned to CPU 0.
+fn start(
+    binary: &str,
+    dir: &Path,
+    name: &str,
+    cfg: &str,
+    (plain, tls): (u16, u16),
+) -> Result<Proxy, String> {
     let path = dir.join(format!("{name}.yaml"));
     std::fs::write(&path, cfg).map_err(|e| e.to_string())?;
     let path = path.display().to_string();

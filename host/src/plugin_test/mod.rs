@@ -211,18 +211,12 @@ fn route_key(key: &str) -> String {
 }
 
 fn request(req: &CaseRequest) -> Result<OfflineRequest, String> {
+    let (headers, body) = message(&req.headers, &req.body, &req.json)?;
     let mut builder = http::Request::builder()
         .method(req.method.as_str())
         .uri(req.path.as_str());
-    builder = add_headers(builder, &req.headers, |b, n, v| b.header(n, v));
-    let (body, json) = body_of(&req.body, &req.json)?;
-    if json
-        && !req
-            .headers
-            .keys()
-            .any(|k| k.eq_ignore_ascii_case("content-type"))
-    {
-        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+    for (name, value) in headers {
+        builder = builder.header(name, value);
     }
     let request = builder.body(body).map_err(|e| format!("request: {e}"))?;
     Ok(OfflineRequest {
@@ -242,44 +236,48 @@ fn response(resp: Option<&CaseResponse>) -> Result<http::Response<Bytes>, String
     let Some(resp) = resp else {
         return Ok(http::Response::new(Bytes::new()));
     };
-    let builder = http::Response::builder().status(resp.status);
-    let mut builder = add_headers(builder, &resp.headers, |b, n, v| b.header(n, v));
-    let (body, json) = body_of(&resp.body, &resp.json)?;
-    if json
-        && !resp
-            .headers
-            .keys()
-            .any(|k| k.eq_ignore_ascii_case("content-type"))
-    {
-        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+    let (headers, body) = message(&resp.headers, &resp.body, &resp.json)?;
+    let mut builder = http::Response::builder().status(resp.status);
+    for (name, value) in headers {
+        builder = builder.header(name, value);
     }
     builder.body(body).map_err(|e| format!("response: {e}"))
 }
 
-fn add_headers<B>(
-    mut builder: B,
-    headers: &std::collections::BTreeMap<String, Values>,
-    add: impl Fn(B, &str, &str) -> B,
-) -> B {
-    for (name, values) in headers {
-        for v in values.all() {
-            builder = add(builder, name, v);
-        }
-    }
-    builder
-}
+/// Header names and values, in order.
+type Headers<'a> = Vec<(&'a str, &'a str)>;
 
-/// The body, and whether it is JSON.
-fn body_of(
+/// A request's or response's headers in order (with `content-type: application/json` for
+/// a JSON body, unless given) and its body: `text` or `json`, not both.
+fn message<'a>(
+    headers: &'a std::collections::BTreeMap<String, Values>,
     text: &Option<String>,
     json: &Option<serde_json::Value>,
-) -> Result<(Bytes, bool), String> {
-    match (text, json) {
-        (Some(_), Some(_)) => Err("give `body` or `json`, not both".into()),
-        (Some(t), None) => Ok((Bytes::from(t.clone()), false)),
-        (None, Some(j)) => Ok((Bytes::from(j.to_string()), true)),
-        (None, None) => Ok((Bytes::new(), false)),
-    }
+) -> Result<(Headers<'a>, Bytes), String> {
+    let mut list: Vec<(&str, &str)> = headers
+        .iter()
+        .flat_map(|(name, values)| {
+            values
+                .all()
+                .iter()
+                .map(move |v| (name.as_str(), v.as_str()))
+        })
+        .collect();
+    let body = match (text, json) {
+        (Some(_), Some(_)) => return Err("give `body` or `json`, not both".into()),
+        (Some(t), None) => Bytes::from(t.clone()),
+        (None, Some(j)) => {
+            if !list
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            {
+                list.push(("content-type", "application/json"));
+            }
+            Bytes::from(j.to_string())
+        }
+        (None, None) => Bytes::new(),
+    };
+    Ok((list, body))
 }
 
 /// The plugin calls a request made, as ` [authorize: continue 0.12 ms, …]`.

@@ -34,7 +34,10 @@ impl Plugin for TokenCheck {
 
     fn on_request(&self, _phase: RequestPhase, req: &Request) -> Action {
         if req.header("x-api-token").as_deref() != Some(self.0.token.as_str()) {
-            return tollgate_sdk::respond_json(401, &serde_json::json!({ "message": "Unauthorized" }));
+            return tollgate_sdk::respond_json(
+                401,
+                &serde_json::json!({ "message": "Unauthorized" }),
+            );
         }
         let _ = req.set_header("x-checked-by", "rust");
         Action::Continue
