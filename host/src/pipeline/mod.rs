@@ -216,7 +216,7 @@ where
     let route = &api.routes[m.route];
     let (body, progress) = admit::check(api, route, &parts, body, snapshot.body_read_timeout)?;
     let (request, view) = if request::plugged(route) {
-        match request::phases(snapshot, seen, m, parts, body, gateway.store(), trail).await? {
+        match request::phases(snapshot, seen, m, parts, body, None, gateway.store(), trail).await? {
             Phased::Answered(response) => return Ok(response),
             Phased::Integrate(request, view) => (request, view),
         }

@@ -10,15 +10,15 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::BodyExt as _;
 
-use super::phases::{self, RequestOutcome};
-use super::request::plugged;
-use super::route::{find, new_handle};
+use super::phases;
+use super::request::{self, Integrate, Phased};
+use super::route::find;
 use super::{ConnInfo, Seen, Trail};
 use crate::body::{Body, full};
 use crate::error::{RequestError, respond};
 use crate::gateway::Gateway;
 use crate::integration::Integration;
-use crate::plugin::{Identity, RequestHandle};
+use crate::plugin::Identity;
 use crate::router::NormalizedPath;
 use crate::telemetry::record::{Observed, PluginTiming};
 
@@ -51,7 +51,8 @@ pub struct Offline {
     /// The request the integration got, when the request phases let it through to a mock
     /// or HTTP integration.
     pub forwarded: Option<Forwarded>,
-    /// The identity the authorize phase established, when the request got that far.
+    /// The identity the authorize phase established, when the request reached the
+    /// integration.
     pub identity: Option<Identity>,
     /// The response the client gets (the error response when a step failed).
     pub response: Response<Bytes>,
@@ -112,6 +113,8 @@ pub async fn run(gateway: &Gateway, request: OfflineRequest, backend: Response<B
 /// Where [`phases_of`] leaves what it learns on the way.
 type Learned<'a> = (&'a mut Option<Identity>, &'a mut Option<Forwarded>);
 
+/// [`super::dispatch`]'s steps with the integration's answer given: the same request
+/// phases ([`request::phases`]), function call and response phases.
 async fn phases_of(
     gateway: &Gateway,
     parts: http::request::Parts,
@@ -140,47 +143,48 @@ async fn phases_of(
     let m = find(&snapshot, &seen, &parts.method, trail.record)?;
     let route = &snapshot.apis[m.api].routes[m.route];
     let backend = backend.map(full);
-    if !plugged(route) {
+    if !request::plugged(route) {
         return Ok(backend);
     }
-    let mut handle = new_handle(&snapshot, &seen, parts, full(body), m);
-    handle.identity = identity;
-    if route.chains.has_request() {
-        match phases::run_request(&route.chains, handle, gateway.store(), trail).await? {
-            RequestOutcome::Respond(response, h) => {
-                seen_identity.clone_from(&h.identity);
-                return phases::answer_phases(route, response, h, trail).await;
-            }
-            RequestOutcome::Continue(h) => handle = h,
+    let (integrate, view) = match request::phases(
+        &snapshot,
+        &seen,
+        m,
+        parts,
+        full(body),
+        identity,
+        gateway.store(),
+        trail,
+    )
+    .await?
+    {
+        Phased::Answered(response) => return Ok(response),
+        Phased::Integrate(integrate, view) => (integrate, view),
+    };
+    let response = match (integrate, &route.integration) {
+        (Integrate::Handle(handle), Integration::Function(slot)) => {
+            seen_identity.clone_from(&handle.identity);
+            phases::run_function(&slot.plugin(), handle, trail).await?
         }
-    }
-    seen_identity.clone_from(&handle.identity);
-    let view = route.chains.has_response().then(|| handle.view());
-    let response = match &route.integration {
-        Integration::Function(slot) => {
-            let plugin = slot.plugin();
-            phases::run_function(&plugin, handle, trail).await?
-        }
-        _ => {
-            *forwarded = Some(forward(handle).await?);
+        (Integrate::Request(request), _) => {
+            seen_identity.clone_from(&request.identity);
+            *forwarded = Some(Forwarded {
+                parts: request.parts,
+                path_override: request.path_override,
+                body: collect(request.body)
+                    .await
+                    .map_err(RequestError::BadRequest)?,
+                identity: request.identity,
+            });
             backend
+        }
+        (Integrate::Handle(_), _) => {
+            return Err(RequestError::Internal(
+                "a plugin handle reached an integration other than a function".into(),
+            ));
         }
     };
     super::response::phases(route, response, view, trail).await
-}
-
-/// The request as the integration would get it.
-async fn forward(handle: RequestHandle) -> Result<Forwarded, RequestError> {
-    let data = handle.into_data();
-    let body = collect(data.body.into_body())
-        .await
-        .map_err(RequestError::BadRequest)?;
-    Ok(Forwarded {
-        parts: data.parts,
-        path_override: data.path_override,
-        body,
-        identity: data.identity,
-    })
 }
 
 async fn collect(body: Body) -> Result<Bytes, String> {

@@ -76,19 +76,23 @@ impl Forward {
     }
 }
 
-/// Runs the request phases of route `m` (a [`plugged`] one) over the request.
+/// Runs the request phases of route `m` (a [`plugged`] one) over the request. `identity`
+/// is one established before (`tollgate plugin test` gives it; served requests have none).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn phases(
     snapshot: &Arc<Snapshot>,
     seen: &Seen<'_>,
     m: RouteMatch,
     parts: http::request::Parts,
     body: Body,
+    identity: Option<Identity>,
     store: &StateStore,
     trail: &mut Trail<'_>,
 ) -> Result<Phased, RequestError> {
     let route = &snapshot.apis[m.api].routes[m.route];
     let function = matches!(route.integration, Integration::Function(_));
     let mut handle = new_handle(snapshot, seen, parts, body, m);
+    handle.identity = identity;
     if route.chains.has_request() {
         // Plugin phases are boxed: their futures are large, and inline they would grow
         // (and be copied with) every request's future, plugins or not.

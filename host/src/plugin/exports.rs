@@ -1,41 +1,32 @@
 //! Which world of the contract a component implements, read from its exports before it is
 //! compiled (`tollgate plugin test` needs it to attach the plugin where it can run).
 
-use wasmparser::{Encoding, Parser, Payload};
+use wasmparser::Payload;
 
-use super::imports::ImportError;
+use super::imports::{ImportError, top_level};
 use super::runtime::Kind;
+
+/// Why a component is no plugin: it exports no world of the contract.
+pub const NO_WORLD: &str = "it exports none of the worlds filter, authorizer, function or message-router of tollgate:plugin";
 
 /// The world `wasm` exports: the hook that only that world has (`on-request`,
 /// `authorize`, `handle`, `select-route`). `None` when it exports none of them.
 pub fn world(wasm: &[u8]) -> Result<Option<Kind>, ImportError> {
-    let mut depth = 0usize;
     let mut found = None;
-    for payload in Parser::new(0).parse_all(wasm) {
-        let payload = payload.map_err(|e| ImportError::NotComponent(e.to_string()))?;
-        match payload {
-            Payload::Version { encoding, .. } => {
-                if depth == 0 && encoding == Encoding::Module {
-                    return Err(ImportError::NotComponent("this is a core module".into()));
-                }
-                depth += 1;
+    top_level(wasm, |payload| {
+        if let Payload::ComponentExportSection(reader) = payload {
+            for export in reader {
+                let export = export.map_err(|e| ImportError::NotComponent(e.to_string()))?;
+                found = match export.name.name {
+                    "on-request" | "on-response" => Some(Kind::Filter),
+                    "authorize" => Some(Kind::Authorizer),
+                    "handle" => Some(Kind::Function),
+                    "select-route" => Some(Kind::MessageRouter),
+                    _ => found,
+                };
             }
-            Payload::End(_) => depth = depth.saturating_sub(1),
-            Payload::ComponentExportSection(reader) if depth == 1 => {
-                for export in reader {
-                    let export = export.map_err(|e| ImportError::NotComponent(e.to_string()))?;
-                    let kind = match export.name.name {
-                        "on-request" | "on-response" => Kind::Filter,
-                        "authorize" => Kind::Authorizer,
-                        "handle" => Kind::Function,
-                        "select-route" => Kind::MessageRouter,
-                        _ => continue,
-                    };
-                    found = Some(kind);
-                }
-            }
-            _ => {}
         }
-    }
+        Ok(())
+    })?;
     Ok(found)
 }

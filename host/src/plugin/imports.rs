@@ -79,6 +79,26 @@ pub enum ImportError {
 /// Checks the component's own imports (not those of the components nested in it, which it
 /// satisfies itself) against what the host links.
 pub fn check(wasm: &[u8]) -> Result<(), ImportError> {
+    top_level(wasm, |payload| {
+        if let Payload::ComponentImportSection(reader) = payload {
+            for import in reader {
+                let import = import.map_err(|e| ImportError::NotComponent(e.to_string()))?;
+                // A type import names a type of an instance imported before it.
+                if !matches!(import.ty, ComponentTypeRef::Type(_)) {
+                    supported(import.name.name)?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Calls `each` with every payload of the component's own top level, not of the modules
+/// and components nested in it; a core module or bytes that do not parse are refused.
+pub(super) fn top_level(
+    wasm: &[u8],
+    mut each: impl FnMut(Payload<'_>) -> Result<(), ImportError>,
+) -> Result<(), ImportError> {
     let mut depth = 0usize;
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(|e| ImportError::NotComponent(e.to_string()))?;
@@ -94,15 +114,7 @@ pub fn check(wasm: &[u8]) -> Result<(), ImportError> {
                 depth += 1;
             }
             Payload::End(_) => depth = depth.saturating_sub(1),
-            Payload::ComponentImportSection(reader) if depth == 1 => {
-                for import in reader {
-                    let import = import.map_err(|e| ImportError::NotComponent(e.to_string()))?;
-                    // A type import names a type of an instance imported before it.
-                    if !matches!(import.ty, ComponentTypeRef::Type(_)) {
-                        supported(import.name.name)?;
-                    }
-                }
-            }
+            other if depth == 1 => each(other)?,
             _ => {}
         }
     }

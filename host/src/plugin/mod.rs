@@ -24,7 +24,7 @@ pub use bindings::Response as PluginResponse;
 pub use bindings::{Action, RequestPhase, ResponsePhase};
 pub use calls::Verdict;
 pub use engine::{EngineError, EngineOptions, PluginEngine};
-pub use exports::world;
+pub use exports::{NO_WORLD, world};
 pub use handles::{
     BodyError, BodySlot, Identity, RequestData, RequestHandle, ResponseData, ResponseHandle,
     RouteRef,

@@ -244,13 +244,8 @@ impl Plugin {
         } else if let Ok(p) = FunctionPre::new(pre.clone()) {
             Pre::Function(p)
         } else {
-            let p = MessageRouterPre::new(pre).map_err(|_| {
-                load_err(
-                    "it exports none of the worlds filter, authorizer, function or \
-                     message-router of tollgate:plugin"
-                        .into(),
-                )
-            })?;
+            let p = MessageRouterPre::new(pre)
+                .map_err(|_| load_err(super::exports::NO_WORLD.into()))?;
             Pre::MessageRouter(p)
         };
         let plugin = Self {

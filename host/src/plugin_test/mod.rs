@@ -78,13 +78,7 @@ pub async fn run(test: &TestRun, out: &mut impl std::io::Write) -> Result<Summar
     let load_err = |m: String| TestError::Load(format!("{}: {m}", test.wasm.display()));
     let kind = crate::plugin::world(&wasm)
         .map_err(|e| load_err(e.to_string()))?
-        .ok_or_else(|| {
-            load_err(
-                "it exports none of the worlds filter, authorizer, function or \
-                 message-router of tollgate:plugin"
-                    .into(),
-            )
-        })?;
+        .ok_or_else(|| load_err(crate::plugin::NO_WORLD.into()))?;
     let config = match &test.config {
         Some(path) => {
             let text = read(path)?;
