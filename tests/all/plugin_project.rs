@@ -2,7 +2,8 @@
 //! plugin build` with the language's real toolchain (cargo; componentize-js from npm;
 //! componentize-py from PyPI; clang for wasm32-wasi: `scripts/test.sh` installs them), `tollgate plugin test` on
 //! the project's own cases, the project's own gateway config served, and a changed build
-//! hot-loaded through the project's watched plugin folder while it serves.
+//! hot-loaded through the project's watched plugin folder while it serves. The project
+//! `plugin new` writes is `examples/plugins/LANG`, file for file.
 
 use std::path::Path;
 use std::process::Command;
@@ -42,7 +43,11 @@ async fn project_lifecycle(lang: &str, source: &str) {
     let name = format!("{lang}-token");
     tollgate(&["plugin", "new", "--lang", lang, &name], root.path());
     let project = root.path().join(&name);
+    is_the_example(lang, &project);
     tollgate(&["plugin", "build"], &project);
+    if lang == "javascript" {
+        types_check_the_plugin(&project);
+    }
     let report = tollgate(&["plugin", "test", "plugin.wasm", "cases.yaml"], &project);
     assert!(report.contains("3 passed, 0 failed"), "{report}");
 
@@ -76,6 +81,108 @@ async fn project_lifecycle(lang: &str, source: &str) {
     })
     .await;
     assert!(swapped, "the new build was not hot-loaded");
+}
+
+/// What the build, the package manager and the hot-load step leave in a project folder.
+const BUILD_OUTPUTS: &[&str] = &[
+    "node_modules",
+    "types",
+    "target",
+    "__pycache__",
+    "plugins.d",
+    "plugin.wasm",
+    "Cargo.lock",
+];
+
+/// The new project is `examples/plugins/LANG`, file for file; only the Rust SDK's path
+/// differs (absolute in a new project, relative in the source tree).
+fn is_the_example(lang: &str, project: &Path) {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/plugins")
+        .join(lang);
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("sdk");
+    let written = files(project);
+    assert_eq!(
+        written,
+        files(&example),
+        "`plugin new --lang {lang}` and examples/plugins/{lang} hold different files"
+    );
+    for file in &written {
+        let new = std::fs::read(project.join(file)).expect("read new file");
+        let new = String::from_utf8(new.clone())
+            .map(|t| {
+                t.replace(&*sdk.to_string_lossy(), "../../../sdk")
+                    .into_bytes()
+            })
+            .unwrap_or(new);
+        let old = std::fs::read(example.join(file)).expect("read example file");
+        assert!(
+            new == old,
+            "examples/plugins/{lang}/{file} is not what `plugin new` writes: rewrite the example \
+             with `tollgate plugin new --lang {lang} {lang}-token`"
+        );
+    }
+}
+
+/// The files under `dir` (relative, sorted), without build outputs.
+fn files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).expect("read folder") {
+            let path = entry.expect("folder entry").path();
+            let name = path.file_name().expect("file name").to_string_lossy();
+            if BUILD_OUTPUTS.contains(&&*name) {
+                continue;
+            }
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).expect("under the folder");
+                found.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The contract's TypeScript declarations check the plugin: it passes as written, and a
+/// hook missing or a handle's method misspelled fails `npm run check`.
+fn types_check_the_plugin(project: &Path) {
+    let check = || {
+        Command::new("npm")
+            .args(["run", "check"])
+            .current_dir(project)
+            .output()
+            .expect("run npm")
+    };
+    let out = check();
+    assert!(
+        out.status.success(),
+        "npm run check: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let file = project.join("plugin.js");
+    let text = std::fs::read_to_string(&file).expect("read plugin.js");
+    for (from, to, error) in [
+        (
+            "req.setHeader(",
+            "req.setHeadr(",
+            "Property 'setHeadr' does not exist",
+        ),
+        (
+            "export function onResponse(",
+            "export function onRespond(",
+            "Property 'onResponse' is missing",
+        ),
+    ] {
+        std::fs::write(&file, text.replacen(from, to, 1)).expect("edit");
+        let out = check();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success() && stdout.contains(error), "{stdout}");
+    }
+    std::fs::write(&file, text).expect("restore");
 }
 
 #[tokio::test]

@@ -37,8 +37,13 @@ const JAVASCRIPT: &[File] = &[
     ),
     ("plugin.js", template!("javascript/plugin.js")),
     ("tollgate.js", template!("javascript/tollgate.js")),
+    ("types.mjs", template!("javascript/types.mjs")),
+    ("tsconfig.json", template!("javascript/tsconfig.json")),
     ("wit/plugin.wit", WIT),
-    (".gitignore", "/node_modules\n/plugin.wasm\n/plugins.d\n"),
+    (
+        ".gitignore",
+        "/node_modules\n/types\n/plugin.wasm\n/plugins.d\n",
+    ),
 ];
 
 const PYTHON: &[File] = &[
@@ -86,11 +91,15 @@ fn about(lang: Lang) -> About {
             language: "JavaScript",
             memory: "64MiB",
             files: "| `plugin.js` | the plugin |\n| `tollgate.js` | helpers: `CONTINUE`, \
-                    `respond`, `respondJson`, `parseConfig`, `allow`, `DENY`, `UNAUTHORIZED` |\n\
-                    | `wit/plugin.wit` | the contract |\n",
+                    `respond`, `respondJson`, `response`, `parseConfig`, `allow`, `DENY`, \
+                    `UNAUTHORIZED`, and the contract's types for JSDoc |\n| `types.mjs`, \
+                    `tsconfig.json` | the contract's TypeScript declarations, written into \
+                    `types/` (`npm run types`; every build does it), and `npm run check`: \
+                    `tsc` checks the plugin against them |\n| `wit/plugin.wit` | the contract |\n",
             toolchain: "Needs Node.js 20 or later and npm; `tollgate plugin build` runs \
-                        `npm ci` (componentize-js 0.23.0, pinned in `package-lock.json`) and \
-                        `npm run build`. The world is `--world-name` in `package.json`'s build \
+                        `npm ci` (componentize-js 0.23.0 and TypeScript 7.0.2, pinned in \
+                        `package-lock.json`) and `npm run build`; `npm run check` type-checks \
+                        the plugin. The world is `--world-name` in `package.json`'s build \
                         script (`filter`, `authorizer`, `function`, `message-router`). The \
                         JavaScript engine is inside the component: 12 MB, about 14 s to \
                         compile on first load (then cached), `memory: 64MiB`.",
@@ -156,6 +165,8 @@ pub fn new(
         Lang::Python => PYTHON,
         Lang::C => C,
     };
+    // The demo route's body, `hello from behind NAME\n`, as the README shows it served.
+    let hello_length = ("hello from behind \n".len() + name.len()).to_string();
     let mut written = Vec::new();
     for (path, text) in COMMON.iter().chain(specific) {
         let text = text
@@ -165,7 +176,8 @@ pub fn new(
             .replace("{{memory}}", about.memory)
             .replace("{{files}}", about.files)
             .replace("{{toolchain}}", about.toolchain)
-            .replace("{{sdk}}", &sdk);
+            .replace("{{sdk}}", &sdk)
+            .replace("{{hello_length}}", &hello_length);
         let file = dir.join(path);
         if let Some(parent) = file.parent() {
             std::fs::create_dir_all(parent).map_err(|e| ProjectError::io(parent, e))?;

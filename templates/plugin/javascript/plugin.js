@@ -1,3 +1,4 @@
+// @ts-check
 // A Tollgate filter plugin in JavaScript (componentize-js). It implements the `filter`
 // world of `wit/plugin.wit`: the host calls `init` once per instance with the plugin's JSON
 // config, `onRequest` in each request phase it is attached to, `onResponse` in each
@@ -8,12 +9,20 @@
 
 import { CONTINUE, parseConfig, respondJson } from "./tollgate.js";
 
-let config;
+/** @typedef {import("./tollgate.js").Action} Action */
 
+let config = { token: "", served_by: "tollgate" };
+
+/** @param {string} text */
 export function init(text) {
-  config = parseConfig(text, { required: { token: "string" }, defaults: { served_by: "tollgate" } });
+  config = parseConfig(text, { required: { token: "string" }, defaults: config });
 }
 
+/**
+ * @param {import("./tollgate.js").RequestPhase} phase
+ * @param {import("./tollgate.js").Request} req
+ * @returns {Action}
+ */
 export function onRequest(phase, req) {
   if (req.header("x-api-token") !== config.token) {
     return respondJson(401, { message: "Unauthorized" });
@@ -22,6 +31,11 @@ export function onRequest(phase, req) {
   return CONTINUE;
 }
 
+/**
+ * @param {import("./tollgate.js").ResponsePhase} phase
+ * @param {import("./tollgate.js").ResponseHead} resp
+ * @returns {Action}
+ */
 export function onResponse(phase, resp) {
   resp.setHeader("x-served-by", config.served_by);
   return CONTINUE;
