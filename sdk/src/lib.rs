@@ -55,6 +55,7 @@
 
 #[doc(hidden)]
 pub mod bindings;
+mod contract;
 mod export;
 mod query;
 mod respond;
@@ -71,7 +72,7 @@ pub use tollgate_sdk_macros::plugin;
 pub use wit_bindgen;
 
 /// The contract version this SDK builds plugins for; the host refuses other major versions.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = contract::VERSION;
 
 pub use bindings::filter::tollgate::plugin::messages::{Message, Selection};
 pub use bindings::filter::tollgate::plugin::types::{

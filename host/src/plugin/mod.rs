@@ -7,6 +7,9 @@ mod authorizer;
 mod bindings;
 mod calls;
 mod codegen;
+/// The contract and its version, from the WIT (the SDK compiles the same file).
+#[path = "../../../sdk/src/contract.rs"]
+pub(crate) mod contract;
 mod engine;
 mod exports;
 mod handles;

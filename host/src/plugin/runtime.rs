@@ -20,7 +20,7 @@ use super::host::{Grants, HostState, Services};
 pub(super) const MAX_WARM: usize = 128;
 
 /// The contract this host provides: `tollgate:plugin@CONTRACT_VERSION`.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = super::contract::VERSION;
 
 /// How a plugin is run.
 #[derive(Clone, Debug)]

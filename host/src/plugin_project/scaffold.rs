@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::{Lang, ProjectError};
 
 /// The contract, for the languages whose toolchains read it.
-const WIT: &str = include_str!("../../../sdk/wit/plugin.wit");
+const WIT: &str = crate::plugin::contract::WIT;
 
 macro_rules! template {
     ($path:literal) => {
@@ -233,4 +233,21 @@ fn rust_sdk(given: Option<&Path>) -> Result<String, ProjectError> {
     }
     let sdk = std::path::absolute(&sdk).map_err(|e| ProjectError::io(&sdk, e))?;
     Ok(sdk.display().to_string().replace('\\', "/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The C template's bindings embed the contract they were generated from: a new
+    /// contract version needs them regenerated (`wit-bindgen c wit --world filter`).
+    #[test]
+    fn the_c_bindings_are_for_this_contract_version() {
+        let wanted = format!("tollgate:plugin/types@{}", crate::plugin::contract::VERSION);
+        let (_, object) = C_BINARY[0];
+        assert!(
+            object.windows(wanted.len()).any(|w| w == wanted.as_bytes()),
+            "templates/plugin/c/filter_component_type.o is not for {wanted}"
+        );
+    }
 }
