@@ -102,7 +102,10 @@ async fn bad_plugins_fail_the_request_and_the_next_one_is_served() {
         ("loop", "deadline of 50ms exceeded"),
         ("sleep", "deadline of 50ms exceeded during a wait in WASI"),
         ("panic", "trapped"),
-        ("memory", "plugin `p` failed"),
+        (
+            "memory",
+            "plugin `p` failed: memory limit of 8388608 bytes reached",
+        ),
         ("huge-header", "the limit is 16384"),
     ] {
         let plugin = format!(

@@ -104,7 +104,7 @@ impl Plugin {
                     _ => {
                         return (
                             handle,
-                            Err(self.call_err("too many calls waiting for an instance")),
+                            Err(self.host_err("too many calls waiting for an instance")),
                         );
                     }
                 }
@@ -119,7 +119,7 @@ impl Plugin {
         let lent = match handle.map(|h| instance.store.data_mut().table.push(h)) {
             None => None,
             Some(Ok(r)) => Some(r),
-            Some(Err(e)) => return (None, Err(self.call_err(e.to_string()))),
+            Some(Err(e)) => return (None, Err(self.host_err(e.to_string()))),
         };
         let rep = lent.as_ref().map(Resource::rep);
         let deadline = self.settings.deadline;
@@ -159,23 +159,10 @@ impl Plugin {
                 (handle, Ok(outcome))
             }
             // The instance may be in any state: it is dropped, never reused.
-            Err(e) => (handle, Err(self.call_err(self.describe(&e)))),
-        }
-    }
-
-    fn describe(&self, e: &wasmtime::Error) -> String {
-        if let Some(HostDeadline(what)) = e.downcast_ref::<HostDeadline>() {
-            return format!(
-                "deadline of {:?} exceeded during {what}",
-                self.settings.deadline
-            );
-        }
-        match e.downcast_ref::<wasmtime::Trap>() {
-            Some(wasmtime::Trap::Interrupt) => {
-                format!("deadline of {:?} exceeded", self.settings.deadline)
+            Err(e) => {
+                let failure = self.failure(&e, instance.store.data());
+                (handle, Err(self.call_err(failure)))
             }
-            Some(trap) => format!("trapped: {trap}"),
-            None => format!("{e:#}"),
         }
     }
 
@@ -274,13 +261,13 @@ impl Plugin {
             let kind = self.kind();
             return (
                 Some(handle),
-                Err(self.call_err(format!("a {kind} plugin cannot be an integration"))),
+                Err(self.host_err(format!("a {kind} plugin cannot be an integration"))),
             );
         }
         let (back, result) = self.run(Some(handle), Call::Handle).await;
         let result = result.and_then(|outcome| match outcome {
             Outcome::Response(r) => Ok(r),
-            _ => Err(self.call_err("the function gave no response")),
+            _ => Err(self.host_err("the function gave no response")),
         });
         (back, result)
     }
@@ -289,14 +276,14 @@ impl Plugin {
     pub async fn select_route(&self, message: RouterMessage) -> Result<Selection, PluginError> {
         let kind = self.kind();
         if kind != super::Kind::MessageRouter {
-            return Err(self.call_err(format!(
+            return Err(self.host_err(format!(
                 "a {kind} plugin cannot select routes; build it for the `message-router` world"
             )));
         }
         let call = Call::SelectRoute(message.into());
         match self.run(None::<NoHandle>, call).await.1? {
             Outcome::Selection(s) => Ok(s.into()),
-            _ => Err(self.call_err("the message router gave no selection")),
+            _ => Err(self.host_err("the message router gave no selection")),
         }
     }
 }

@@ -13,6 +13,8 @@ pub struct MemoryLimiter {
     used_after_last_call: usize,
     /// Calls the instance has returned from.
     calls: u64,
+    /// Whether a growth was refused: the cap was reached.
+    refused: bool,
 }
 
 impl MemoryLimiter {
@@ -27,7 +29,18 @@ impl MemoryLimiter {
             used: 0,
             used_after_last_call: 0,
             calls: 0,
+            refused: false,
         }
+    }
+
+    /// The cap, in bytes.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Whether the instance tried to grow its memory past the cap.
+    pub fn refused_growth(&self) -> bool {
+        self.refused
     }
 
     /// Bytes of linear memory the instance holds.
@@ -66,11 +79,12 @@ impl ResourceLimiter for MemoryLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = self.limits.memory_growing(current, desired, maximum)?;
-        if allowed {
-            self.used = self.used.saturating_add(desired.saturating_sub(current));
+        let allowed = self.limits.memory_growing(current, desired, maximum);
+        match allowed {
+            Ok(true) => self.used = self.used.saturating_add(desired.saturating_sub(current)),
+            Ok(false) | Err(_) => self.refused = true,
         }
-        Ok(allowed)
+        allowed
     }
 
     fn table_growing(

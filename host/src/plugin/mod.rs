@@ -12,6 +12,7 @@ mod codegen;
 pub(crate) mod contract;
 mod engine;
 mod exports;
+mod failure;
 mod handles;
 mod host;
 mod imports;
@@ -28,6 +29,7 @@ pub use bindings::{Action, RequestPhase, ResponsePhase};
 pub use calls::Verdict;
 pub use engine::{EngineError, EngineOptions, PluginEngine};
 pub use exports::{NO_WORLD, world};
+pub use failure::CallFailure;
 pub use handles::{
     BodyError, BodySlot, Identity, RequestData, RequestHandle, ResponseData, ResponseHandle,
     RouteRef,

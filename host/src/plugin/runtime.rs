@@ -14,7 +14,8 @@ use super::bindings::filter::{Filter, FilterPre};
 use super::bindings::function::{Function, FunctionPre};
 use super::bindings::message_router::{MessageRouter, MessageRouterPre};
 use super::engine::{EPOCH_TICK, PluginEngine};
-use super::host::{Grants, HostState, Services};
+use super::failure::CallFailure;
+use super::host::{Grants, HostDeadline, HostState, Services};
 
 /// Most calls in one plugin at once, and most warm instances it keeps for them.
 pub(super) const MAX_WARM: usize = 128;
@@ -109,13 +110,13 @@ pub enum PluginError {
         /// The plugin's message.
         message: String,
     },
-    /// A hook trapped, ran out of time or memory.
-    #[error("plugin `{plugin}` failed: {message}")]
+    /// A call failed: it trapped, ran out of time or memory, or could not be made.
+    #[error("plugin `{plugin}` failed: {failure}")]
     Call {
         /// Plugin.
         plugin: String,
-        /// What happened.
-        message: String,
+        /// Why.
+        failure: CallFailure,
     },
 }
 
@@ -124,8 +125,7 @@ impl PluginError {
     /// of time), `trap` (the guest trapped, memory limits included) or `error`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Call { message, .. } if message.starts_with("deadline") => "deadline",
-            Self::Call { message, .. } if message.starts_with("trapped") => "trap",
+            Self::Call { failure, .. } => failure.kind(),
             _ => "error",
         }
     }
@@ -313,10 +313,40 @@ impl Plugin {
         &self.settings
     }
 
-    pub(super) fn call_err(&self, message: impl Into<String>) -> PluginError {
+    pub(super) fn call_err(&self, failure: CallFailure) -> PluginError {
         PluginError::Call {
             plugin: self.settings.name.to_string(),
-            message: message.into(),
+            failure,
+        }
+    }
+
+    /// A call the host could not make.
+    pub(super) fn host_err(&self, message: impl Into<String>) -> PluginError {
+        self.call_err(CallFailure::Host(message.into()))
+    }
+
+    /// What an error out of wasmtime means, given the store it happened in.
+    pub(super) fn failure(&self, e: &wasmtime::Error, state: &HostState) -> CallFailure {
+        let limit = self.settings.deadline;
+        if let Some(HostDeadline(what)) = e.downcast_ref::<HostDeadline>() {
+            return CallFailure::Deadline {
+                limit,
+                during: Some(what),
+            };
+        }
+        if state.limits.refused_growth() {
+            return CallFailure::Memory {
+                cap: self.settings.memory,
+                detail: format!("{e:#}"),
+            };
+        }
+        match e.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => CallFailure::Deadline {
+                limit,
+                during: None,
+            },
+            Some(trap) => CallFailure::Trap(*trap),
+            None => CallFailure::Guest(format!("{e:#}")),
         }
     }
 
@@ -347,7 +377,7 @@ impl Plugin {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(self.deadline_ticks());
-        let failed = |e: wasmtime::Error| self.call_err(format!("instantiation failed: {e:#}"));
+        let failed = |e: wasmtime::Error| self.host_err(format!("instantiation failed: {e:#}"));
         let config = &self.settings.config;
         // Every world is instantiated the same way, then given its config by `init`.
         macro_rules! init {
@@ -376,7 +406,7 @@ impl Plugin {
                 plugin: self.settings.name.to_string(),
                 message,
             }),
-            Err(e) => Err(self.call_err(format!("init trapped: {e:#}"))),
+            Err(e) => Err(self.call_err(self.failure(&e, store.data()))),
         }
     }
 
