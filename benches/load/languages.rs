@@ -1,7 +1,9 @@
 //! The plugin of `tollgate plugin new` in each language (the same token check and response
 //! header in Rust, JavaScript, Python and C), built with `tollgate plugin build` when the
 //! language's toolchain is installed, and served by one more Tollgate process: a route per
-//! language, for rows that compare what a language costs per request.
+//! language, for rows that compare what a language costs per request. For the languages
+//! that carry an interpreter, also a plugin whose hooks only continue: what entering the
+//! guest costs before the plugin does anything.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,12 +18,38 @@ pub const LANGUAGES: [(&str, &str); 4] = [
     ("c", "/lang-c"),
 ];
 
+/// The languages with an empty-hooks variant: the source file replaced, and what it becomes.
+pub const EMPTY: [(&str, &str, &str); 2] = [
+    (
+        "javascript",
+        "plugin.js",
+        "export function init(config) {}\n\
+         export function onRequest(phase, req) { return { tag: \"continue\" }; }\n\
+         export function onResponse(phase, resp) { return { tag: \"continue\" }; }\n",
+    ),
+    (
+        "python",
+        "app.py",
+        "import wit_world\n\
+         from wit_world.imports import types\n\
+         CONTINUE = types.Action_Continue()\n\
+         class WitWorld(wit_world.WitWorld):\n\
+         \x20   def init(self, config):\n\
+         \x20       pass\n\
+         \x20   def on_request(self, phase, req):\n\
+         \x20       return CONTINUE\n\
+         \x20   def on_response(self, phase, resp):\n\
+         \x20       return CONTINUE\n",
+    ),
+];
+
 /// The header the plugins check.
 pub const TOKEN: &str = "x-api-token: s3cret";
 
-/// Builds each language's project in `dir`; the components built, and why the others were
-/// not.
-pub fn build(binary: &str, dir: &Path) -> (Vec<(&'static str, PathBuf)>, Vec<String>) {
+/// Builds each language's project in `dir` (and the empty-hooks variants); the components
+/// built, each with its plugin name and route prefix (`lang-rust`, `empty-python`), and why
+/// the others were not.
+pub fn build(binary: &str, dir: &Path) -> (Vec<(String, PathBuf)>, Vec<String>) {
     let mut built = Vec::new();
     let mut skipped = Vec::new();
     for (lang, _) in LANGUAGES {
@@ -51,31 +79,54 @@ pub fn build(binary: &str, dir: &Path) -> (Vec<(&'static str, PathBuf)>, Vec<Str
             .and_then(|()| run(&["plugin", "build"], &project))
             .and_then(|()| run(&["plugin", "test", "plugin.wasm", "cases.yaml"], &project));
         match result {
-            Ok(()) => built.push((lang, project.join("plugin.wasm"))),
-            Err(e) => skipped.push(format!("the {lang} plugin: {e}")),
+            Ok(()) => built.push((name, project.join("plugin.wasm"))),
+            Err(e) => {
+                skipped.push(format!("the {lang} plugin: {e}"));
+                continue;
+            }
+        }
+        let Some((_, file, source)) = EMPTY.into_iter().find(|(l, ..)| *l == lang) else {
+            continue;
+        };
+        let name = format!("empty-{lang}");
+        let empty = dir.join(&name);
+        let result = run(&["plugin", "new", "--lang", lang, &name], dir)
+            .and_then(|()| {
+                // The packages the first project installed, not a second download.
+                let modules = project.join("node_modules");
+                if modules.is_dir() {
+                    std::os::unix::fs::symlink(&modules, empty.join("node_modules"))
+                        .map_err(|e| e.to_string())?;
+                }
+                std::fs::write(empty.join(file), source).map_err(|e| e.to_string())
+            })
+            .and_then(|()| run(&["plugin", "build"], &empty));
+        match result {
+            Ok(()) => built.push((name, empty.join("plugin.wasm"))),
+            Err(e) => skipped.push(format!("the empty {lang} plugin: {e}")),
         }
     }
     (built, skipped)
 }
 
-/// A Tollgate process with a route per built language: `/lang-<lang>/...` through that
-/// language's plugin (authorize and response configure, as its project's gateway config).
+/// A Tollgate process with a route per plugin built: `/<name>/...` through it (authorize
+/// and response configure, as its project's gateway config).
 pub fn tollgate(
     binary: &str,
     dir: &Path,
     backend: std::net::SocketAddr,
-    built: &[(&'static str, PathBuf)],
+    built: &[(String, PathBuf)],
 ) -> Result<Proxy, String> {
     let mut plugins = String::new();
     let mut routes = String::new();
-    for (lang, wasm) in built {
+    for (name, wasm) in built {
         plugins.push_str(&format!(
-            "  lang-{lang}:\n    path: \"{}\"\n    config: {{ token: s3cret }}\n    \
+            "  {name}:\n    path: \"{}\"\n    config: {{ token: s3cret }}\n    \
              on_request: [authorize]\n    on_response: [configure]\n    memory: 64MiB\n",
             wasm.display()
         ));
         routes.push_str(&format!(
-            "      - path: /lang-{lang}/{{proxy+}}\n        plugins: [lang-{lang}]\n        \
+            "      - path: /{name}/{{proxy+}}\n        plugins: [{name}]\n        \
              integration: {{ type: http, upstream: backend, path: \"/{{proxy}}\" }}\n"
         ));
     }

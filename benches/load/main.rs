@@ -476,6 +476,16 @@ fn run() -> Result<(), String> {
             tollgate_plain,
         );
     }
+    for (lang, ..) in languages::EMPTY {
+        let row = format!("tollgate + empty hooks in {lang} (language)");
+        let path = format!("/empty-{lang}/x");
+        push(
+            &row,
+            tl,
+            port(tl, |p| p.plain).map(|p| wrk(p, "http", &path, &[])),
+            tollgate_plain,
+        );
+    }
 
     if ab.is_some() {
         let base = find("tollgate-base");
