@@ -122,24 +122,34 @@ async fn slowloris_connections_are_closed() {
         closed_within_deadline(&mut silent).await,
         "silent connection closed"
     );
-    // Trickles a header byte at a time, never finishing the request head.
-    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    slow.write_all(b"GET /mock HTTP/1.1\r\nHost: x\r\n")
-        .await
-        .expect("write");
-    let trickle = async {
-        loop {
-            if slow.write_all(b"x").await.is_err() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+    // Trickles a header byte at a time, never finishing the request head: as the first
+    // request, and as the second on a kept-alive connection.
+    for first in [true, false] {
+        let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        if !first {
+            slow.write_all(b"GET /mock HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .expect("write");
+            let response = read_response(&mut slow).await;
+            assert!(response.starts_with("HTTP/1.1 200"), "{response}");
         }
-    };
-    let _ = tokio::time::timeout(DEADLINE, trickle).await;
-    assert!(
-        closed_within_deadline(&mut slow).await,
-        "slow header connection closed"
-    );
+        slow.write_all(b"GET /mock HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("write");
+        let trickle = async {
+            loop {
+                if slow.write_all(b"x").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        let _ = tokio::time::timeout(DEADLINE, trickle).await;
+        assert!(
+            closed_within_deadline(&mut slow).await,
+            "slow header connection closed (first request: {first})"
+        );
+    }
     // Well-formed requests still work.
     let resp = raw_request(
         addr,
@@ -156,15 +166,49 @@ async fn idle_keep_alive_connections_are_closed() {
     let mut tcp = tokio::net::TcpStream::connect(gw.addrs[0])
         .await
         .expect("connect");
-    tcp.write_all(b"GET /mock HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .expect("write");
-    let mut buf = vec![0u8; 4096];
-    let n = tcp.read(&mut buf).await.expect("response");
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
-    // Kept alive after the response, then closed once idle for `idle_timeout`.
+    // Kept alive: a second request on the connection is answered too.
+    for i in 0..2 {
+        tcp.write_all(b"GET /mock HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let response = read_response(&mut tcp).await;
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "request {i}: {response}"
+        );
+        assert!(
+            !response.to_ascii_lowercase().contains("connection: close"),
+            "request {i}: {response}"
+        );
+    }
+    // Then closed once idle for `idle_timeout` (1 s), and not before.
+    let idle = std::time::Instant::now();
     assert!(
         closed_within_deadline(&mut tcp).await,
         "idle connection closed"
     );
+    let after = idle.elapsed();
+    assert!(
+        after >= Duration::from_millis(900),
+        "closed {after:?} after the last response, before the 1 s idle timeout"
+    );
+}
+
+/// One response to a request for `/mock` (whose body is `ok`), read off the connection.
+async fn read_response(tcp: &mut tokio::net::TcpStream) -> String {
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !response.ends_with(b"\r\n\r\nok") {
+        let n = tokio::time::timeout(DEADLINE, tcp.read(&mut buf))
+            .await
+            .expect("a response within the deadline")
+            .expect("read");
+        assert!(
+            n > 0,
+            "closed mid-response: {}",
+            String::from_utf8_lossy(&response)
+        );
+        response.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&response).into_owned()
 }

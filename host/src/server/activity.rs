@@ -1,10 +1,15 @@
 //! Per-connection activity: bytes moving and requests in flight, read by the connection
-//! watchdog to close idle and never-used connections.
+//! watchdog to close idle and never-used connections and those whose request head takes
+//! too long.
+//!
+//! The request head's timeout is kept here rather than by hyper: hyper's HTTP/1 header
+//! read timeout also runs while a kept-alive connection waits for its next request, which
+//! would close idle connections after `header_read_timeout` instead of `idle_timeout`.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,7 +27,22 @@ pub struct Activity {
     last_io_ms: AtomicU64,
     requests: AtomicU64,
     in_flight: AtomicUsize,
+    /// Bytes arrived with no request in flight: an HTTP/1 request head is being read.
+    head_pending: AtomicBool,
+    /// When the watchdog first saw `head_pending`; `NO_HEAD` when it is not.
+    head_since_ms: AtomicU64,
+    /// The connection speaks HTTP/2 (its first bytes are the client preface): streams
+    /// have their own limits, and frames between requests are not a request head.
+    http2: AtomicBool,
+    /// Whether the first bytes were looked at.
+    first_read: AtomicBool,
 }
+
+/// `head_since_ms` when no request head is being read.
+const NO_HEAD: u64 = u64::MAX;
+
+/// How an HTTP/2 connection begins (RFC 9113 §3.4); `PRI` is no HTTP/1 method.
+const HTTP2_PREFACE: &[u8] = b"PRI ";
 
 impl Activity {
     /// A fresh connection.
@@ -34,6 +54,10 @@ impl Activity {
             last_io_ms: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            head_pending: AtomicBool::new(false),
+            head_since_ms: AtomicU64::new(NO_HEAD),
+            http2: AtomicBool::new(false),
+            first_read: AtomicBool::new(false),
         }
     }
 
@@ -45,25 +69,55 @@ impl Activity {
         self.io.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A request started; the returned guard ends it.
+    /// Bytes were read: the first read tells HTTP/2 from HTTP/1; with no request in
+    /// flight they belong to the next request's head.
+    fn read(&self, bytes: &[u8]) {
+        self.touch();
+        if !self.first_read.swap(true, Ordering::Relaxed) && bytes.starts_with(HTTP2_PREFACE) {
+            self.http2.store(true, Ordering::Relaxed);
+        }
+        if self.in_flight.load(Ordering::Relaxed) == 0 {
+            self.head_pending.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// A request started (its head is read); the returned guard ends it.
     pub fn request(self: &Arc<Self>) -> RequestGuard {
+        self.head_pending.store(false, Ordering::Relaxed);
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         RequestGuard(Arc::clone(self))
     }
 
     /// Why the connection should be closed now, if it should: no first request within
-    /// `first_request`, or nothing in flight and no bytes for `idle`. Called by the
-    /// watchdog on every tick: bytes that moved since the last call count as moving now.
-    pub fn expired(&self, first_request: Duration, idle: Duration) -> Option<&'static str> {
+    /// `head` (the header read timeout), an HTTP/1 request head begun but not complete
+    /// within `head`, or nothing in flight and no bytes for `idle`. Called by the watchdog
+    /// on every tick: bytes that moved since the last call count as moving now.
+    pub fn expired(&self, head: Duration, idle: Duration) -> Option<&'static str> {
         let now = self.now_ms();
         let io = self.io.load(Ordering::Relaxed);
         if self.io_seen.swap(io, Ordering::Relaxed) != io {
             self.last_io_ms.store(now, Ordering::Relaxed);
         }
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        if self.requests.load(Ordering::Relaxed) == 0 && now >= ms(first_request) {
+        if self.requests.load(Ordering::Relaxed) == 0 && now >= ms(head) {
             return Some("no request within the header read timeout");
+        }
+        let reading_head =
+            self.head_pending.load(Ordering::Relaxed) && !self.http2.load(Ordering::Relaxed);
+        if !reading_head {
+            self.head_since_ms.store(NO_HEAD, Ordering::Relaxed);
+        } else {
+            let since = match self.head_since_ms.load(Ordering::Relaxed) {
+                NO_HEAD => {
+                    self.head_since_ms.store(now, Ordering::Relaxed);
+                    now
+                }
+                since => since,
+            };
+            if now.saturating_sub(since) >= ms(head) {
+                return Some("request head not complete within the header read timeout");
+            }
         }
         let quiet = now.saturating_sub(self.last_io_ms.load(Ordering::Relaxed));
         if self.in_flight.load(Ordering::Relaxed) == 0 && quiet >= ms(idle) {
@@ -105,7 +159,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.touch();
+            self.activity.read(&buf.filled()[before..]);
         }
         polled
     }
@@ -176,5 +230,51 @@ mod tests {
         assert_eq!(a.expired(s(10), s(60)), None);
         tokio::time::advance(s(31)).await;
         assert_eq!(a.expired(s(10), s(60)), Some("idle timeout"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_kept_alive_connection_idles_for_the_idle_timeout_and_heads_get_the_head_timeout() {
+        let s = Duration::from_secs;
+        let a = Arc::new(Activity::new());
+        a.read(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        drop(a.request());
+        // Idle between requests: past the head timeout, short of the idle timeout.
+        for _ in 0..5 {
+            tokio::time::advance(s(10)).await;
+            assert_eq!(a.expired(s(10), s(60)), None, "idle, not reading a head");
+        }
+        // The next head begins and stalls.
+        a.read(b"GET /next HTTP/1.1\r\n");
+        assert_eq!(a.expired(s(10), s(60)), None);
+        tokio::time::advance(s(9)).await;
+        assert_eq!(a.expired(s(10), s(60)), None);
+        tokio::time::advance(s(1)).await;
+        assert_eq!(
+            a.expired(s(10), s(60)),
+            Some("request head not complete within the header read timeout")
+        );
+        // A head that completes in time starts a request and stops the clock.
+        let b = Arc::new(Activity::new());
+        drop(b.request());
+        b.read(b"GET /next HTTP/1.1\r\n");
+        assert_eq!(b.expired(s(10), s(60)), None);
+        tokio::time::advance(s(5)).await;
+        b.read(b"Host: x\r\n\r\n");
+        let guard = b.request();
+        tokio::time::advance(s(30)).await;
+        assert_eq!(b.expired(s(10), s(60)), None, "a request in flight");
+        drop(guard);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn http2_frames_between_requests_are_no_head() {
+        let s = Duration::from_secs;
+        let a = Arc::new(Activity::new());
+        a.read(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        drop(a.request());
+        a.read(b"\x00\x00\x08\x06\x00\x00\x00\x00\x00ping0000");
+        assert_eq!(a.expired(s(10), s(60)), None);
+        tokio::time::advance(s(30)).await;
+        assert_eq!(a.expired(s(10), s(60)), None, "a ping is no request head");
     }
 }

@@ -78,7 +78,9 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let header_bytes = usize::try_from(limits.max_header_bytes.get()).unwrap_or(usize::MAX);
     b.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout.get())
+        // The connection watchdog times request heads (`server/activity.rs`): hyper's
+        // timer would also cut kept-alive connections idle for `header_read_timeout`.
+        .header_read_timeout(None)
         .max_buf_size(header_bytes.max(8192))
         .max_headers(limits.max_headers);
     b.http2()
