@@ -220,7 +220,7 @@ impl Remote {
         if keys.keys.is_empty() {
             return Err(format!("{uri}: no usable key in the JWKS"));
         }
-        let ttl = max_age.map_or(self.ttl, |a| a.clamp(MIN_TTL, MAX_TTL));
+        let ttl = lifetime(max_age, self.ttl);
         tracing::debug!(jwks = %uri, keys = keys.keys.len(), ?ttl, "fetched JWKS");
         Ok(Fetched {
             keys,
@@ -281,17 +281,64 @@ impl Remote {
             .headers()
             .get(header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.split(',')
-                    .find_map(|d| d.trim().strip_prefix("max-age="))
-                    .and_then(|s| s.parse::<u64>().ok())
-            })
-            .map(Duration::from_secs);
+            .and_then(max_age);
         let body = http_body_util::Limited::new(response.into_body(), MAX_DOCUMENT)
             .collect()
             .await
             .map_err(|e| format!("{url}: reading the body: {e}"))?
             .to_bytes();
         Ok((body, max_age))
+    }
+}
+
+/// A fetched key set's lifetime: the IdP's `max-age` within [`MIN_TTL`, `MAX_TTL`], or the
+/// configured `cache_ttl` when it gives none.
+fn lifetime(max_age: Option<Duration>, configured: Duration) -> Duration {
+    max_age.map_or(configured, |a| a.clamp(MIN_TTL, MAX_TTL))
+}
+
+/// The `max-age` directive of a `Cache-Control` value (RFC 9111 §5.2.2.1: names are
+/// case-insensitive; a quoted value is accepted).
+fn max_age(cache_control: &str) -> Option<Duration> {
+    cache_control.split(',').find_map(|directive| {
+        let (name, value) = directive.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("max-age") {
+            return None;
+        }
+        let seconds = value.trim().trim_matches('"').parse::<u64>().ok()?;
+        Some(Duration::from_secs(seconds))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_is_read_from_cache_control() {
+        let s = Duration::from_secs;
+        assert_eq!(max_age("max-age=60"), Some(s(60)));
+        assert_eq!(
+            max_age("public, Max-Age=3600, must-revalidate"),
+            Some(s(3600))
+        );
+        assert_eq!(max_age("max-age=\"120\""), Some(s(120)));
+        assert_eq!(max_age("no-cache"), None);
+        assert_eq!(max_age("max-age=soon"), None);
+        assert_eq!(max_age("s-maxage=60"), None);
+    }
+
+    #[test]
+    fn an_idps_max_age_is_kept_within_bounds() {
+        let s = Duration::from_secs;
+        let configured = s(300);
+        assert_eq!(lifetime(None, configured), configured);
+        assert_eq!(
+            lifetime(Some(s(1)), configured),
+            s(10),
+            "raised to the minimum"
+        );
+        assert_eq!(lifetime(Some(s(600)), configured), s(600));
+        assert_eq!(lifetime(Some(s(10_000_000)), configured), s(86_400));
     }
 }

@@ -1,4 +1,4 @@
-//! A tiny identity provider whose key set, status and cache lifetime the tests control.
+//! A tiny identity provider whose key set and status the tests control.
 
 use super::*;
 
@@ -8,7 +8,6 @@ pub(super) struct Hit {
     pub(super) path: String,
     /// The version of the JWKS served (bumped by every `set_jwks`).
     pub(super) version: u32,
-    pub(super) at: Instant,
 }
 
 pub(super) struct IdpState {
@@ -16,8 +15,6 @@ pub(super) struct IdpState {
     version: u32,
     /// Status of the JWKS answer (an outage when not 200).
     status: u16,
-    /// `Cache-Control: max-age` sent with the JWKS.
-    max_age: Option<u64>,
     hits: Vec<Hit>,
 }
 
@@ -41,7 +38,6 @@ impl Idp {
                 jwks,
                 version: 0,
                 status: 200,
-                max_age: None,
                 hits: Vec::new(),
             })),
         };
@@ -89,10 +85,6 @@ impl Idp {
         self.state().status = status;
     }
 
-    pub(super) fn set_max_age(&self, max_age: u64) {
-        self.state().max_age = Some(max_age);
-    }
-
     /// Requests for `path` so far.
     pub(super) fn hits(&self, path: &str) -> Vec<Hit> {
         self.state()
@@ -115,13 +107,9 @@ impl Idp {
         s.hits.push(Hit {
             path: path.clone(),
             version,
-            at: Instant::now(),
         });
-        let mut builder = Response::builder().header("content-type", "application/json");
+        let builder = Response::builder().header("content-type", "application/json");
         let (status, body) = if path == "/jwks" {
-            if let Some(age) = s.max_age {
-                builder = builder.header("cache-control", format!("public, max-age={age}"));
-            }
             (s.status, s.jwks.clone())
         } else if let Some(prefix) = path.strip_suffix("/.well-known/openid-configuration") {
             let issuer = if prefix == "/liar" {

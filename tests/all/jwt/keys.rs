@@ -99,71 +99,45 @@ async fn a_rotated_in_kid_is_fetched_when_first_seen() {
     .await;
 }
 
+/// The set expires after `cache_ttl` (1 s) and is fetched again. How an IdP's
+/// `Cache-Control: max-age` is bounded (raised to 10 s, lowered to a day) is a unit test of
+/// `host/src/jwt/remote.rs`, rather than 8 s of waiting here.
 #[tokio::test]
 async fn a_key_dropped_from_the_jwks_is_refused_once_the_cached_set_expires() {
     use Algorithm::*;
     let backend = Backend::start("b").await;
-    // `quick` keeps its set for cache_ttl = 1 s; `clamped` is told max-age=1 by its IdP,
-    // which the gateway raises to its 10 s minimum.
     let quick = Idp::start(jwks(&["rsa", "rsa2"])).await;
-    let clamped = Idp::start(jwks(&["rsa", "rsa2"])).await;
-    clamped.set_max_age(1);
-    let plugins = [
-        (
-            "quick",
-            json!({
-                "jwks_uri": quick.jwks_uri(),
-                "cache_ttl": 1,
-                "refetch_interval": 1,
-                "forward_headers": forward(),
-            }),
-        ),
-        (
-            "clamped",
-            json!({
-                "jwks_uri": clamped.jwks_uri(),
-                "cache_ttl": 1,
-                "refetch_interval": 1,
-                "forward_headers": forward(),
-            }),
-        ),
-    ];
-    let routes: [(&str, &str, &[&str]); 2] = [("quick", "quick", &[]), ("clamped", "clamped", &[])];
+    let plugins = [(
+        "quick",
+        json!({
+            "jwks_uri": quick.jwks_uri(),
+            "cache_ttl": 1,
+            "refetch_interval": 1,
+            "forward_headers": forward(),
+        }),
+    )];
+    let routes: [(&str, &str, &[&str]); 1] = [("quick", "quick", &[])];
     let gw = Gateway::start(&gateway_config(&backend, &plugins, &routes)).await;
     let p = Probe::new(&gw);
     let mut header = Header::new(RS256);
     header.kid = Some("rsa2".into());
     let dropped = encode(&header, &claims("dropped"), &rsa_key("rsa2.pem")).expect("sign");
     let kept = token(RS256, &claims("kept"));
-    for path in ["/quick/x", "/clamped/x"] {
-        p.ready(path, &dropped).await;
-        p.ok(path, &kept, "the key that stays").await;
-    }
+    let path = "/quick/x";
+    p.ready(path, &dropped).await;
+    p.ok(path, &kept, "the key that stays").await;
 
     quick.set_jwks(jwks(&["rsa"]));
-    clamped.set_jwks(jwks(&["rsa"]));
-    for (path, idp) in [("/quick/x", &quick), ("/clamped/x", &clamped)] {
-        let refused = p.until(path, &dropped, 401, Duration::from_secs(30)).await;
-        if let Err(last) = refused {
-            panic!(
-                "{path}: the dropped key was still accepted; last answer {last}; fetches {:?}",
-                idp.hits("/jwks")
-            );
-        }
-        p.invalid(path, &dropped, "the dropped key").await;
-        p.ok(path, &kept, "the key that stays, after the refresh")
-            .await;
+    let refused = p.until(path, &dropped, 401, Duration::from_secs(30)).await;
+    if let Err(last) = refused {
+        panic!(
+            "the dropped key was still accepted; last answer {last}; fetches {:?}",
+            quick.hits("/jwks")
+        );
     }
-
-    // The clamped set lived at least 80% of 10 s before it was refreshed.
-    let hits = clamped.hits("/jwks");
-    let last_old = hits.iter().rfind(|h| h.version == 0).expect("an old fetch");
-    let first_new = hits.iter().find(|h| h.version == 1).expect("a new fetch");
-    let lived = first_new.at.duration_since(last_old.at);
-    assert!(
-        lived >= Duration::from_millis(7900),
-        "max-age=1 must be raised to 10 s, but the set was refreshed after {lived:?}"
-    );
+    p.invalid(path, &dropped, "the dropped key").await;
+    p.ok(path, &kept, "the key that stays, after the refresh")
+        .await;
 }
 
 #[tokio::test]
