@@ -199,6 +199,9 @@ async fn run(
     };
     // Logging starts once the config is read: the trace exporter needs its settings.
     let traces = telemetry::init(log_format, config.telemetry.tracing.as_ref())?;
+    // The file as read: a reload compares its restart-only sections with this, not with
+    // the command line's overrides.
+    let as_read = config.clone();
     if let (Some(addr), Some(first)) = (listen, config.listeners.first_mut()) {
         first.address = addr;
     }
@@ -240,7 +243,7 @@ async fn run(
         Arc::new(tollgate::gateway::Reloader::new(
             Arc::clone(&gateway),
             p,
-            &config,
+            &as_read,
         ))
     });
     if let Some(r) = &reloader {

@@ -194,8 +194,39 @@ async fn config_reload_through_the_admin_api() {
         .await
         .expect("req");
     assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(
+        body,
+        serde_json::json!({ "status": "reloaded", "needs_restart": [] })
+    );
     let v = client().get(&url).fetch_json().await;
     assert_eq!(v["headers"]["x-version"], "three");
+
+    // Settings only a restart applies are named; the rest of the file is applied.
+    let plugin = "    on_request: [transform]\n    config: { request_header: [x-version, four] }";
+    let top = "admin: { address: \"127.0.0.1:0\", token: s3cret-admin-token }\n\
+               limits: { idle_timeout: 5s }\n\
+               telemetry: { tracing: { endpoint: \"http://127.0.0.1:9/v1/traces\" } }";
+    gw.write_config(&one_plugin_config(&backend, top, plugin));
+    let r = admin(&gw, reqwest::Method::POST, "/config/reload")
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(
+        body["needs_restart"],
+        serde_json::json!(["limits.idle_timeout", "telemetry"])
+    );
+    let v = client().get(&url).fetch_json().await;
+    assert_eq!(v["headers"]["x-version"], "four");
+    gw.wait_log("take effect after a restart").await;
+    gw.write_config(&config(&backend, "three"));
+    let r = admin(&gw, reqwest::Method::POST, "/config/reload")
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 200);
 
     gw.write_config(
         "version: 1\nlisteners: [{ address: \"127.0.0.1:0\" }]\nlimits: { idle_timeout: 5 }\n",

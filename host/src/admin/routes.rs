@@ -181,7 +181,10 @@ pub async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Full
                 &json!({ "message": "running the embedded demo: there is no config file to reload" }),
             ),
             Some(r) => match r.reload().await {
-                Ok(()) => reply(StatusCode::OK, &json!({ "status": "reloaded" })),
+                Ok(needs_restart) => reply(
+                    StatusCode::OK,
+                    &json!({ "status": "reloaded", "needs_restart": needs_restart }),
+                ),
                 Err(e) => reply(StatusCode::BAD_REQUEST, &json!({ "message": e })),
             },
         },

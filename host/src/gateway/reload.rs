@@ -9,7 +9,7 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use super::Gateway;
-use crate::config::{Config, Listener};
+use crate::config::Config;
 
 /// Quiet time after a file event before reading the file, so that an editor's
 /// truncate-then-write is read once, whole.
@@ -20,24 +20,26 @@ const SETTLE: Duration = Duration::from_millis(100);
 pub struct Reloader {
     gateway: Arc<Gateway>,
     path: PathBuf,
-    listeners: Vec<Listener>,
-    workers: Option<std::num::NonZeroUsize>,
+    /// The file as it was read at start: the sections that only a restart applies are
+    /// compared with it.
+    started: Config,
 }
 
 impl Reloader {
-    /// A reloader of `path` into `gateway`; `started` is the config the gateway started
-    /// with (its listeners as bound).
+    /// A reloader of `path` into `gateway`; `started` is the config file as read at start
+    /// (before command-line overrides).
     pub fn new(gateway: Arc<Gateway>, path: PathBuf, started: &Config) -> Self {
         Self {
             gateway,
             path,
-            listeners: started.listeners.clone(),
-            workers: started.workers,
+            started: started.clone(),
         }
     }
 
-    /// Reads, validates and applies the file; on error the running config stays.
-    pub async fn reload(&self) -> Result<(), String> {
+    /// Reads, validates and applies the file; on error the running config stays. On
+    /// success, the changed settings that take effect only after a restart, by name
+    /// (`telemetry`, `limits.idle_timeout`, …).
+    pub async fn reload(&self) -> Result<Vec<&'static str>, String> {
         let result = self.load_and_apply().await;
         let outcome = if result.is_ok() { "success" } else { "failure" };
         metrics::counter!(crate::telemetry::metrics::CONFIG_RELOADS, "result" => outcome)
@@ -45,26 +47,59 @@ impl Reloader {
         result
     }
 
-    async fn load_and_apply(&self) -> Result<(), String> {
+    async fn load_and_apply(&self) -> Result<Vec<&'static str>, String> {
         let config = Config::load(&self.path).map_err(|e| e.to_string())?;
-        if config.listeners != self.listeners {
-            tracing::warn!(
-                "listener changes take effect after a restart; routes and upstreams are reloaded now"
-            );
-        }
-        if config.workers != self.workers {
-            tracing::warn!("`workers` changes take effect after a restart");
-        }
-        if config.state != self.gateway.state_config {
-            tracing::warn!("`state` changes take effect after a restart; the running store stays");
-        }
         self.gateway
             .apply(&config)
             .await
             .map_err(|e| e.to_string())?;
-        tracing::info!(file = %self.path.display(), "config reloaded");
-        Ok(())
+        let pending = needs_restart(&self.started, &config);
+        if pending.is_empty() {
+            tracing::info!(file = %self.path.display(), "config reloaded");
+        } else {
+            tracing::warn!(
+                file = %self.path.display(),
+                needs_restart = %pending.join(", "),
+                "config reloaded; changes to {} take effect after a restart",
+                pending.join(", ")
+            );
+        }
+        Ok(pending)
     }
+}
+
+/// The settings that differ between the config the process started with and `new` and
+/// that only a restart applies: the sockets, the worker threads, the admin API, the
+/// connection limits, the plugin runtime (engine, artifact cache, watched folder), the
+/// state store and telemetry. Everything else (APIs, routes, upstreams, plugins, usage
+/// plans, body limits) a reload applies.
+pub fn needs_restart(started: &Config, new: &Config) -> Vec<&'static str> {
+    let (a, b) = (&started.limits, &new.limits);
+    [
+        ("listeners", started.listeners != new.listeners),
+        ("workers", started.workers != new.workers),
+        ("admin", started.admin != new.admin),
+        (
+            "limits.max_header_bytes",
+            a.max_header_bytes != b.max_header_bytes,
+        ),
+        ("limits.max_headers", a.max_headers != b.max_headers),
+        (
+            "limits.header_read_timeout",
+            a.header_read_timeout != b.header_read_timeout,
+        ),
+        ("limits.idle_timeout", a.idle_timeout != b.idle_timeout),
+        ("limits.drain_timeout", a.drain_timeout != b.drain_timeout),
+        (
+            "plugin_runtime",
+            started.plugin_runtime != new.plugin_runtime,
+        ),
+        ("state", started.state != new.state),
+        ("telemetry", started.telemetry != new.telemetry),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
 }
 
 /// Watches SIGHUP and, with `watch_file`, the file itself; each trigger reloads the file.
@@ -156,4 +191,38 @@ fn hash(bytes: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
     bytes.hash(&mut h);
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "version: 1\nlisteners: [{ address: \"127.0.0.1:8080\" }]\n";
+
+    #[test]
+    fn restart_only_settings_are_named_and_the_rest_is_not() {
+        let parse = |yaml: &str| Config::from_yaml(yaml, "gateway.yaml").expect("config");
+        let started = parse(BASE);
+        assert!(needs_restart(&started, &parse(BASE)).is_empty());
+        let routes = format!(
+            "{BASE}limits: {{ max_body: 2MiB }}\nupstreams: {{ u: {{ targets: [\"http://127.0.0.1:9\"] }} }}\n"
+        );
+        assert!(
+            needs_restart(&started, &parse(&routes)).is_empty(),
+            "body limits and upstreams are reloaded"
+        );
+        let changed = format!(
+            "{BASE}workers: 3\nlimits: {{ idle_timeout: 5s }}\nplugin_runtime: {{ cache_memory: 1MiB }}\n\
+             telemetry: {{ tracing: {{ endpoint: \"http://127.0.0.1:4318/v1/traces\" }} }}\n"
+        );
+        assert_eq!(
+            needs_restart(&started, &parse(&changed)),
+            [
+                "workers",
+                "limits.idle_timeout",
+                "plugin_runtime",
+                "telemetry"
+            ]
+        );
+    }
 }
