@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::support::{Backend, FetchJson, Gateway, client};
 use tollgate::plugin::{
-    EngineOptions, Grants, Kind, Plugin, PluginEngine, PluginError, PluginSettings, RouterMessage,
-    Selection, Services, Source,
+    EngineOptions, Grants, Kind, Origin, Plugin, PluginEngine, PluginError, PluginSettings,
+    PluginSlot, RouterMessage, RouterPlugin, Selection, Services, Source,
 };
 use tollgate::state::StateStore;
 use tollgate_test_artifacts::{TEST_AUTHORIZER, TEST_FILTER, TEST_FUNCTION};
@@ -192,13 +192,24 @@ async fn ws_router(expression: &str) -> Result<Arc<Plugin>, PluginError> {
     load(wasm.to_vec(), Source::Builtin("ws-router".into()), &config).await
 }
 
-async fn select(router: &Plugin, binary: bool, data: &str) -> Selection {
+/// A message-router handle on a slot of its own holding `plugin`.
+fn router(plugin: &Arc<Plugin>) -> Result<RouterPlugin, tollgate::plugin::WrongWorld> {
+    RouterPlugin::new(plugin, || {
+        Arc::new(PluginSlot::new(Arc::clone(plugin), Origin::Config, 0))
+    })
+}
+
+async fn select(plugin: &Arc<Plugin>, binary: bool, data: &str) -> Selection {
     let message = RouterMessage {
         connection_id: "c1".into(),
         binary,
         data: data.as_bytes().to_vec(),
     };
-    router.select_route(message).await.expect("select-route")
+    router(plugin)
+        .expect("a message router")
+        .select_route(message)
+        .await
+        .expect("select-route")
 }
 
 #[tokio::test]
@@ -256,18 +267,11 @@ async fn only_a_message_router_selects_routes() {
     let filter = load(wasm, Source::File(TEST_FILTER.into()), "{}")
         .await
         .expect("loads");
-    let message = RouterMessage {
-        connection_id: "c1".into(),
-        binary: false,
-        data: br#"{"action":"join"}"#.to_vec(),
+    let Err(e) = router(&filter) else {
+        panic!("a filter became a message router");
     };
-    let e = filter
-        .select_route(message)
-        .await
-        .expect_err("a filter has no select-route");
-    assert!(
-        e.to_string()
-            .contains("a filter plugin cannot select routes; build it for the `message-router`"),
-        "{e}"
+    assert_eq!(
+        e.to_string(),
+        "a filter plugin cannot route WebSocket messages; build it for the `message-router` world"
     );
 }

@@ -29,7 +29,7 @@ pub enum Integration {
     /// Answer from the gateway.
     Mock(MockIntegration),
     /// A function plugin produces the response.
-    Function(std::sync::Arc<crate::plugin::PluginSlot>),
+    Function(crate::plugin::FunctionPlugin),
 }
 
 /// The path an HTTP integration forwards to when its target does not set one.

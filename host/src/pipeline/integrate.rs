@@ -12,7 +12,7 @@ use crate::body::{Body, BodyProgress};
 use crate::error::RequestError;
 use crate::integration::headers::Forwarded;
 use crate::integration::{ForwardPath, Integration, Outbound, Prepared, upgrade};
-use crate::plugin::{PluginSlot, RequestHandle};
+use crate::plugin::{FunctionPlugin, RequestHandle};
 use crate::router::RouteMatch;
 use crate::routes::Snapshot;
 use crate::telemetry::Observed;
@@ -52,7 +52,7 @@ pub(super) enum Integrated {
 /// The integration's call, prepared.
 pub(super) enum Call<'a> {
     /// A function plugin, to run on the plugins' handle.
-    Function(&'a PluginSlot, RequestHandle),
+    Function(&'a FunctionPlugin, RequestHandle),
     /// A WebSocket API's connection.
     Connect(Connect<'a>),
     /// A mock or an HTTP backend.

@@ -229,9 +229,11 @@ where
     let integrated =
         match integrate::prepare(snapshot, seen, trail.record, target, request, progress)? {
             Call::Proxy(proxy) => integrate::proxy(proxy).await?,
-            Call::Function(slot, handle) => {
-                let plugin = slot.plugin();
-                Integrated::Response(Box::pin(phases::run_function(&plugin, handle, trail)).await?)
+            Call::Function(function, handle) => {
+                let function = function.current();
+                Integrated::Response(
+                    Box::pin(phases::run_function(&function, handle, trail)).await?,
+                )
             }
             Call::Connect(connect) => {
                 let connections = gateway.connections();

@@ -164,7 +164,7 @@ async fn phases_of(
     let response = match (integrate, &route.integration) {
         (Integrate::Handle(handle), Integration::Function(slot)) => {
             seen_identity.clone_from(&handle.identity);
-            phases::run_function(&slot.plugin(), handle, trail).await?
+            phases::run_function(&slot.current(), handle, trail).await?
         }
         (Integrate::Request(request), _) => {
             seen_identity.clone_from(&request.identity);

@@ -9,7 +9,7 @@ use crate::body::{Body, full};
 use crate::config::OnError;
 use crate::error::{Refusal, RequestError, respond};
 use crate::plugin::{
-    Action, BodyError, BodySlot, Plugin, PluginResponse, RequestHandle, RequestPhase,
+    Action, BodyError, BodySlot, Function, Plugin, PluginResponse, RequestHandle, RequestPhase,
     ResponseHandle, ResponsePhase, Verdict, header_pair,
 };
 use crate::routes::{Attached, Chains, RouteRuntime};
@@ -101,7 +101,7 @@ fn plugin_response(plugin: &Plugin, r: PluginResponse) -> Result<Response<Body>,
 
 /// Runs a function plugin as the integration.
 pub async fn run_function(
-    plugin: &Plugin,
+    plugin: &Function,
     handle: RequestHandle,
     trail: &mut Trail<'_>,
 ) -> Result<Response<Body>, RequestError> {

@@ -252,18 +252,12 @@ impl Plugin {
         (back, result)
     }
 
-    /// Runs a function plugin: it produces the response.
-    pub async fn handle(
+    /// Runs a function plugin: it produces the response. Only through
+    /// [`super::worlds::Function`], made for function plugins alone.
+    pub(super) async fn handle(
         &self,
         handle: RequestHandle,
     ) -> (Option<RequestHandle>, Result<Response, PluginError>) {
-        if self.kind() != super::Kind::Function {
-            let kind = self.kind();
-            return (
-                Some(handle),
-                Err(self.host_err(format!("a {kind} plugin cannot be an integration"))),
-            );
-        }
         let (back, result) = self.run(Some(handle), Call::Handle).await;
         let result = result.and_then(|outcome| match outcome {
             Outcome::Response(r) => Ok(r),
@@ -272,14 +266,12 @@ impl Plugin {
         (back, result)
     }
 
-    /// Runs the message router's `select-route` on one message.
-    pub async fn select_route(&self, message: RouterMessage) -> Result<Selection, PluginError> {
-        let kind = self.kind();
-        if kind != super::Kind::MessageRouter {
-            return Err(self.host_err(format!(
-                "a {kind} plugin cannot select routes; build it for the `message-router` world"
-            )));
-        }
+    /// Runs the message router's `select-route` on one message. Only through
+    /// [`super::worlds::RouterPlugin`], made for message routers alone.
+    pub(super) async fn select_route(
+        &self,
+        message: RouterMessage,
+    ) -> Result<Selection, PluginError> {
         let call = Call::SelectRoute(message.into());
         match self.run(None::<NoHandle>, call).await.1? {
             Outcome::Selection(s) => Ok(s.into()),

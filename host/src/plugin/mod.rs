@@ -21,6 +21,7 @@ mod messages;
 mod precompiled;
 mod runtime;
 mod slot;
+mod worlds;
 
 pub use artifacts::ArtifactCache;
 pub use authorizer::{AuthorizerSettings, MAX_TTL as MAX_AUTHORIZER_TTL};
@@ -44,3 +45,4 @@ pub use messages::{RouterMessage, Selection};
 pub use precompiled::MachineCode;
 pub use runtime::{CONTRACT_VERSION, Kind, Plugin, PluginError, PluginSettings, Source};
 pub use slot::{Origin, PluginSlot, Version};
+pub use worlds::{Function, FunctionPlugin, RouterPlugin, WrongWorld};

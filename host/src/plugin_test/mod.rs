@@ -16,7 +16,7 @@ use bytes::Bytes;
 
 use crate::gateway::Gateway;
 use crate::pipeline::offline::{self, OfflineRequest};
-use crate::plugin::{Identity, Kind, RouterMessage, Source};
+use crate::plugin::{Identity, Kind, RouterMessage, RouterPlugin, Source};
 use cases::{Case, CaseRequest, CaseResponse, CasesFile, Values};
 
 pub use setup::plugin_name;
@@ -154,12 +154,13 @@ async fn run_case(
             .message
             .as_ref()
             .ok_or_else(|| bad("a message router's case needs `message`".into()))?;
-        let plugin = gateway
+        let slot = gateway
             .plugins()
             .find(name)
-            .ok_or_else(|| bad("the plugin is not loaded".into()))?
-            .plugin();
-        let selection = plugin
+            .ok_or_else(|| bad("the plugin is not loaded".into()))?;
+        let router =
+            RouterPlugin::new(&slot.plugin(), || slot.clone()).map_err(|e| bad(e.to_string()))?;
+        let selection = router
             .select_route(RouterMessage {
                 connection_id: message.connection_id.clone(),
                 binary: message.binary,

@@ -2,16 +2,15 @@
 //! routes by key.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use crate::config::WebSocketSettings;
 use crate::config::websocket::{CONNECT, DEFAULT, DISCONNECT};
-use crate::plugin::PluginSlot;
+use crate::plugin::RouterPlugin;
 
 /// A compiled managed WebSocket API.
 pub struct WsApi {
     /// The `message-router` plugin that picks each message's route.
-    pub router: Arc<PluginSlot>,
+    pub router: RouterPlugin,
     /// Connection limits.
     pub settings: WebSocketSettings,
     /// The `$connect` route (declared, or one made to accept every connection).
@@ -28,7 +27,7 @@ impl WsApi {
     /// Compiles the routes' keys (route ids in order); `connect` is the id of the
     /// `$connect` route.
     pub fn new<'a>(
-        router: Arc<PluginSlot>,
+        router: RouterPlugin,
         settings: WebSocketSettings,
         keys: impl Iterator<Item = &'a str>,
         connect: usize,

@@ -127,8 +127,8 @@ async fn work(
 async fn handle(origin: &Origin, message: Incoming, request_id: &str) -> Option<Outgoing> {
     let api = &origin.snapshot.apis[origin.api];
     let ws = api.websocket.as_ref()?;
-    let router = ws.router.plugin();
-    let selected = router
+    let selected = ws
+        .router
         .select_route(RouterMessage {
             connection_id: origin.info.connection_id.clone(),
             binary: message.binary,

@@ -11,34 +11,30 @@ use crate::config::{self, IntegrationKind};
 use crate::gateway::plugins::{LoadedPlugins, PluginHost};
 use crate::integration::upstream::UpstreamPool;
 use crate::integration::{HttpIntegration, HttpTarget, Integration, MockIntegration};
-use crate::plugin::{Kind, PluginSlot};
+use crate::plugin::FunctionPlugin;
 
-/// The slot of a function plugin named by an integration.
+/// The function plugin named by an integration.
 pub(super) fn function_slot(
     host: &PluginHost,
     plugins: &LoadedPlugins,
     name: &str,
-) -> Result<Arc<PluginSlot>, BuildError> {
+) -> Result<FunctionPlugin, BuildError> {
     let Some((plugin, size)) = plugins.get(name) else {
         return Err(BuildError::UnknownPlugin(name.to_owned()));
     };
-    if plugin.kind() != Kind::Function {
-        return Err(BuildError::Misused {
+    FunctionPlugin::new(plugin, || host.slot(name, plugin, *size)).map_err(|e| {
+        BuildError::Misused {
             plugin: name.to_owned(),
-            message: format!(
-                "a {} plugin cannot be an integration; build it for the `function` world",
-                plugin.kind()
-            ),
-        });
-    }
-    Ok(host.slot(name, plugin, *size))
+            message: e.to_string(),
+        }
+    })
 }
 
 pub(super) fn compile_integration(
     i: &config::Integration,
     pools: &HashMap<&str, Arc<UpstreamPool>>,
     direct: &crate::client::HttpClient,
-    function: &dyn Fn(&str) -> Result<Arc<PluginSlot>, BuildError>,
+    function: &dyn Fn(&str) -> Result<FunctionPlugin, BuildError>,
 ) -> Result<Integration, BuildError> {
     match i.kind.value {
         IntegrationKind::Function => {

@@ -7,7 +7,7 @@ use super::{BuildError, RouteRuntime, chains};
 use crate::config::{self, Config};
 use crate::gateway::plugins::{LoadedPlugins, PluginHost};
 use crate::integration::{Integration, MockIntegration};
-use crate::plugin::Kind;
+use crate::plugin::RouterPlugin;
 use crate::router::RouteTable;
 use crate::routes::WsApi;
 
@@ -71,18 +71,15 @@ pub(super) fn managed(
     ) else {
         return Err(BuildError::UnknownPlugin(router_name.to_owned()));
     };
-    if plugin.kind() != Kind::MessageRouter {
-        return Err(BuildError::Misused {
-            plugin: router_name.to_owned(),
-            message: format!(
-                "a {} plugin cannot route WebSocket messages; build it for the \
-                 `message-router` world",
-                plugin.kind()
-            ),
-        });
-    }
+    let router =
+        RouterPlugin::new(plugin, || host.slot(router_name, plugin, *size)).map_err(|e| {
+            BuildError::Misused {
+                plugin: router_name.to_owned(),
+                message: e.to_string(),
+            }
+        })?;
     Ok(WsApi::new(
-        host.slot(router_name, plugin, *size),
+        router,
         api.websocket.clone().unwrap_or_default(),
         routes.iter().map(|r| &*r.key),
         connect,
