@@ -13,9 +13,9 @@ use arc_swap::ArcSwap;
 
 use crate::client::ClientCache;
 use crate::config::Config;
+use crate::plugin::Registry;
 pub use build::BuildError;
 pub use plugin_dir::watch_plugin_dir;
-pub use plugins::PluginHost;
 pub use reload::{Reloader, watch};
 
 use crate::routes::Snapshot;
@@ -31,7 +31,7 @@ pub struct Gateway {
     pub state_config: crate::config::StateConfig,
     snapshot: ArcSwap<Snapshot>,
     clients: ClientCache,
-    plugins: PluginHost,
+    plugins: Registry,
     connections: Arc<Connections>,
     telemetry: Arc<Telemetry>,
 }
@@ -41,8 +41,8 @@ impl Gateway {
     pub async fn new(config: &Config) -> Result<Self, BuildError> {
         let clients = ClientCache::default();
         let state = crate::state::StateStore::new(&config.state).await?;
-        let plugins = PluginHost::new(state);
-        let loaded = plugins.load_all(config).await?;
+        let plugins = Registry::new(state);
+        let loaded = plugins::load_all(&plugins, config).await?;
         let connections = connections(&config.state).await;
         let telemetry = Arc::new(Telemetry::start(&config.telemetry).await?);
         let snapshot = Snapshot::build(config, &clients, &plugins, &loaded)?;
@@ -89,7 +89,7 @@ impl Gateway {
     }
 
     /// The plugin slots and engine.
-    pub fn plugins(&self) -> &PluginHost {
+    pub fn plugins(&self) -> &Registry {
         &self.plugins
     }
 
@@ -103,7 +103,7 @@ impl Gateway {
     /// snapshot stays. Requests in flight finish on the snapshot (and plugin versions) they
     /// started with.
     pub async fn apply(&self, config: &Config) -> Result<(), BuildError> {
-        let loaded = self.plugins.load_all(config).await?;
+        let loaded = plugins::load_all(&self.plugins, config).await?;
         let next = Snapshot::build(config, &self.clients, &self.plugins, &loaded)?;
         self.plugins.activate(&loaded);
         self.snapshot.store(Arc::new(next));

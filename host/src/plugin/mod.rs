@@ -19,6 +19,7 @@ mod imports;
 mod memory;
 mod messages;
 mod precompiled;
+mod registry;
 mod runtime;
 mod slot;
 mod worlds;
@@ -43,6 +44,7 @@ pub use host::{
 pub use imports::ImportError;
 pub use messages::{RouterMessage, Selection};
 pub use precompiled::MachineCode;
+pub use registry::{LoadedPlugins, MAX_MEMORY, Registry, RuntimeOptions};
 pub use runtime::{CONTRACT_VERSION, Kind, Plugin, PluginError, PluginSettings, Source};
 pub use slot::{Origin, PluginSlot, Version};
 pub use worlds::{Function, FunctionPlugin, RouterPlugin, WrongWorld};

@@ -8,14 +8,14 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use super::BuildError;
 use crate::config::{self, IntegrationKind};
-use crate::gateway::plugins::{LoadedPlugins, PluginHost};
 use crate::integration::upstream::UpstreamPool;
 use crate::integration::{HttpIntegration, HttpTarget, Integration, MockIntegration};
 use crate::plugin::FunctionPlugin;
+use crate::plugin::{LoadedPlugins, Registry};
 
 /// The function plugin named by an integration.
 pub(super) fn function_slot(
-    host: &PluginHost,
+    host: &Registry,
     plugins: &LoadedPlugins,
     name: &str,
 ) -> Result<FunctionPlugin, BuildError> {

@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::plugins::{LoadedPlugins, PluginHost};
 use crate::client::{ClientCache, ClientError, ClientKey};
 use crate::config::RequestPhaseName;
 use crate::config::{self, Config, DEFAULT_STAGE, RouteMethod};
 use crate::integration::upstream::{PoolSettings, UpstreamPool};
 use crate::plugin::Kind;
+use crate::plugin::{LoadedPlugins, Registry};
 use crate::router::{RouteTable, Router};
 use crate::routes::{
     ApiRuntime, Attached, Chains, RouteRuntime, Snapshot, StageRuntime, request_index,
@@ -75,7 +75,7 @@ impl Snapshot {
     pub fn build(
         config: &Config,
         clients: &ClientCache,
-        host: &PluginHost,
+        host: &Registry,
         plugins: &LoadedPlugins,
     ) -> Result<Self, BuildError> {
         let mut pools = HashMap::new();
@@ -230,7 +230,7 @@ impl Snapshot {
 /// Builds the per-phase chains of the named plugins, in order.
 fn chains<'a>(
     config: &Config,
-    host: &PluginHost,
+    host: &Registry,
     plugins: &LoadedPlugins,
     names: impl Iterator<Item = &'a str>,
 ) -> Result<Chains, BuildError> {

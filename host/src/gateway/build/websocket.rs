@@ -5,9 +5,9 @@ use http::{HeaderMap, StatusCode};
 use super::Chains;
 use super::{BuildError, RouteRuntime, chains};
 use crate::config::{self, Config};
-use crate::gateway::plugins::{LoadedPlugins, PluginHost};
 use crate::integration::{Integration, MockIntegration};
 use crate::plugin::RouterPlugin;
+use crate::plugin::{LoadedPlugins, Registry};
 use crate::router::RouteTable;
 use crate::routes::WsApi;
 
@@ -17,7 +17,7 @@ use crate::routes::WsApi;
 pub(super) fn managed(
     config: &Config,
     api: &config::Api,
-    host: &PluginHost,
+    host: &Registry,
     plugins: &LoadedPlugins,
     routes: &mut Vec<RouteRuntime>,
     table: &mut RouteTable,
