@@ -49,7 +49,7 @@ fn outcome(result: &Result<Action, crate::plugin::PluginError>) -> &'static str 
 fn verdict(result: &Result<Verdict, crate::plugin::PluginError>) -> &'static str {
     match result {
         Ok(Verdict::Continue) => "continue",
-        Ok(Verdict::Respond(_) | Verdict::Refuse(_)) => "respond",
+        Ok(Verdict::Respond(_) | Verdict::Deny | Verdict::Unauthorized) => "respond",
         Err(e) => e.kind(),
     }
 }
@@ -232,7 +232,9 @@ async fn run_plugins(
             Ok(Verdict::Respond(r)) => {
                 return plugin_response(plugin, r).map(|r| RequestOutcome::Respond(r, handle));
             }
-            Ok(Verdict::Refuse(refusal)) => return Ok(refused(refusal, handle)),
+            // An authorizer's refusals, answered as Amazon API Gateway does: 403, 401.
+            Ok(Verdict::Deny) => return Ok(refused(Refusal::Forbidden, handle)),
+            Ok(Verdict::Unauthorized) => return Ok(refused(Refusal::Unauthorized, handle)),
             Err(e) if !authorize && attached.on_error == OnError::Skip => {
                 tracing::warn!(error = %e, "plugin failed; skipped (on_error: skip)");
             }

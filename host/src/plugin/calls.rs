@@ -22,7 +22,6 @@ use super::host::HostDeadline;
 use super::host::edits::replay;
 use super::messages::{RouterMessage, Selection};
 use super::runtime::{Bindings, MAX_WARM, Plugin, PluginError, PluginInstance};
-use crate::error::Refusal;
 
 enum Call {
     Request(RequestPhase),
@@ -46,8 +45,11 @@ pub enum Verdict {
     Continue,
     /// Answer with the plugin's own response.
     Respond(Response),
-    /// The gateway refuses the request (an authorizer said so); `error::respond` answers.
-    Refuse(Refusal),
+    /// An authorizer's deny: the caller is known but may not do this.
+    Deny,
+    /// An authorizer's unauthorized, or the identity source it reads is missing: the
+    /// caller could not be authenticated.
+    Unauthorized,
 }
 
 impl From<Action> for Verdict {
@@ -167,8 +169,9 @@ impl Plugin {
     }
 
     /// Runs a request phase. An authorizer runs in the authorize phase only and its
-    /// decision becomes an action: allow sets the identity and continues, deny answers
-    /// 403, unauthorized 401. The handle always comes back, even when the call fails.
+    /// decision becomes the verdict: allow sets the identity and continues; deny and
+    /// unauthorized are the pipeline's to answer. The handle always comes back, even when
+    /// the call fails.
     pub async fn on_request(
         &self,
         phase: RequestPhase,
@@ -183,7 +186,7 @@ impl Plugin {
         let mut handle = handle;
         if let (Call::Authorize, Some(decisions)) = (&call, &self.decisions) {
             let Some(key) = decisions.key(&handle) else {
-                return (Some(handle), Ok(Verdict::Refuse(Refusal::Unauthorized)));
+                return (Some(handle), Ok(Verdict::Unauthorized));
             };
             if let Some(hit) = decisions.get(&key) {
                 decisions.count(true);
@@ -193,8 +196,8 @@ impl Plugin {
                         handle.identity = Some(identity);
                         Verdict::Continue
                     }
-                    Cached::Deny => Verdict::Refuse(Refusal::Forbidden),
-                    Cached::Unauthorized => Verdict::Refuse(Refusal::Unauthorized),
+                    Cached::Deny => Verdict::Deny,
+                    Cached::Unauthorized => Verdict::Unauthorized,
                 };
                 return (Some(handle), Ok(action));
             }
@@ -226,8 +229,8 @@ impl Plugin {
                 }
                 Verdict::Continue
             }
-            Outcome::Decision(Decision::Deny) => Verdict::Refuse(Refusal::Forbidden),
-            Outcome::Decision(Decision::Unauthorized) => Verdict::Refuse(Refusal::Unauthorized),
+            Outcome::Decision(Decision::Deny) => Verdict::Deny,
+            Outcome::Decision(Decision::Unauthorized) => Verdict::Unauthorized,
             Outcome::Response(r) => Verdict::Respond(r),
             Outcome::Selection(_) => Verdict::Continue,
         });
