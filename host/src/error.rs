@@ -5,8 +5,8 @@ use http::{HeaderValue, Method, Response, StatusCode, header};
 
 use crate::body::{Body, full};
 
-/// A boxed error from a lower layer.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// A boxed error from a lower layer (defined with the bodies, whose errors are the first).
+pub use crate::body::BoxError;
 
 /// Who caused an error; decides the status class and how much detail the client sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

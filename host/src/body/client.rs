@@ -12,8 +12,8 @@ use tokio::time::Instant;
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
+use super::BoxError;
 use super::{BodyTooLarge, Limited};
-use crate::error::BoxError;
 
 /// How the client's side of a request body failed.
 #[derive(Debug, thiserror::Error)]

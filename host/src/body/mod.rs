@@ -11,7 +11,8 @@ use bytes::{Buf, Bytes};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::{BodyExt, Empty, Full};
 
-use crate::error::BoxError;
+/// A boxed error from a lower layer.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A streaming body; requests and responses both use it.
 pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;

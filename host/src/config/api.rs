@@ -7,9 +7,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, de};
 use serde_saphyr::Spanned;
 
+use super::RoutePath;
 use super::integration::Integration;
 use super::units::ByteSize;
-use crate::router::RoutePath;
 
 /// An API: a set of routes served under some hosts and a base path, in one or more stages.
 ///

@@ -19,6 +19,7 @@
 //! column and field, with a hint where one helps. See `docs/config.md`.
 
 mod admin;
+mod allowed_host;
 mod api;
 mod error;
 mod integration;
@@ -28,6 +29,7 @@ mod load;
 mod plugin;
 mod refs;
 mod root;
+mod route_path;
 mod runtime;
 mod state;
 mod telemetry;
@@ -37,6 +39,7 @@ mod validate;
 pub mod websocket;
 
 pub use admin::Admin;
+pub use allowed_host::AllowedHost;
 pub use api::{
     Api, ApiKind, BasePath, DEFAULT_STAGE, HostPattern, Route, RouteMethod, Stage, StageName,
 };
@@ -46,9 +49,11 @@ pub use limits::Limits;
 pub use listener::{ClientAuth, Listener, SniCert, Tls, TlsVersion};
 pub use load::parse as parse_yaml;
 pub use plugin::{
-    Capability, HttpCapability, Isolation, OnError, PluginDef, RequestPhaseName, ResponsePhaseName,
+    Capability, HttpCapability, Isolation, MAX_AUTHORIZER_TTL, OnError, PluginDef,
+    RequestPhaseName, ResponsePhaseName,
 };
 pub use root::{Config, Version};
+pub use route_path::{DEFAULT_ROUTE, RoutePath, Segment};
 pub use runtime::PluginRuntime;
 pub use state::{RedisConfig, StateConfig, StoreFailure};
 pub use telemetry::{AccessLogConfig, OtlpProtocol, TelemetryConfig, TracingConfig};

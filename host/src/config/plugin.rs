@@ -7,6 +7,9 @@ use serde::Deserialize;
 
 use super::units::{ByteSize, Duration};
 
+/// Longest an authorizer's decision may be cached (`result_ttl`, `deny_ttl`).
+pub const MAX_AUTHORIZER_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// A plugin: a component built against `sdk/wit` (a file, or a built-in by name), its
 /// config and its sandbox.
 ///

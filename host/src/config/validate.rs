@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde_saphyr::Spanned;
 
 use super::{Config, ConfigError, Integration, IntegrationKind, Route, RouteMethod};
-use crate::router::{RoutePath, Segment};
+use super::{RoutePath, Segment};
 
 type Check = Result<(), ConfigError>;
 
@@ -113,7 +113,7 @@ pub(super) fn check(config: &Config, file: &str) -> Check {
                     );
                 }
                 for (i, host) in h.allow.iter().enumerate() {
-                    if let Err(e) = crate::plugin::HostPattern::parse(host) {
+                    if let Err(e) = super::AllowedHost::parse(host) {
                         return err(None, format!("{field}.http.allow[{i}]"), e, None);
                     }
                 }
@@ -145,7 +145,7 @@ pub(super) fn check(config: &Config, file: &str) -> Check {
                     Some("add e.g. `identity_source: [\"$request.header.Authorization\"]`".into()),
                 );
             }
-            if ttl.get() > crate::plugin::MAX_AUTHORIZER_TTL {
+            if ttl.get() > super::MAX_AUTHORIZER_TTL {
                 return err(
                     None,
                     format!("{field}.{key}"),

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use crate::client::ClientKey;
-use crate::config::{Capability, Config, Isolation, PluginDef};
+use crate::config::{AllowedHost, Capability, Config, Isolation, MAX_AUTHORIZER_TTL, PluginDef};
 use crate::plugin::{
-    AuthorizerSettings, Grants, HostPattern, HttpGrant, LoadedPlugins, MAX_AUTHORIZER_TTL,
-    MAX_MEMORY, PluginError, PluginSettings, Registry, RuntimeOptions, Source,
+    AuthorizerSettings, Grants, HttpGrant, LoadedPlugins, MAX_MEMORY, PluginError, PluginSettings,
+    Registry, RuntimeOptions, Source,
 };
 use crate::template::Var;
 
@@ -32,7 +32,7 @@ fn grants(def: &PluginDef) -> Result<Grants, String> {
             allow: h
                 .allow
                 .iter()
-                .map(|p| HostPattern::parse(p))
+                .map(|p| AllowedHost::parse(p))
                 .collect::<Result<_, _>>()?,
             timeout: h.timeout.get(),
             max_response: h.max_response.get(),

@@ -16,6 +16,7 @@ use crate::routes::{Attached, Chains, RouteRuntime};
 use crate::state::StateStore;
 use crate::telemetry::record as telemetry;
 use crate::telemetry::traces;
+use crate::usage::StagePlans;
 use tracing::Instrument as _;
 
 const REQUEST_PHASES: [RequestPhase; 5] = [
@@ -126,17 +127,20 @@ pub async fn run_function(
     }
 }
 
-/// Runs the request phases over `handle`.
+/// Runs the request phases over `handle`; `plans` are the usage plans of its stage, checked
+/// before the meter phase.
 pub async fn run_request(
     chains: &Chains,
     mut handle: RequestHandle,
+    plans: Option<&StagePlans>,
     store: &StateStore,
     trail: &mut Trail<'_>,
 ) -> Result<RequestOutcome, RequestError> {
     for i in 0..REQUEST_PHASES.len() {
         if i == METER
             && let Some(refusal) =
-                crate::usage::check(store, &handle.route, handle.identity.as_ref()).await
+                crate::usage::check(store, plans, handle.route.key(), handle.identity.as_ref())
+                    .await
         {
             return Ok(refused(refusal, handle));
         }

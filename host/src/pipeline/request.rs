@@ -90,13 +90,22 @@ pub(super) async fn phases(
     trail: &mut Trail<'_>,
 ) -> Result<Phased, RequestError> {
     let route = &snapshot.apis[m.api].routes[m.route];
+    let plans = snapshot.apis[m.api].stages[m.stage].plans.as_deref();
     let function = matches!(route.integration, Integration::Function(_));
     let mut handle = new_handle(snapshot, seen, parts, body, m);
     handle.identity = identity;
     if route.chains.has_request() {
         // Plugin phases are boxed: their futures are large, and inline they would grow
         // (and be copied with) every request's future, plugins or not.
-        match Box::pin(phases::run_request(&route.chains, handle, store, trail)).await? {
+        match Box::pin(phases::run_request(
+            &route.chains,
+            handle,
+            plans,
+            store,
+            trail,
+        ))
+        .await?
+        {
             RequestOutcome::Respond(response, h) => {
                 let response = Box::pin(phases::answer_phases(route, response, h, trail)).await?;
                 return Ok(Phased::Answered(response));

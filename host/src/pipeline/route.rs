@@ -59,7 +59,7 @@ pub(super) fn new_handle(
         path_override: None,
         params: m.params,
         route: RouteRef {
-            snapshot: Arc::clone(snapshot),
+            snapshot: Arc::<Snapshot>::clone(snapshot),
             api: m.api,
             stage: m.stage,
             route: m.route,

@@ -12,8 +12,8 @@ use super::bindings::Decision;
 use super::handles::{HeaderEdit, Identity, RequestHandle};
 use crate::template::{ContextVar, Var};
 
-/// Longest a decision may be cached.
-pub const MAX_TTL: Duration = Duration::from_secs(3600);
+/// Longest a decision may be cached (`result_ttl` and `deny_ttl` are checked against it).
+use crate::config::MAX_AUTHORIZER_TTL as MAX_TTL;
 /// Most decisions kept per authorizer.
 const MAX_ENTRIES: u64 = 100_000;
 
@@ -164,13 +164,11 @@ impl AuthorizerCache {
 }
 
 fn route_key(h: &RequestHandle) -> String {
-    let api = &h.route.snapshot.apis[h.route.api];
-    format!("{}\0{}", api.name, api.routes[h.route.route].key)
+    format!("{}\0{}", h.route.api_name(), h.route.key())
 }
 
 /// The value of an identity source on a request.
 fn source_value<'a>(h: &'a RequestHandle, var: &Var) -> Option<Cow<'a, str>> {
-    let api = &h.route.snapshot.apis[h.route.api];
     match var {
         Var::Header(name) => h
             .parts
@@ -180,14 +178,10 @@ fn source_value<'a>(h: &'a RequestHandle, var: &Var) -> Option<Cow<'a, str>> {
             .map(Cow::Borrowed),
         Var::Query(name) => crate::request::query_param(h.parts.uri.query()?, name),
         Var::PathParam(name) => {
-            let route = &api.routes[h.route.route];
-            let i = route.param_names.iter().position(|n| n == name)?;
+            let i = h.route.param_names().iter().position(|n| n == name)?;
             h.params.get(i).map(|p| Cow::Owned(p.joined().into_owned()))
         }
-        Var::StageVar(name) => api.stages[h.route.stage]
-            .variables
-            .get(name)
-            .map(|v| Cow::Owned(v.clone())),
+        Var::StageVar(name) => h.route.stage_variable(name).map(Cow::Borrowed),
         Var::Context(c) => Some(match c {
             ContextVar::RequestId => Cow::Borrowed(
                 h.parts
@@ -198,9 +192,9 @@ fn source_value<'a>(h: &'a RequestHandle, var: &Var) -> Option<Cow<'a, str>> {
             ),
             ContextVar::HttpMethod => Cow::Borrowed(h.parts.method.as_str()),
             ContextVar::Path => Cow::Borrowed(h.parts.uri.path()),
-            ContextVar::Stage => Cow::Owned(api.stages[h.route.stage].name.to_string()),
-            ContextVar::RouteKey => Cow::Owned(api.routes[h.route.route].key.to_string()),
-            ContextVar::ApiName => Cow::Owned(api.name.to_string()),
+            ContextVar::Stage => Cow::Borrowed(h.route.stage_name()),
+            ContextVar::RouteKey => Cow::Borrowed(h.route.key()),
+            ContextVar::ApiName => Cow::Borrowed(h.route.api_name()),
             ContextVar::DomainName => Cow::Borrowed(
                 h.parts
                     .headers

@@ -8,7 +8,6 @@ use bytes::Bytes;
 
 use crate::body::Body;
 use crate::router::ParamValue;
-use crate::routes::Snapshot;
 
 /// The identity established by the authorize phase.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,17 +20,67 @@ pub struct Identity {
     pub usage_key: Option<String>,
 }
 
+/// What a plugin may learn about the routes a request was routed with, by index: the
+/// routing snapshot implements it, so the plugin host does not depend on how routes are
+/// kept.
+pub trait RouteInfo: Send + Sync {
+    /// The name of API `api`.
+    fn api_name(&self, api: usize) -> &str;
+    /// The name of stage `stage` of API `api`.
+    fn stage_name(&self, api: usize, stage: usize) -> &str;
+    /// A stage variable.
+    fn stage_variable(&self, api: usize, stage: usize, name: &str) -> Option<&str>;
+    /// The key of route `route` of API `api` (`GET /pets/{id}`).
+    fn route_key(&self, api: usize, route: usize) -> &str;
+    /// The route's path parameter names, in order.
+    fn param_names(&self, api: usize, route: usize) -> &[String];
+    /// The OAuth scopes the route asks of an authorizer.
+    fn scopes(&self, api: usize, route: usize) -> &[String];
+}
+
 /// Where a request was routed, for `path-param` and `stage-variable`.
 #[derive(Clone)]
 pub struct RouteRef {
-    /// The snapshot the request was routed with.
-    pub snapshot: Arc<Snapshot>,
+    /// The routes the request was routed with (the snapshot).
+    pub snapshot: Arc<dyn RouteInfo>,
     /// API index.
     pub api: usize,
     /// Stage index.
     pub stage: usize,
     /// Route index.
     pub route: usize,
+}
+
+impl RouteRef {
+    /// The API's name.
+    pub fn api_name(&self) -> &str {
+        self.snapshot.api_name(self.api)
+    }
+
+    /// The stage's name.
+    pub fn stage_name(&self) -> &str {
+        self.snapshot.stage_name(self.api, self.stage)
+    }
+
+    /// A variable of the stage.
+    pub fn stage_variable(&self, name: &str) -> Option<&str> {
+        self.snapshot.stage_variable(self.api, self.stage, name)
+    }
+
+    /// The route's key.
+    pub fn key(&self) -> &str {
+        self.snapshot.route_key(self.api, self.route)
+    }
+
+    /// The route's path parameter names.
+    pub fn param_names(&self) -> &[String] {
+        self.snapshot.param_names(self.api, self.route)
+    }
+
+    /// The route's authorization scopes.
+    pub fn scopes(&self) -> &[String] {
+        self.snapshot.scopes(self.api, self.route)
+    }
 }
 
 /// A request as a plugin sees it: boxed, so that moving it along the pipeline and in and

@@ -25,7 +25,7 @@ mod slot;
 mod worlds;
 
 pub use artifacts::ArtifactCache;
-pub use authorizer::{AuthorizerSettings, MAX_TTL as MAX_AUTHORIZER_TTL};
+pub use authorizer::AuthorizerSettings;
 pub use bindings::Response as PluginResponse;
 pub use bindings::{Action, RequestPhase, ResponsePhase};
 pub use calls::Verdict;
@@ -34,12 +34,11 @@ pub use exports::{NO_WORLD, world};
 pub use failure::CallFailure;
 pub use handles::{
     BodyError, BodySlot, Identity, RequestData, RequestHandle, ResponseData, ResponseHandle,
-    RouteRef,
+    RouteInfo, RouteRef,
 };
 pub use host::LOG_TARGET;
 pub use host::{
-    Grants, HostDeadline, HostPattern, HttpGrant, MAX_HEADER_VALUE, PluginCache, Services,
-    header_pair,
+    Grants, HostDeadline, HttpGrant, MAX_HEADER_VALUE, PluginCache, Services, header_pair,
 };
 pub use imports::ImportError;
 pub use messages::{RouterMessage, Selection};

@@ -3,10 +3,10 @@
 
 mod mounts;
 mod normalize;
-mod path;
 mod table;
 
+/// Route path templates are config syntax; the router matches them.
+pub use crate::config::{DEFAULT_ROUTE, RoutePath, Segment};
 pub use mounts::{ApiId, RouteMatch, Routed, Router, StageId};
 pub use normalize::{NormalizedPath, PathError};
-pub use path::{DEFAULT_ROUTE, RoutePath, Segment};
 pub use table::{ParamValue, RouteId, RouteTable, TableMatch};

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use http::Method;
 
-use super::path::{RoutePath, Segment};
+use crate::config::{RoutePath, Segment};
 
 /// Index of a route in its API.
 pub type RouteId = usize;

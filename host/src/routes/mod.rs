@@ -78,3 +78,32 @@ pub struct Snapshot {
     /// How long a client may pause while sending a request body (`limits.body_read_timeout`).
     pub body_read_timeout: std::time::Duration,
 }
+
+impl crate::plugin::RouteInfo for Snapshot {
+    fn api_name(&self, api: usize) -> &str {
+        &self.apis[api].name
+    }
+
+    fn stage_name(&self, api: usize, stage: usize) -> &str {
+        &self.apis[api].stages[stage].name
+    }
+
+    fn stage_variable(&self, api: usize, stage: usize, name: &str) -> Option<&str> {
+        self.apis[api].stages[stage]
+            .variables
+            .get(name)
+            .map(String::as_str)
+    }
+
+    fn route_key(&self, api: usize, route: usize) -> &str {
+        &self.apis[api].routes[route].key
+    }
+
+    fn param_names(&self, api: usize, route: usize) -> &[String] {
+        &self.apis[api].routes[route].param_names
+    }
+
+    fn scopes(&self, api: usize, route: usize) -> &[String] {
+        &self.apis[api].routes[route].scopes
+    }
+}

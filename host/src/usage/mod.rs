@@ -15,7 +15,7 @@ pub use period::bounds;
 
 use crate::config::{Config, MeterMode, Quota, Throttle, UsagePlan};
 use crate::error::Refusal;
-use crate::plugin::{Identity, RouteRef};
+use crate::plugin::Identity;
 use crate::state::{Meter, Metered, StateStore, unix_ms, untagged};
 
 /// A compiled plan.
@@ -126,15 +126,15 @@ impl UsagePlans {
     }
 }
 
-/// Checks the caller's plan on the request's stage; `Some` when it refuses the request.
+/// Checks the caller's plan among the `plans` of the request's stage for the route
+/// `route_key`; `Some` when it refuses the request.
 pub async fn check(
     store: &StateStore,
-    route: &RouteRef,
+    plans: Option<&StagePlans>,
+    route_key: &str,
     identity: Option<&Identity>,
 ) -> Option<Refusal> {
-    let snapshot = &route.snapshot;
-    let api = &snapshot.apis[route.api];
-    let plans = api.stages[route.stage].plans.as_ref()?;
+    let plans = plans?;
     let usage_key = identity.and_then(|i| i.usage_key.as_deref())?;
     let Some(plan) = plans.by_key.get(usage_key) else {
         if plans.required {
@@ -143,7 +143,6 @@ pub async fn check(
         }
         return None;
     };
-    let route_key = &*api.routes[route.route].key;
     let tag = plan.tag(usage_key);
     // A route override throttles the route of this API stage (as Amazon API Gateway's
     // method throttling); the plan's throttle spans every API it covers.

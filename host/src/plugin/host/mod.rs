@@ -23,7 +23,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 pub use basic::LOG_TARGET;
 pub use cache::PluginCache;
 pub use jwt::VerifierHandle;
-pub use outbound::{HostPattern, HttpGrant, OutboundClient};
+pub use outbound::{HttpGrant, OutboundClient};
 pub use trace::TRACE_CALLS;
 pub use wasi_http::WasiHttp;
 

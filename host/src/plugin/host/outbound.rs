@@ -11,61 +11,14 @@ use wasmtime::Result;
 
 use super::{HostState, denied, until};
 use crate::client::{ClientCache, ClientKey, HttpClient};
+use crate::config::AllowedHost;
 use crate::plugin::bindings::outbound;
-
-/// A host a plugin may call: `api.example.com`, `*.example.com` (subdomains), either with
-/// `:port` to allow only that port.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostPattern {
-    host: String,
-    port: Option<u16>,
-}
-
-impl HostPattern {
-    /// Parses a pattern.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a host name, `*.domain` or `host:port`");
-        let port = |p: &str| p.parse::<u16>().map_err(|_| bad());
-        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-            let (h, after) = rest.split_once(']').ok_or_else(bad)?;
-            match after.strip_prefix(':') {
-                Some(p) => (h, Some(port(p)?)),
-                None if after.is_empty() => (h, None),
-                None => return Err(bad()),
-            }
-        } else if let Some((h, p)) = s.rsplit_once(':') {
-            (h, Some(port(p)?))
-        } else {
-            (s, None)
-        };
-        let bare = host.strip_prefix("*.").unwrap_or(host);
-        if bare.is_empty() || bare.contains(['*', '/', ' ', ':']) && !s.starts_with('[') {
-            return Err(bad());
-        }
-        Ok(Self {
-            host: host.to_ascii_lowercase(),
-            port,
-        })
-    }
-
-    pub(super) fn matches(&self, host: &str, port: u16) -> bool {
-        if self.port.is_some_and(|p| p != port) {
-            return false;
-        }
-        match self.host.strip_prefix("*.") {
-            Some(domain) => host
-                .strip_suffix(domain)
-                .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
-            None => self.host == host,
-        }
-    }
-}
 
 /// What a plugin granted `http` may do.
 #[derive(Clone, Debug)]
 pub struct HttpGrant {
     /// Hosts it may call.
-    pub allow: Vec<HostPattern>,
+    pub allow: Vec<AllowedHost>,
     /// Longest a call may take (also bounded by the plugin call's deadline).
     pub timeout: Duration,
     /// Largest response body.
@@ -190,27 +143,5 @@ impl outbound::Host for HostState {
                 Err(_) => Err(format!("no response within {:?}", grant.timeout)),
             },
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::HostPattern;
-
-    #[test]
-    fn patterns_match_hosts_and_ports() {
-        let p = HostPattern::parse("api.example.com").unwrap_or_else(|e| panic!("{e}"));
-        assert!(p.matches("api.example.com", 443));
-        assert!(!p.matches("x.api.example.com", 443));
-        let w = HostPattern::parse("*.example.com").unwrap_or_else(|e| panic!("{e}"));
-        assert!(w.matches("a.example.com", 80));
-        assert!(!w.matches("example.com", 80));
-        assert!(!w.matches("badexample.com", 80));
-        let port = HostPattern::parse("127.0.0.1:8080").unwrap_or_else(|e| panic!("{e}"));
-        assert!(port.matches("127.0.0.1", 8080));
-        assert!(!port.matches("127.0.0.1", 8081));
-        assert!(HostPattern::parse("").is_err());
-        assert!(HostPattern::parse("a/b").is_err());
-        assert!(HostPattern::parse("host:notaport").is_err());
     }
 }

@@ -34,9 +34,8 @@ impl types::HostRequest for HostState {
 
     fn path_param(&mut self, r: Resource<RequestHandle>, name: String) -> Result<Option<String>> {
         let h = self.table.get(&r)?;
-        let route = &h.route.snapshot.apis[h.route.api].routes[h.route.route];
-        Ok(route
-            .param_names
+        Ok(h.route
+            .param_names()
             .iter()
             .position(|n| *n == name)
             .and_then(|i| h.params.get(i))
@@ -49,8 +48,7 @@ impl types::HostRequest for HostState {
         name: String,
     ) -> Result<Option<String>> {
         let h = self.table.get(&r)?;
-        let stage = &h.route.snapshot.apis[h.route.api].stages[h.route.stage];
-        Ok(stage.variables.get(&name).cloned())
+        Ok(h.route.stage_variable(&name).map(str::to_owned))
     }
 
     fn client_ip(&mut self, r: Resource<RequestHandle>) -> Result<String> {
@@ -113,29 +111,19 @@ impl types::HostRequest for HostState {
     }
 
     fn route_key(&mut self, r: Resource<RequestHandle>) -> Result<String> {
-        let h = self.table.get(&r)?;
-        Ok(h.route.snapshot.apis[h.route.api].routes[h.route.route]
-            .key
-            .to_string())
+        Ok(self.table.get(&r)?.route.key().to_owned())
     }
 
     fn authorization_scopes(&mut self, r: Resource<RequestHandle>) -> Result<Vec<String>> {
-        let h = self.table.get(&r)?;
-        Ok(h.route.snapshot.apis[h.route.api].routes[h.route.route]
-            .scopes
-            .clone())
+        Ok(self.table.get(&r)?.route.scopes().to_vec())
     }
 
     fn api_name(&mut self, r: Resource<RequestHandle>) -> Result<String> {
-        let h = self.table.get(&r)?;
-        Ok(h.route.snapshot.apis[h.route.api].name.to_string())
+        Ok(self.table.get(&r)?.route.api_name().to_owned())
     }
 
     fn stage_name(&mut self, r: Resource<RequestHandle>) -> Result<String> {
-        let h = self.table.get(&r)?;
-        Ok(h.route.snapshot.apis[h.route.api].stages[h.route.stage]
-            .name
-            .to_string())
+        Ok(self.table.get(&r)?.route.stage_name().to_owned())
     }
 
     fn usage_key(&mut self, r: Resource<RequestHandle>) -> Result<Option<String>> {
