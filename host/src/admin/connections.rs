@@ -19,6 +19,7 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use super::AdminState;
+use super::reply::reply;
 use crate::request::query_param;
 use crate::websocket::registry::{Command, ConnectionInfo, DeliveryError, Filter, Outgoing};
 
@@ -158,10 +159,6 @@ fn failure(e: &DeliveryError) -> Response<Full<Bytes>> {
         DeliveryError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     reply(status, &json!({ "message": e.to_string() }))
-}
-
-fn reply(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
-    super::routes::reply(status, body)
 }
 
 fn empty(status: StatusCode) -> Response<Full<Bytes>> {

@@ -2,6 +2,7 @@
 //! bearer token guards everything but `/healthz` and `/readyz` when one is configured.
 
 mod connections;
+mod reply;
 mod routes;
 
 use std::convert::Infallible;

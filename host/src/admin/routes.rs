@@ -7,20 +7,11 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use super::AdminState;
+use super::reply::reply;
 use crate::plugin::{CONTRACT_VERSION, MachineCode, Origin};
 
 /// Largest component accepted by `PUT /plugins/{name}`.
 const MAX_UPLOAD: usize = 64 << 20;
-
-pub(super) fn reply(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    r
-}
 
 /// Compares without leaking where the first difference is.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

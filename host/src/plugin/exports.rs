@@ -4,7 +4,7 @@
 use wasmparser::Payload;
 
 use super::imports::{ImportError, top_level};
-use super::runtime::Kind;
+use super::kind::Kind;
 
 /// Why a component is no plugin: it exports no world of the contract.
 pub const NO_WORLD: &str = "it exports none of the worlds filter, authorizer, function or message-router of tollgate:plugin";

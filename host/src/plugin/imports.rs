@@ -5,7 +5,7 @@
 
 use wasmparser::{ComponentTypeRef, Encoding, Parser, Payload};
 
-use super::runtime::CONTRACT_VERSION;
+use super::contract::VERSION as CONTRACT_VERSION;
 
 /// The contract's package.
 const CONTRACT_PACKAGE: &str = "tollgate:plugin";

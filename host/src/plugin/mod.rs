@@ -16,6 +16,7 @@ mod failure;
 mod handles;
 mod host;
 mod imports;
+mod kind;
 mod memory;
 mod messages;
 mod precompiled;
@@ -41,9 +42,10 @@ pub use host::{
     Grants, HostDeadline, HttpGrant, MAX_HEADER_VALUE, PluginCache, Services, header_pair,
 };
 pub use imports::ImportError;
+pub use kind::Kind;
 pub use messages::{RouterMessage, Selection};
 pub use precompiled::MachineCode;
 pub use registry::{LoadedPlugins, MAX_MEMORY, Registry, RuntimeOptions};
-pub use runtime::{CONTRACT_VERSION, Kind, Plugin, PluginError, PluginSettings, Source};
+pub use runtime::{CONTRACT_VERSION, Plugin, PluginError, PluginSettings, Source};
 pub use slot::{Origin, PluginSlot, Version};
 pub use worlds::{Function, FunctionPlugin, RouterPlugin, WrongWorld};

@@ -16,6 +16,7 @@ use super::bindings::message_router::{MessageRouter, MessageRouterPre};
 use super::engine::{EPOCH_TICK, PluginEngine};
 use super::failure::CallFailure;
 use super::host::{Grants, HostDeadline, HostState, Services};
+use super::kind::Kind;
 
 /// Most calls in one plugin at once, and most warm instances it keeps for them.
 pub(super) const MAX_WARM: usize = 128;
@@ -128,30 +129,6 @@ impl PluginError {
             Self::Call { failure, .. } => failure.kind(),
             _ => "error",
         }
-    }
-}
-
-/// Which world of the contract a plugin implements.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// Request and response hooks.
-    Filter,
-    /// An authorize-phase decision.
-    Authorizer,
-    /// The integration of a route.
-    Function,
-    /// The route of each message of a managed WebSocket API.
-    MessageRouter,
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Filter => "filter",
-            Self::Authorizer => "authorizer",
-            Self::Function => "function",
-            Self::MessageRouter => "message-router",
-        })
     }
 }
 

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use super::bindings::Response;
 use super::handles::RequestHandle;
+use super::kind::Kind;
 use super::messages::{RouterMessage, Selection};
-use super::runtime::{Kind, Plugin, PluginError};
+use super::runtime::{Plugin, PluginError};
 use super::slot::PluginSlot;
 
 /// A plugin was named for a role its world does not have.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use ::redis::{Cmd, ErrorKind, RedisError, Value};
 use tokio::sync::oneshot;
 
-use super::redis_store::Conn;
+use super::conn::Conn;
 
 /// A check's answer, or why there is none (the error kind, and its text).
 pub type Answer = Result<Value, (ErrorKind, String)>;

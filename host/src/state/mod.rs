@@ -3,6 +3,7 @@
 //! memory (fail open, the default) or fails (fail closed); see `docs/throttling.md`.
 
 mod batch;
+mod conn;
 mod deferred;
 mod memory;
 mod redis_store;

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use metrics::{Counter, Histogram, describe_counter, describe_gauge, describe_histogram};
 
-use super::record::Record;
-
 /// Requests by `api`, `route`, `method` and `status` class (`2xx`, …).
 pub const REQUESTS: &str = "tollgate_requests_total";
 /// Request duration, to the last response byte, by `api` and `route`.
@@ -179,15 +177,15 @@ impl RouteMetrics {
         }
     }
 
-    fn record(&self, record: &Record) {
-        let class = match record.status {
+    fn record(&self, request: &Finished<'_>) {
+        let class = match request.status {
             100..=199 => 0,
             200..=299 => 1,
             300..=399 => 2,
             400..=499 => 3,
             _ => 4,
         };
-        let method = method_index(&record.method);
+        let method = method_index(request.method);
         self.requests[method][class]
             .get_or_init(|| {
                 metrics::counter!(REQUESTS, "api" => Arc::clone(&self.api), "route" => Arc::clone(&self.route), "method" => METHODS[method], "status" => CLASSES[class])
@@ -197,8 +195,8 @@ impl RouteMetrics {
             .get_or_init(|| {
                 metrics::histogram!(REQUEST_DURATION, "api" => Arc::clone(&self.api), "route" => Arc::clone(&self.route))
             })
-            .record(record.latency.as_secs_f64());
-        if let Some(took) = record.integration {
+            .record(request.latency.as_secs_f64());
+        if let Some(took) = request.integration {
             self.upstream
                 .get_or_init(|| {
                     metrics::histogram!(UPSTREAM_DURATION, "api" => Arc::clone(&self.api), "route" => Arc::clone(&self.route))
@@ -223,11 +221,25 @@ static UNROUTED: LazyLock<RouteMetrics> = LazyLock::new(|| {
     RouteMetrics::new(&empty, &empty)
 });
 
+/// A finished request, as its metrics count it.
+pub struct Finished<'a> {
+    /// Its route's handles; none when it was not routed.
+    pub route: Option<&'a RouteMetrics>,
+    /// Its method.
+    pub method: &'a http::Method,
+    /// The response's status.
+    pub status: u16,
+    /// From the request's head to the response's end.
+    pub latency: std::time::Duration,
+    /// How long the integration took, when one was called.
+    pub integration: Option<std::time::Duration>,
+}
+
 /// The request's counters and histograms.
-pub fn request(record: &Record) {
-    match &record.metrics {
-        Some(m) => m.record(record),
-        None => UNROUTED.record(record),
+pub fn request(request: &Finished<'_>) {
+    match request.route {
+        Some(m) => m.record(request),
+        None => UNROUTED.record(request),
     }
 }
 

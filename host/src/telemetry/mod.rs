@@ -40,7 +40,13 @@ impl Telemetry {
 
     /// Records a finished request: its metrics and its access-log line.
     pub fn finish(&self, record: &Record) {
-        metrics::request(record);
+        metrics::request(&metrics::Finished {
+            route: record.metrics.as_deref(),
+            method: &record.method,
+            status: record.status,
+            latency: record.latency,
+            integration: record.integration,
+        });
         if let Some(log) = &self.access_log {
             log.write(record);
         }
