@@ -104,7 +104,7 @@ fn jwt(c: &mut Criterion) {
         let pem = std::fs::read_to_string(format!("{JWT_KEYS}/{kid}.pub.pem")).expect("key");
         let settings = serde_json::json!({
             "public_keys": pem, "algorithms": [format!("{alg:?}")], "audience": "api",
-            "token_cache_ttl": cache,
+            "token_cache_ttl": format!("{cache}s"),
         });
         let verifier = verifiers.get(&settings.to_string()).expect("verifier");
         let token = token(kid, alg);

@@ -163,12 +163,12 @@ plugins:
     builtin: jwt-auth
     capabilities: [jwt]
     on_request: [authorize]
-    config: {{ public_keys: {{ $file: "{keys}/ec256.pub.pem" }}, algorithms: [ES256], token_cache_ttl: 0 }}
+    config: {{ public_keys: {{ $file: "{keys}/ec256.pub.pem" }}, algorithms: [ES256], token_cache_ttl: 0s }}
   jwt-rs:
     builtin: jwt-auth
     capabilities: [jwt]
     on_request: [authorize]
-    config: {{ public_keys: {{ $file: "{keys}/rsa.pub.pem" }}, algorithms: [RS256], token_cache_ttl: 0 }}
+    config: {{ public_keys: {{ $file: "{keys}/rsa.pub.pem" }}, algorithms: [RS256], token_cache_ttl: 0s }}
   keys:
     builtin: api-key
     config: {{ keys: [{{ consumer: bench, key: bench-key-0123456789 }}] }}

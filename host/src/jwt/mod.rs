@@ -114,13 +114,13 @@ impl Verifier {
         if let Some(r) = &remote {
             r.refresh_in_background();
         }
-        let verified = (settings.token_cache_ttl > 0).then(|| {
+        let verified = (!settings.token_cache_ttl.get().is_zero()).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(TOKEN_CACHE_BYTES)
                 .weigher(|token: &String, _: &Verified| {
                     u32::try_from(token.len()).unwrap_or(u32::MAX)
                 })
-                .time_to_live(std::time::Duration::from_secs(settings.token_cache_ttl))
+                .time_to_live(settings.token_cache_ttl.get())
                 .build()
         });
         Ok(Self {
@@ -134,7 +134,7 @@ impl Verifier {
     fn validation(&self, alg: Algorithm) -> Validation {
         let s = &self.settings;
         let mut v = Validation::new(alg);
-        v.leeway = s.leeway;
+        v.leeway = s.leeway.get().as_secs();
         v.validate_nbf = true;
         v.validate_exp = true;
         let mut required: Vec<&str> = s
@@ -173,7 +173,7 @@ impl Verifier {
             return None;
         }
         let now = jsonwebtoken::get_current_timestamp();
-        let leeway = self.settings.leeway;
+        let leeway = self.settings.leeway.get().as_secs();
         let number = |c: &str| v.claims.map.get(c).and_then(Value::as_u64);
         let live = number("exp").is_none_or(|exp| exp.saturating_add(leeway) >= now)
             && number("nbf").is_none_or(|nbf| nbf <= now.saturating_add(leeway));
@@ -302,7 +302,7 @@ impl Verifier {
                 .as_f64()
                 .ok_or_else(|| invalid("`iat` is not a number"))?;
             let now = jsonwebtoken::get_current_timestamp() as f64;
-            if iat > now + self.settings.leeway as f64 {
+            if iat > now + self.settings.leeway.get().as_secs_f64() {
                 return Err(invalid("the token was issued in the future (`iat`)"));
             }
         }
@@ -359,7 +359,7 @@ impl Verifiers {
                     .clients
                     .get(&ClientKey {
                         protocol: crate::config::UpstreamProtocol::Auto,
-                        connect_timeout: std::time::Duration::from_millis(parsed.fetch_timeout_ms),
+                        connect_timeout: parsed.fetch_timeout(),
                         ca: None,
                     })
                     .map_err(|e| e.to_string())?;

@@ -30,6 +30,47 @@ impl OneOrMany {
     }
 }
 
+/// A duration in the settings: `30s`, `500ms`, `5m`, as every duration in a gateway config.
+/// A bare number is read as seconds, the settings' older form: it still works, with a
+/// warning that says how to write it now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettingDuration(pub std::time::Duration);
+
+impl SettingDuration {
+    /// The duration.
+    pub fn get(self) -> std::time::Duration {
+        self.0
+    }
+
+    const fn secs(n: u64) -> Self {
+        Self(std::time::Duration::from_secs(n))
+    }
+}
+
+impl<'de> Deserialize<'de> for SettingDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Seconds(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Seconds(n) => {
+                tracing::warn!(
+                    "JWT settings: a bare number of seconds ({n}) is deprecated; write `{n}s` \
+                     (durations take a unit: ms, s, m, h, d)"
+                );
+                Ok(Self::secs(n))
+            }
+            Raw::Text(t) => t
+                .parse::<crate::config::Duration>()
+                .map(|d| Self(d.get()))
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 /// Key source and claim checks of a verifier.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,26 +108,46 @@ pub struct Settings {
     /// Claims that must be present. Default `[exp]`.
     #[serde(default = "default_required")]
     pub required_claims: Vec<String>,
-    /// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds. Default 30.
+    /// Clock skew allowed on `exp`, `nbf` and `iat` (whole seconds count). Default `30s`.
     #[serde(default = "default_leeway")]
-    pub leeway: u64,
+    pub leeway: SettingDuration,
     /// Longest token accepted, in bytes. Default 8192.
     #[serde(default = "default_max_token")]
     pub max_token_size: usize,
-    /// How long a fetched key set is used before it is refreshed, in seconds, when the IdP
-    /// sends no `Cache-Control: max-age`. Default 300.
+    /// How long a fetched key set is used before it is refreshed when the IdP sends no
+    /// `Cache-Control: max-age`. Default `300s`.
     #[serde(default = "default_cache_ttl")]
-    pub cache_ttl: u64,
-    /// Least time between two fetches caused by an unknown `kid`, in seconds. Default 30.
+    pub cache_ttl: SettingDuration,
+    /// Least time between two fetches caused by an unknown `kid`. Default `30s`.
     #[serde(default = "default_refetch")]
-    pub refetch_interval: u64,
-    /// How long a verified token is remembered, in seconds (never past its `exp`, and
-    /// forgotten when the key set changes); `0` verifies every request. Default 300.
+    pub refetch_interval: SettingDuration,
+    /// How long a verified token is remembered (never past its `exp`, and forgotten when
+    /// the key set changes); `0s` verifies every request. Default `300s`.
     #[serde(default = "default_token_cache")]
-    pub token_cache_ttl: u64,
-    /// Time limit of one fetch, in milliseconds. Default 2000.
-    #[serde(default = "default_fetch_timeout")]
-    pub fetch_timeout_ms: u64,
+    pub token_cache_ttl: SettingDuration,
+    /// Time limit of one fetch. Default `2s`.
+    #[serde(default)]
+    pub fetch_timeout: Option<SettingDuration>,
+    /// The older form of `fetch_timeout`, in milliseconds; deprecated.
+    #[serde(default)]
+    pub fetch_timeout_ms: Option<u64>,
+}
+
+impl Settings {
+    /// Time limit of one fetch: `fetch_timeout`, or the deprecated `fetch_timeout_ms`.
+    pub fn fetch_timeout(&self) -> std::time::Duration {
+        match (self.fetch_timeout, self.fetch_timeout_ms) {
+            (Some(t), _) => t.get(),
+            (None, Some(ms)) => {
+                tracing::warn!(
+                    "JWT settings: `fetch_timeout_ms: {ms}` is deprecated; write \
+                     `fetch_timeout: {ms}ms`"
+                );
+                std::time::Duration::from_millis(ms)
+            }
+            (None, None) => std::time::Duration::from_secs(2),
+        }
+    }
 }
 
 /// How an HMAC secret is written in the settings.
@@ -132,23 +193,20 @@ impl SecretEncoding {
 fn default_required() -> Vec<String> {
     vec!["exp".into()]
 }
-fn default_leeway() -> u64 {
-    30
+fn default_leeway() -> SettingDuration {
+    SettingDuration::secs(30)
 }
 fn default_max_token() -> usize {
     8192
 }
-fn default_cache_ttl() -> u64 {
-    300
+fn default_cache_ttl() -> SettingDuration {
+    SettingDuration::secs(300)
 }
-fn default_refetch() -> u64 {
-    30
+fn default_refetch() -> SettingDuration {
+    SettingDuration::secs(30)
 }
-fn default_token_cache() -> u64 {
-    300
-}
-fn default_fetch_timeout() -> u64 {
-    2000
+fn default_token_cache() -> SettingDuration {
+    SettingDuration::secs(300)
 }
 
 /// Every asymmetric algorithm: RSA (PKCS#1 v1.5 and PSS), then ECDSA, then EdDSA.
@@ -250,5 +308,35 @@ impl Settings {
                 && self.public_keys == OneOrMany::None
                 && self.secret.is_none()
                 && self.issuer.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units_and_bare_seconds_still_work() {
+        let s = std::time::Duration::from_secs;
+        let parsed: Settings = serde_json::from_str(
+            r#"{"cache_ttl": "5m", "refetch_interval": "500ms", "leeway": 10, "fetch_timeout": "1s"}"#,
+        )
+        .expect("settings");
+        assert_eq!(parsed.cache_ttl.get(), s(300));
+        assert_eq!(
+            parsed.refetch_interval.get(),
+            std::time::Duration::from_millis(500)
+        );
+        assert_eq!(parsed.leeway.get(), s(10), "a bare number is seconds");
+        assert_eq!(parsed.fetch_timeout(), s(1));
+        assert_eq!(parsed.token_cache_ttl.get(), s(300), "the default");
+
+        let old: Settings = serde_json::from_str(r#"{"fetch_timeout_ms": 750}"#).expect("old");
+        assert_eq!(old.fetch_timeout(), std::time::Duration::from_millis(750));
+        let none: Settings = serde_json::from_str("{}").expect("defaults");
+        assert_eq!(none.fetch_timeout(), s(2));
+
+        let bad = serde_json::from_str::<Settings>(r#"{"cache_ttl": "soon"}"#);
+        assert!(bad.is_err(), "{bad:?}");
     }
 }

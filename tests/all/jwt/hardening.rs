@@ -121,11 +121,11 @@ async fn a_key_replaced_under_the_same_kid_is_fetched_again() {
     let plugins = [
         (
             "rot",
-            json!({ "jwks_uri": idp.jwks_uri(), "refetch_interval": 0, "forward_headers": forward() }),
+            json!({ "jwks_uri": idp.jwks_uri(), "refetch_interval": "0s", "forward_headers": forward() }),
         ),
         (
             "slow",
-            json!({ "jwks_uri": slow_idp.jwks_uri(), "refetch_interval": 3600, "forward_headers": forward() }),
+            json!({ "jwks_uri": slow_idp.jwks_uri(), "refetch_interval": "1h", "forward_headers": forward() }),
         ),
     ];
     let routes: [(&str, &str, &[&str]); 2] = [("rot", "rot", &[]), ("slow", "slow", &[])];

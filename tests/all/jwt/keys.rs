@@ -67,7 +67,7 @@ async fn a_rotated_in_kid_is_fetched_when_first_seen() {
     let idp = Idp::start(jwks(&["rsa"])).await;
     let plugins = [(
         "rot",
-        json!({ "jwks_uri": idp.jwks_uri(), "refetch_interval": 0, "forward_headers": forward() }),
+        json!({ "jwks_uri": idp.jwks_uri(), "refetch_interval": "0s", "forward_headers": forward() }),
     )];
     let gw = Gateway::start(&gateway_config(&backend, &plugins, &[("rot", "rot", &[])])).await;
     let p = Probe::new(&gw);
@@ -111,8 +111,9 @@ async fn a_key_dropped_from_the_jwks_is_refused_once_the_cached_set_expires() {
         "quick",
         json!({
             "jwks_uri": quick.jwks_uri(),
+            // The older form, a bare number of seconds: still read, with a warning.
             "cache_ttl": 1,
-            "refetch_interval": 1,
+            "refetch_interval": "1s",
             "forward_headers": forward(),
         }),
     )];
@@ -138,6 +139,8 @@ async fn a_key_dropped_from_the_jwks_is_refused_once_the_cached_set_expires() {
     p.invalid(path, &dropped, "the dropped key").await;
     p.ok(path, &kept, "the key that stays, after the refresh")
         .await;
+    gw.wait_log("a bare number of seconds (1) is deprecated; write `1s`")
+        .await;
 }
 
 #[tokio::test]
@@ -149,8 +152,8 @@ async fn cached_keys_outlive_an_idp_outage() {
         "stale",
         json!({
             "jwks_uri": idp.jwks_uri(),
-            "cache_ttl": 1,
-            "refetch_interval": 0,
+            "cache_ttl": "1s",
+            "refetch_interval": "0s",
             "forward_headers": forward(),
         }),
     )];

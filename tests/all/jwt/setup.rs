@@ -91,7 +91,7 @@ pub(super) fn shared_config(backend: &Backend, idp: &Idp) -> String {
                 "issuer": ISSUER,
                 "audience": ["api://orders", "api://billing"],
                 "required_claims": ["exp", "sub"],
-                "leeway": 30,
+                "leeway": "30s",
                 "max_token_size": 2048,
                 "forward_headers": forward(),
             }),
