@@ -19,3 +19,17 @@ pub fn query_param<'a>(query: &str, name: &str) -> Option<Cow<'a, str>> {
         })
     })
 }
+
+/// The host the client asked for: lower case, without port.
+pub fn request_host(req: &http::request::Parts) -> Option<String> {
+    let raw = req
+        .uri
+        .authority()
+        .map(|a| a.host().to_owned())
+        .or_else(|| {
+            let h = req.headers.get(http::header::HOST)?.to_str().ok()?;
+            let h: http::uri::Authority = h.parse().ok()?;
+            Some(h.host().to_owned())
+        })?;
+    Some(raw.trim_end_matches('.').to_ascii_lowercase())
+}

@@ -77,6 +77,60 @@ pub enum Var {
     Context(ContextVar),
 }
 
+/// A request as the variables of the language see it: each thing a variable can name.
+/// Templates (routes' `RequestContext`) and authorizer identity sources (a plugin's request
+/// handle) both implement it, and [`resolve`] is the one reading of the language over it.
+pub trait RequestFacts {
+    /// The joined value of path parameter `name`.
+    fn path_param(&self, name: &str) -> Option<Cow<'_, str>>;
+    /// The raw query string, without `?`.
+    fn query(&self) -> Option<&str>;
+    /// The request headers.
+    fn headers(&self) -> &http::HeaderMap;
+    /// A stage variable.
+    fn stage_variable(&self, name: &str) -> Option<&str>;
+    /// The request id.
+    fn request_id(&self) -> &str;
+    /// The method.
+    fn method(&self) -> &http::Method;
+    /// The request path as received.
+    fn path(&self) -> &str;
+    /// The stage's name.
+    fn stage(&self) -> &str;
+    /// The route's key.
+    fn route_key(&self) -> &str;
+    /// The API's name.
+    fn api_name(&self) -> &str;
+    /// The host the client asked for: lower case, without port (empty when none).
+    fn domain_name(&self) -> Cow<'_, str>;
+    /// The client's address.
+    fn source_ip(&self) -> std::net::IpAddr;
+}
+
+/// The value of `var` on the request `facts` describes.
+pub fn resolve<'a, F: RequestFacts + ?Sized>(facts: &'a F, var: &Var) -> Option<Cow<'a, str>> {
+    match var {
+        Var::PathParam(name) => facts.path_param(name),
+        Var::Query(name) => crate::request::query_param(facts.query()?, name),
+        Var::Header(name) => facts
+            .headers()
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok())
+            .map(Cow::Borrowed),
+        Var::StageVar(name) => facts.stage_variable(name).map(Cow::Borrowed),
+        Var::Context(c) => Some(match c {
+            ContextVar::RequestId => Cow::Borrowed(facts.request_id()),
+            ContextVar::HttpMethod => Cow::Borrowed(facts.method().as_str()),
+            ContextVar::Path => Cow::Borrowed(facts.path()),
+            ContextVar::Stage => Cow::Borrowed(facts.stage()),
+            ContextVar::RouteKey => Cow::Borrowed(facts.route_key()),
+            ContextVar::ApiName => Cow::Borrowed(facts.api_name()),
+            ContextVar::DomainName => facts.domain_name(),
+            ContextVar::SourceIp => Cow::Owned(facts.source_ip().to_string()),
+        }),
+    }
+}
+
 /// Supplies values for variables while rendering.
 pub trait Lookup {
     /// The value of `var`, if it has one.

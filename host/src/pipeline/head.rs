@@ -24,20 +24,6 @@ pub(super) fn request_id<B>(req: &Request<B>) -> HeaderValue {
         })
 }
 
-/// The host the client asked for: lower case, without port.
-pub(super) fn request_host(req: &http::request::Parts) -> Option<String> {
-    let raw = req
-        .uri
-        .authority()
-        .map(|a| a.host().to_owned())
-        .or_else(|| {
-            let h = req.headers.get(header::HOST)?.to_str().ok()?;
-            let h: http::uri::Authority = h.parse().ok()?;
-            Some(h.host().to_owned())
-        })?;
-    Some(raw.trim_end_matches('.').to_ascii_lowercase())
-}
-
 /// RFC 9112 §3.2: a request with more than one `Host`, an HTTP/1.1 request without one, or
 /// one whose `Host` is not an authority, is answered 400 (an absolute-form target still
 /// needs the header, though routing uses the target's authority).

@@ -128,7 +128,7 @@ async fn phases_of(
     let raw_path = parts.uri.path().to_owned();
     let path =
         NormalizedPath::parse(&raw_path).map_err(|e| RequestError::BadRequest(e.to_string()))?;
-    let host = super::head::request_host(&parts);
+    let host = crate::request::request_host(&parts);
     let seen = Seen {
         conn: ConnInfo {
             remote: SocketAddr::new(client_ip, 0),

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::bindings::Decision;
 use super::handles::{HeaderEdit, Identity, RequestHandle};
-use crate::template::{ContextVar, Var};
+use crate::template::Var;
 
 /// Longest a decision may be cached (`result_ttl` and `deny_ttl` are checked against it).
 use crate::config::MAX_AUTHORIZER_TTL as MAX_TTL;
@@ -167,44 +167,10 @@ fn route_key(h: &RequestHandle) -> String {
     format!("{}\0{}", h.route.api_name(), h.route.key())
 }
 
-/// The value of an identity source on a request.
+/// The value of an identity source on a request: the variable language's one reading
+/// ([`crate::template::resolve`]) over the request handle.
 fn source_value<'a>(h: &'a RequestHandle, var: &Var) -> Option<Cow<'a, str>> {
-    match var {
-        Var::Header(name) => h
-            .parts
-            .headers
-            .get(name.as_str())
-            .and_then(|v| v.to_str().ok())
-            .map(Cow::Borrowed),
-        Var::Query(name) => crate::request::query_param(h.parts.uri.query()?, name),
-        Var::PathParam(name) => {
-            let i = h.route.param_names().iter().position(|n| n == name)?;
-            h.params.get(i).map(|p| Cow::Owned(p.joined().into_owned()))
-        }
-        Var::StageVar(name) => h.route.stage_variable(name).map(Cow::Borrowed),
-        Var::Context(c) => Some(match c {
-            ContextVar::RequestId => Cow::Borrowed(
-                h.parts
-                    .headers
-                    .get(&crate::request::REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or(""),
-            ),
-            ContextVar::HttpMethod => Cow::Borrowed(h.parts.method.as_str()),
-            ContextVar::Path => Cow::Borrowed(h.parts.uri.path()),
-            ContextVar::Stage => Cow::Borrowed(h.route.stage_name()),
-            ContextVar::RouteKey => Cow::Borrowed(h.route.key()),
-            ContextVar::ApiName => Cow::Borrowed(h.route.api_name()),
-            ContextVar::DomainName => Cow::Borrowed(
-                h.parts
-                    .headers
-                    .get(http::header::HOST)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or(""),
-            ),
-            ContextVar::SourceIp => Cow::Owned(h.client_ip.to_string()),
-        }),
-    }
+    crate::template::resolve(&**h, var)
 }
 
 #[cfg(test)]

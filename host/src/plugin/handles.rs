@@ -266,3 +266,138 @@ impl ResponseHandle {
         })
     }
 }
+
+impl crate::template::RequestFacts for RequestData {
+    fn path_param(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        let i = self.route.param_names().iter().position(|n| n == name)?;
+        self.params.get(i).map(ParamValue::joined)
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.parts.uri.query()
+    }
+
+    fn headers(&self) -> &http::HeaderMap {
+        &self.parts.headers
+    }
+
+    fn stage_variable(&self, name: &str) -> Option<&str> {
+        self.route.stage_variable(name)
+    }
+
+    fn request_id(&self) -> &str {
+        self.parts
+            .headers
+            .get(&crate::request::REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    fn method(&self) -> &http::Method {
+        &self.parts.method
+    }
+
+    fn path(&self) -> &str {
+        self.parts.uri.path()
+    }
+
+    fn stage(&self) -> &str {
+        self.route.stage_name()
+    }
+
+    fn route_key(&self) -> &str {
+        self.route.key()
+    }
+
+    fn api_name(&self) -> &str {
+        self.route.api_name()
+    }
+
+    fn domain_name(&self) -> std::borrow::Cow<'_, str> {
+        crate::request::request_host(&self.parts).map_or(std::borrow::Cow::Borrowed(""), Into::into)
+    }
+
+    fn source_ip(&self) -> IpAddr {
+        self.client_ip
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::{Var, resolve};
+
+    struct OneRoute;
+
+    impl RouteInfo for OneRoute {
+        fn api_name(&self, _: usize) -> &str {
+            "shop"
+        }
+        fn stage_name(&self, _: usize, _: usize) -> &str {
+            "prod"
+        }
+        fn stage_variable(&self, _: usize, _: usize, name: &str) -> Option<&str> {
+            (name == "tier").then_some("gold")
+        }
+        fn route_key(&self, _: usize, _: usize) -> &str {
+            "GET /items/{id}"
+        }
+        fn param_names(&self, _: usize, _: usize) -> &[String] {
+            static NAMES: std::sync::LazyLock<Vec<String>> =
+                std::sync::LazyLock::new(|| vec!["id".into()]);
+            &NAMES
+        }
+        fn scopes(&self, _: usize, _: usize) -> &[String] {
+            &[]
+        }
+    }
+
+    /// Identity sources read the request as templates do: `$context.domainName` is the
+    /// host without its port (it was the raw `Host` header).
+    #[test]
+    fn identity_sources_read_the_language_as_templates_do() {
+        let (parts, ()) = http::Request::get("/prod/items/7?q=a+b")
+            .header("host", "API.Example.com:8443")
+            .header("x-request-id", "req-1")
+            .body(())
+            .expect("request")
+            .into_parts();
+        let data = RequestData {
+            parts,
+            body: BodySlot::new(crate::body::empty(), 0),
+            path: "/prod/items/7".into(),
+            path_override: None,
+            params: vec![ParamValue::One("7".into())],
+            route: RouteRef {
+                snapshot: Arc::new(OneRoute),
+                api: 0,
+                stage: 0,
+                route: 0,
+            },
+            client_ip: IpAddr::from([10, 0, 0, 9]),
+            identity: None,
+            header_log: None,
+            response_headers: Vec::new(),
+        };
+        let read = |source: &str| {
+            let var = Var::parse_source(source).expect("source");
+            resolve(&data, &var).map(|v| v.into_owned())
+        };
+        assert_eq!(
+            read("$context.domainName").as_deref(),
+            Some("api.example.com")
+        );
+        assert_eq!(read("$request.path.id").as_deref(), Some("7"));
+        assert_eq!(read("$request.querystring.q").as_deref(), Some("a b"));
+        assert_eq!(read("$stageVariables.tier").as_deref(), Some("gold"));
+        assert_eq!(read("$context.requestId").as_deref(), Some("req-1"));
+        assert_eq!(
+            read("$context.routeKey").as_deref(),
+            Some("GET /items/{id}")
+        );
+        assert_eq!(
+            read("$context.identity.sourceIp").as_deref(),
+            Some("10.0.0.9")
+        );
+    }
+}

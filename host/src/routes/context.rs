@@ -9,7 +9,7 @@ use http::{HeaderMap, Method};
 use super::{ApiRuntime, RouteRuntime, StageRuntime};
 use crate::request::query_param;
 use crate::router::ParamValue;
-use crate::template::{ContextVar, Lookup, Var};
+use crate::template::{Lookup, RequestFacts, Var, resolve};
 
 /// A routed request.
 pub struct RequestContext<'a> {
@@ -62,29 +62,56 @@ impl Lookup for RequestContext<'_> {
     }
 
     fn lookup(&self, var: &Var) -> Option<Cow<'_, str>> {
-        match var {
-            Var::PathParam(name) => self.path_param(name).map(ParamValue::joined),
-            Var::Query(name) => self.query_param(name),
-            Var::Header(name) => self
-                .headers
-                .get(name.as_str())
-                .and_then(|v| v.to_str().ok())
-                .map(Cow::Borrowed),
-            Var::StageVar(name) => self
-                .stage
-                .variables
-                .get(name)
-                .map(|v| Cow::Borrowed(v.as_str())),
-            Var::Context(c) => Some(match c {
-                ContextVar::RequestId => Cow::Borrowed(self.request_id),
-                ContextVar::HttpMethod => Cow::Borrowed(self.method.as_str()),
-                ContextVar::Path => Cow::Borrowed(self.path),
-                ContextVar::Stage => Cow::Borrowed(&*self.stage.name),
-                ContextVar::RouteKey => Cow::Borrowed(&*self.route.key),
-                ContextVar::ApiName => Cow::Borrowed(&*self.api.name),
-                ContextVar::DomainName => Cow::Borrowed(self.host.unwrap_or("")),
-                ContextVar::SourceIp => Cow::Owned(self.source_ip.to_string()),
-            }),
-        }
+        resolve(self, var)
+    }
+}
+
+impl RequestFacts for RequestContext<'_> {
+    fn path_param(&self, name: &str) -> Option<Cow<'_, str>> {
+        RequestContext::path_param(self, name).map(ParamValue::joined)
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.query
+    }
+
+    fn headers(&self) -> &HeaderMap {
+        self.headers
+    }
+
+    fn stage_variable(&self, name: &str) -> Option<&str> {
+        self.stage.variables.get(name).map(String::as_str)
+    }
+
+    fn request_id(&self) -> &str {
+        self.request_id
+    }
+
+    fn method(&self) -> &Method {
+        self.method
+    }
+
+    fn path(&self) -> &str {
+        self.path
+    }
+
+    fn stage(&self) -> &str {
+        &self.stage.name
+    }
+
+    fn route_key(&self) -> &str {
+        &self.route.key
+    }
+
+    fn api_name(&self) -> &str {
+        &self.api.name
+    }
+
+    fn domain_name(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self.host.unwrap_or(""))
+    }
+
+    fn source_ip(&self) -> IpAddr {
+        self.source_ip
     }
 }
