@@ -354,12 +354,16 @@ impl Verifiers {
         let key = canonical.to_string();
         self.by_settings
             .try_get_with(key.clone(), || {
-                let parsed = Settings::parse(&key)?;
+                let mut parsed = Settings::parse(&key)?;
+                // Read once (a deprecated `fetch_timeout_ms` warns), then kept in the new form.
+                let timeout = parsed.fetch_timeout();
+                parsed.fetch_timeout = Some(settings::SettingDuration(timeout));
+                parsed.fetch_timeout_ms = None;
                 let client = self
                     .clients
                     .get(&ClientKey {
                         protocol: crate::config::UpstreamProtocol::Auto,
-                        connect_timeout: parsed.fetch_timeout(),
+                        connect_timeout: timeout,
                         ca: None,
                     })
                     .map_err(|e| e.to_string())?;

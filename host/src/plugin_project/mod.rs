@@ -1,5 +1,5 @@
 //! A plugin's source project: `tollgate plugin new` writes one from the templates in
-//! `templates/plugin/` (embedded in the binary), `tollgate plugin build` runs the right
+//! `templates/plugin/` and the sources of `examples/plugins/` (embedded in the binary), `tollgate plugin build` runs the right
 //! toolchain over one and leaves `plugin.wasm` in it.
 
 mod build;

@@ -1,5 +1,8 @@
 //! `tollgate plugin new`: a buildable plugin project from the embedded templates, with the
-//! contract (`wit/plugin.wit`), offline test cases and a gateway config to run it in.
+//! contract (`wit/plugin.wit`), offline test cases and a gateway config to run it in. The
+//! plugin's sources and helpers are those of `examples/plugins/<lang>/` (which is what this
+//! writes for `<lang>-token`); `templates/plugin/` has the files that carry the project's
+//! name and language.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +17,13 @@ macro_rules! template {
     };
 }
 
+/// A source file of the example projects, written as it is.
+macro_rules! source {
+    ($path:literal) => {
+        include_str!(concat!("../../../examples/plugins/", $path))
+    };
+}
+
 /// A file of a project: its path in the project and its text, with `{{placeholders}}`.
 type File = (&'static str, &'static str);
 
@@ -25,7 +35,7 @@ const COMMON: &[File] = &[
 
 const RUST: &[File] = &[
     ("Cargo.toml", template!("rust/Cargo.toml.tmpl")),
-    ("src/lib.rs", template!("rust/src/lib.rs")),
+    ("src/lib.rs", source!("rust/src/lib.rs")),
     (".gitignore", "/target\n/plugin.wasm\n/plugins.d\n"),
 ];
 
@@ -35,10 +45,10 @@ const JAVASCRIPT: &[File] = &[
         "package-lock.json",
         template!("javascript/package-lock.json.tmpl"),
     ),
-    ("plugin.js", template!("javascript/plugin.js")),
-    ("tollgate.js", template!("javascript/tollgate.js")),
-    ("types.mjs", template!("javascript/types.mjs")),
-    ("tsconfig.json", template!("javascript/tsconfig.json")),
+    ("plugin.js", source!("javascript/plugin.js")),
+    ("tollgate.js", source!("javascript/tollgate.js")),
+    ("types.mjs", source!("javascript/types.mjs")),
+    ("tsconfig.json", source!("javascript/tsconfig.json")),
     ("wit/plugin.wit", WIT),
     (
         ".gitignore",
@@ -47,18 +57,18 @@ const JAVASCRIPT: &[File] = &[
 ];
 
 const PYTHON: &[File] = &[
-    ("app.py", template!("python/app.py")),
-    ("tollgate.py", template!("python/tollgate.py")),
+    ("app.py", source!("python/app.py")),
+    ("tollgate.py", source!("python/tollgate.py")),
     ("wit/plugin.wit", WIT),
     (".gitignore", "__pycache__/\n/plugin.wasm\n/plugins.d\n"),
 ];
 
 const C: &[File] = &[
-    ("plugin.c", template!("c/plugin.c")),
-    ("tollgate.h", template!("c/tollgate.h")),
-    ("tollgate.c", template!("c/tollgate.c")),
-    ("filter.h", template!("c/filter.h")),
-    ("filter.c", template!("c/filter.c")),
+    ("plugin.c", source!("c/plugin.c")),
+    ("tollgate.h", source!("c/tollgate.h")),
+    ("tollgate.c", source!("c/tollgate.c")),
+    ("filter.h", source!("c/filter.h")),
+    ("filter.c", source!("c/filter.c")),
     ("wit/plugin.wit", WIT),
     (".gitignore", "/target\n/plugin.wasm\n/plugins.d\n"),
 ];
@@ -66,7 +76,7 @@ const C: &[File] = &[
 /// Files that are not text: the C bindings' component type, an object file.
 const C_BINARY: &[(&str, &[u8])] = &[(
     "filter_component_type.o",
-    include_bytes!("../../../templates/plugin/c/filter_component_type.o"),
+    include_bytes!("../../../examples/plugins/c/filter_component_type.o"),
 )];
 
 /// What a language's project says about itself in its README.
@@ -247,7 +257,7 @@ mod tests {
         let (_, object) = C_BINARY[0];
         assert!(
             object.windows(wanted.len()).any(|w| w == wanted.as_bytes()),
-            "templates/plugin/c/filter_component_type.o is not for {wanted}"
+            "examples/plugins/c/filter_component_type.o is not for {wanted}"
         );
     }
 }

@@ -7,7 +7,6 @@ use std::net::IpAddr;
 use http::{HeaderMap, Method};
 
 use super::{ApiRuntime, RouteRuntime, StageRuntime};
-use crate::request::query_param;
 use crate::router::ParamValue;
 use crate::template::{Lookup, RequestFacts, Var, resolve};
 
@@ -45,11 +44,6 @@ impl RequestContext<'_> {
             .iter()
             .position(|n| n == name)
             .and_then(|i| self.params.get(i))
-    }
-
-    /// The first query parameter `name`, decoded (`+` is a space).
-    pub fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
-        query_param(self.query?, name)
     }
 }
 

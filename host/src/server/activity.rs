@@ -73,8 +73,11 @@ impl Activity {
     /// flight they belong to the next request's head.
     fn read(&self, bytes: &[u8]) {
         self.touch();
-        if !self.first_read.swap(true, Ordering::Relaxed) && bytes.starts_with(HTTP2_PREFACE) {
-            self.http2.store(true, Ordering::Relaxed);
+        // Reads happen on the connection's own task: a load, and a store once.
+        if !self.first_read.load(Ordering::Relaxed) {
+            self.first_read.store(true, Ordering::Relaxed);
+            self.http2
+                .store(bytes.starts_with(HTTP2_PREFACE), Ordering::Relaxed);
         }
         if self.in_flight.load(Ordering::Relaxed) == 0 {
             self.head_pending.store(true, Ordering::Relaxed);
