@@ -31,14 +31,14 @@ if ! command -v python3 >/dev/null; then missing+=(python3); fi
 if [ ${#missing[@]} -gt 0 ]; then need_apt "${missing[@]}"; fi
 
 # The plugin-project tests build a plugin in each language with its own toolchain, as a
-# user would: Node.js 20 or later with npm (componentize-js itself comes from npm, at the
-# version the template pins), clang for wasm32-wasi, and componentize-py from PyPI, put in
+# user would: Node.js 20 or later with npm (componentize-js and the AssemblyScript compiler
+# come from npm, at the versions the templates pin), clang for wasm32-wasi, and componentize-py from PyPI, put in
 # a virtual environment under target/ (not the system's Python).
 if ! command -v node >/dev/null; then need_apt nodejs; fi
 if ! command -v npm >/dev/null; then need_apt npm; fi
 node_major="$(node --version | sed 's/^v\([0-9]*\).*/\1/')"
 if [ "$node_major" -lt 20 ]; then
-  echo "Node.js $(node --version) is too old: componentize-js needs 20 or later" >&2
+  echo "Node.js $(node --version) is too old: componentize-js and AssemblyScript need 20 or later" >&2
   exit 1
 fi
 # C: clang for wasm32-wasi with its libc and compiler runtime (Debian 12's packages).

@@ -1,6 +1,7 @@
 //! A plugin project in each language, as a new user goes: `tollgate plugin new`, `tollgate
-//! plugin build` with the language's real toolchain (cargo; componentize-js from npm;
-//! componentize-py from PyPI; clang for wasm32-wasi: `scripts/test.sh` installs them), `tollgate plugin test` on
+//! plugin build` with the language's real toolchain (cargo; componentize-js and the
+//! AssemblyScript compiler from npm; componentize-py from PyPI; clang for wasm32-wasi:
+//! `scripts/test.sh` installs them), `tollgate plugin test` on
 //! the project's own cases, the project's own gateway config served, and a changed build
 //! hot-loaded through the project's watched plugin folder while it serves. The project
 //! `plugin new` writes is `examples/plugins/LANG`, file for file.
@@ -203,6 +204,42 @@ async fn a_python_plugin_project_is_built_tested_served_and_hot_loaded() {
 #[tokio::test]
 async fn a_c_plugin_project_is_built_tested_served_and_hot_loaded() {
     project_lifecycle("c", "plugin.c").await;
+}
+
+#[tokio::test]
+async fn an_assemblyscript_plugin_project_is_built_tested_served_and_hot_loaded() {
+    project_lifecycle("assemblyscript", "plugin.ts").await;
+}
+
+/// The AssemblyScript bindings (`tollgate.ts`, `exports.ts`) are written by hand: every call
+/// they bind, both ways, by the plugin and cases of `tests/all/assemblyscript/`, in a 2 MiB
+/// memory; and `init`'s refusal reaches the gateway.
+#[test]
+fn every_assemblyscript_binding_works() {
+    let root = tempfile::tempdir().expect("temp dir");
+    tollgate(
+        &["plugin", "new", "--lang", "assemblyscript", "every"],
+        root.path(),
+    );
+    let project = root.path().join("every");
+    let given = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/all/assemblyscript");
+    for file in ["plugin.ts", "cases.yaml"] {
+        std::fs::copy(given.join(file), project.join(file)).expect("copy");
+    }
+    tollgate(&["plugin", "build"], &project);
+    let report = tollgate(&["plugin", "test", "plugin.wasm", "cases.yaml"], &project);
+    assert!(report.contains("3 passed, 0 failed"), "{report}");
+
+    std::fs::write(project.join("empty.json"), "{}").expect("write config");
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["plugin", "test", "plugin.wasm", "cases.yaml"])
+        .args(["--config", "empty.json"])
+        .current_dir(&project)
+        .output()
+        .expect("run tollgate");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("config: `greeting` is required"), "{err}");
 }
 
 #[test]

@@ -17,9 +17,8 @@ const COMPONENTIZE_PY: &str = "0.25.0";
 pub fn build(dir: &Path) -> Result<PathBuf, ProjectError> {
     let lang = Lang::of(dir).ok_or_else(|| {
         ProjectError::Usage(format!(
-            "{}: not a plugin project (no Cargo.toml, package.json, app.py or tollgate.c); make \
-             one with \
-             `tollgate plugin new`",
+            "{}: not a plugin project (no Cargo.toml, asconfig.json, package.json, app.py or \
+             tollgate.c); make one with `tollgate plugin new`",
             dir.display()
         ))
     })?;
@@ -29,6 +28,7 @@ pub fn build(dir: &Path) -> Result<PathBuf, ProjectError> {
         Lang::Javascript => javascript(dir)?,
         Lang::Python => python(dir)?,
         Lang::C => c(dir, &out)?,
+        Lang::Assemblyscript => assemblyscript(dir, &out)?,
     }
     if !out.is_file() {
         return Err(ProjectError::Usage(format!(
@@ -99,10 +99,37 @@ fn package_name(manifest: &str) -> Option<String> {
 }
 
 fn javascript(dir: &Path) -> Result<(), ProjectError> {
+    npm_ci(dir, "javascript", "componentize-js")?;
+    run(Command::new("npm").args(["run", "build"]).current_dir(dir))
+}
+
+/// The AssemblyScript compiler (`npm run build`: `asc`, pinned in `package-lock.json`)
+/// writes a core module; its exports are given the canonical ABI's names and the `filter`
+/// world of `wit/` is embedded before it is made a component.
+fn assemblyscript(dir: &Path, out: &Path) -> Result<(), ProjectError> {
+    npm_ci(dir, "assemblyscript", "the AssemblyScript compiler")?;
+    run(Command::new("npm").args(["run", "build"]).current_dir(dir))?;
+    let core = dir.join("target/plugin.core.wasm");
+    let module = std::fs::read(&core).map_err(|e| ProjectError::io(&core, e))?;
+    let component =
+        super::componentize::componentize_for_world(&module, &dir.join("wit"), "filter").map_err(
+            |e| {
+                ProjectError::Usage(format!(
+                    "{}: cannot be made a component: {e}",
+                    core.display()
+                ))
+            },
+        )?;
+    std::fs::write(out, component).map_err(|e| ProjectError::io(out, e))
+}
+
+/// Node.js 20 or later and npm, and the project's packages installed (`npm ci` when it has
+/// a lock file).
+fn npm_ci(dir: &Path, lang: &'static str, tool: &str) -> Result<(), ProjectError> {
     let install = "install Node.js 20 or later with npm (Debian: apt-get install nodejs npm; \
                    or https://nodejs.org)";
-    need("node", "javascript", install)?;
-    need("npm", "javascript", install)?;
+    need("node", lang, install)?;
+    need("npm", lang, install)?;
     let version = Command::new("node").arg("--version").output().ok();
     let major = version
         .as_ref()
@@ -116,9 +143,9 @@ fn javascript(dir: &Path) -> Result<(), ProjectError> {
     if major.is_some_and(|m| m < 20) {
         return Err(ProjectError::Missing {
             tool: "Node.js 20 or later",
-            lang: "javascript",
+            lang,
             install: format!(
-                "this is Node.js {}; componentize-js needs 20 or later",
+                "this is Node.js {}; {tool} needs 20 or later",
                 major.unwrap_or_default()
             ),
         });
@@ -131,7 +158,7 @@ fn javascript(dir: &Path) -> Result<(), ProjectError> {
         };
         run(Command::new("npm").arg(install).current_dir(dir))?;
     }
-    run(Command::new("npm").args(["run", "build"]).current_dir(dir))
+    Ok(())
 }
 
 fn c(dir: &Path, out: &Path) -> Result<(), ProjectError> {

@@ -21,6 +21,9 @@ pub enum Lang {
     /// C, built with clang for `wasm32-wasi` over bindings from `wit-bindgen c`, made a
     /// component in process.
     C,
+    /// AssemblyScript (the `filter` world), built with `asc` over hand-written bindings,
+    /// made a component in process.
+    Assemblyscript,
 }
 
 impl Lang {
@@ -31,6 +34,7 @@ impl Lang {
             Self::Javascript => "javascript",
             Self::Python => "python",
             Self::C => "c",
+            Self::Assemblyscript => "assemblyscript",
         }
     }
 
@@ -38,6 +42,8 @@ impl Lang {
     pub fn of(dir: &std::path::Path) -> Option<Self> {
         [
             ("Cargo.toml", Self::Rust),
+            // Before package.json, which an AssemblyScript project has too.
+            ("asconfig.json", Self::Assemblyscript),
             ("package.json", Self::Javascript),
             ("app.py", Self::Python),
             ("tollgate.c", Self::C),

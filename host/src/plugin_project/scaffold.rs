@@ -73,6 +73,27 @@ const C: &[File] = &[
     (".gitignore", "/target\n/plugin.wasm\n/plugins.d\n"),
 ];
 
+const ASSEMBLYSCRIPT: &[File] = &[
+    (
+        "package.json",
+        template!("assemblyscript/package.json.tmpl"),
+    ),
+    (
+        "package-lock.json",
+        template!("assemblyscript/package-lock.json.tmpl"),
+    ),
+    ("asconfig.json", source!("assemblyscript/asconfig.json")),
+    ("tsconfig.json", source!("assemblyscript/tsconfig.json")),
+    ("plugin.ts", source!("assemblyscript/plugin.ts")),
+    ("tollgate.ts", source!("assemblyscript/tollgate.ts")),
+    ("exports.ts", source!("assemblyscript/exports.ts")),
+    ("wit/plugin.wit", WIT),
+    (
+        ".gitignore",
+        "/node_modules\n/target\n/plugin.wasm\n/plugins.d\n",
+    ),
+];
+
 /// Files that are not text: the C bindings' component type, an object file.
 const C_BINARY: &[(&str, &[u8])] = &[(
     "filter_component_type.o",
@@ -130,6 +151,25 @@ fn about(lang: Lang) -> About {
                         (`wit-bindgen c wit --world authorizer`) and write its exports as \
                         `tollgate.c` does.",
         },
+        Lang::Assemblyscript => About {
+            language: "AssemblyScript",
+            memory: "32MiB",
+            files: "| `plugin.ts` | the plugin |\n| `tollgate.ts` | helpers: `Request`, \
+                    `ResponseHead`, `CONTINUE`, `respond`, `respondJson`, `log`, \
+                    `jsonString`, and the host calls they make |\n| `exports.ts` | the \
+                    component's exports, which call your hooks and drop the handles the host \
+                    lends (the build's entry file) |\n| `asconfig.json`, `tsconfig.json` | \
+                    the compiler's settings |\n| `wit/plugin.wit` | the contract |\n",
+            toolchain: "Needs Node.js 20 or later and npm; `tollgate plugin build` runs \
+                        `npm ci` (the AssemblyScript compiler 0.28.20, pinned in \
+                        `package-lock.json`) and `npm run build` (`asc`, which writes a core \
+                        module to `target/`), then gives the exports the contract's names \
+                        (`on_request` becomes `on-request`), embeds the `filter` world of \
+                        `wit/` and makes the component itself (no wasm-tools needed). \
+                        AssemblyScript has no bindings generator for components: `tollgate.ts` \
+                        and `exports.ts` are the bindings, written by hand for the `filter` \
+                        world and the calls listed there.",
+        },
         Lang::Python => About {
             language: "Python",
             memory: "64MiB",
@@ -174,6 +214,7 @@ pub fn new(
         Lang::Javascript => JAVASCRIPT,
         Lang::Python => PYTHON,
         Lang::C => C,
+        Lang::Assemblyscript => ASSEMBLYSCRIPT,
     };
     // The demo route's body, `hello from behind NAME\n`, as the README shows it served.
     let hello_length = ("hello from behind \n".len() + name.len()).to_string();
