@@ -1,5 +1,5 @@
 //! The plugin of `tollgate plugin new` in each language (the same token check and response
-//! header in Rust, JavaScript, Python and C), built with `tollgate plugin build` when the
+//! header in Rust, JavaScript, Python, C and AssemblyScript), built with `tollgate plugin build` when the
 //! language's toolchain is installed, and served by one more Tollgate process: a route per
 //! language, for rows that compare what a language costs per request. For the languages
 //! that carry an interpreter, also a plugin whose hooks only continue: what entering the
@@ -11,11 +11,12 @@ use std::process::Command;
 use crate::setups::{self, Proxy};
 
 /// The languages, with the route prefix of their rows.
-pub const LANGUAGES: [(&str, &str); 4] = [
+pub const LANGUAGES: [(&str, &str); 5] = [
     ("rust", "/lang-rust"),
     ("javascript", "/lang-javascript"),
     ("python", "/lang-python"),
     ("c", "/lang-c"),
+    ("assemblyscript", "/lang-assemblyscript"),
 ];
 
 /// The languages with an empty-hooks variant: the source file replaced, and what it becomes.

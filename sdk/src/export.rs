@@ -5,7 +5,7 @@
 #[doc(hidden)]
 pub fn __init<P: crate::Plugin>(cell: &std::cell::OnceCell<P>, config: &str) -> Result<(), String> {
     let config: P::Config =
-        serde_json::from_str(config).map_err(|e| format!("invalid plugin config: {e}"))?;
+        crate::config::from_str(config).map_err(|e| format!("invalid plugin config: {e}"))?;
     let plugin = P::new(config)?;
     cell.set(plugin)
         .map_err(|_| "init was called twice".to_owned())

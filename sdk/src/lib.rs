@@ -55,14 +55,19 @@
 
 #[doc(hidden)]
 pub mod bindings;
+pub mod config;
 mod contract;
+pub mod credential;
 mod export;
+pub mod http;
 mod query;
 mod respond;
 
 pub use export::{__init, __not_initialised};
 pub use query::query_param;
-pub use respond::{allow, json_response, respond, respond_json, text_response};
+pub use respond::{
+    allow, json_response, message_body, respond, respond_json, respond_message, text_response,
+};
 
 /// Exports an `impl Plugin for T` as a component (see the crate docs).
 pub use tollgate_sdk_macros::plugin;

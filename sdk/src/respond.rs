@@ -37,6 +37,20 @@ pub fn respond_json(status: u16, value: &serde_json::Value) -> Action {
     Action::Respond(json_response(status, value))
 }
 
+/// `{"message": "..."}`: the body of the gateway's own error answers (Amazon API Gateway's
+/// shape), for a plugin's refusals to look the same.
+pub fn message_body(message: &str) -> String {
+    serde_json::json!({ "message": message }).to_string()
+}
+
+/// Answers now with `status`, a `{"message": ...}` JSON body and `headers` besides its
+/// `content-type`.
+pub fn respond_message(status: u16, message: &str, headers: &[(&str, &str)]) -> Action {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    respond(status, &all, message_body(message))
+}
+
 /// Allows the request as `principal` with `context` (passed on as identity claims).
 pub fn allow(principal: impl Into<String>, context: &[(&str, &str)]) -> Decision {
     Decision::Allow(Grant {

@@ -34,7 +34,7 @@ plugins:
     builtin: api-key
     config:
       keys: [{{ consumer: acme, key: {ACME_KEY} }}]
-      key_from: ["query:api_key"]
+      key_from: ["query:api_key", "cookie:api_key"]
       reject_with: 401
 apis:
   - name: api
@@ -149,6 +149,13 @@ async fn api_keys_pass_known_consumers_and_refuse_the_rest() {
         .await
         .expect("req");
     assert_eq!(r.status(), 200, "key from the query");
+    let r = c
+        .get(&q)
+        .header("cookie", format!("theme=dark; api_key={ACME_KEY}"))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 200, "key from a cookie");
 }
 
 /// A config whose one route uses an `api-key` plugin with `keys` (a YAML flow list).

@@ -230,7 +230,9 @@ async fn bad_plugin_configs_and_contracts_stop_the_start() {
     let mistyped = "    on_request: [transform]\n    config: { read_body: \"yes\" }";
     let err = Gateway::start_failure(&config(&backend, mistyped)).await;
     assert!(
-        err.contains("plugin `p` rejected its config: invalid plugin config"),
+        err.contains(
+            "plugin `p` rejected its config: invalid plugin config: read_body: invalid type"
+        ),
         "{err}"
     );
 

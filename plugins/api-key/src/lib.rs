@@ -11,7 +11,7 @@
 //!       keys:
 //!         - { consumer: acme, key: { $env: ACME_API_KEY } }
 //!         - { consumer: globex, id: globex-2026, sha256: 9f86d081884c7d65... }
-//!       # key_from: [header:x-api-key]   (default; also query:NAME)
+//!       # key_from: [header:x-api-key]   (default; also query:NAME, cookie:NAME)
 //!       # reject_with: 403               (or 401)
 //!       # consumer_header: x-consumer-id (sent to the backend; "" to send none)
 //!       # hide_credentials: true         (the key's header is not forwarded)
@@ -21,6 +21,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use tollgate_sdk::credential::Source;
 use tollgate_sdk::{Decision, Grant, Plugin, Request};
 
 #[derive(Deserialize)]
@@ -63,11 +64,6 @@ fn default_consumer_header() -> String {
     "x-consumer-id".into()
 }
 
-enum Source {
-    Header(String),
-    Query(String),
-}
-
 struct Entry {
     digest: [u8; 32],
     consumer: String,
@@ -103,10 +99,7 @@ fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
 impl ApiKey {
     fn presented(&self, req: &Request) -> Option<(String, &Source)> {
         self.sources.iter().find_map(|s| {
-            let v = match s {
-                Source::Header(name) => req.header(name)?,
-                Source::Query(name) => tollgate_sdk::query_param(&req.query()?, name)?,
-            };
+            let v = s.read(req)?;
             (!v.is_empty()).then_some((v, s))
         })
     }
@@ -141,20 +134,7 @@ impl Plugin for ApiKey {
             403 => false,
             other => return Err(format!("reject_with: {other} is neither 401 nor 403")),
         };
-        let sources = config
-            .key_from
-            .iter()
-            .map(|s| match s.split_once(':') {
-                Some(("header", n)) if !n.is_empty() => Ok(Source::Header(n.to_ascii_lowercase())),
-                Some(("query", n)) if !n.is_empty() => Ok(Source::Query(n.to_owned())),
-                _ => Err(format!(
-                    "key_from: `{s}` is not `header:NAME` or `query:NAME`"
-                )),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if sources.is_empty() {
-            return Err("key_from: give at least one place to look".into());
-        }
+        let sources = Source::parse_list(&config.key_from, "key_from")?;
         let mut by_prefix: HashMap<[u8; 8], Vec<Entry>> = HashMap::new();
         for (i, k) in config.keys.into_iter().enumerate() {
             let d = match (&k.key, &k.sha256) {
@@ -204,10 +184,8 @@ impl Plugin for ApiKey {
         let Some(entry) = self.find(&key) else {
             return self.refuse();
         };
-        if self.hide_credentials
-            && let Source::Header(name) = source
-        {
-            req.remove_header(name);
+        if self.hide_credentials {
+            source.hide(req);
         }
         if let Some(h) = &self.consumer_header
             && req.set_header(h, &entry.consumer).is_err()

@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use tollgate_sdk::http::is_token;
 
 use crate::origin::Pattern;
 
@@ -68,13 +69,6 @@ pub struct Settings {
     pub credentials: bool,
 }
 
-/// Whether `s` is an HTTP token (a method or a header name).
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 /// Checks a list of tokens where `*` means any: `what` names a token in errors.
 fn tokens(
     list: &[String],
@@ -106,20 +100,10 @@ fn joined(allowed: &Allowed<String>) -> String {
     }
 }
 
-/// A deserialisation error, prefixed with the field it is about.
-fn describe(e: serde_path_to_error::Error<serde_json::Error>) -> String {
-    let path = e.path().to_string();
-    if path == "." {
-        e.inner().to_string()
-    } else {
-        format!("{path}: {}", e.inner())
-    }
-}
-
 impl Settings {
     /// Checks the plugin's JSON config.
     pub fn parse(config: Value) -> Result<Self, String> {
-        let config: Config = serde_path_to_error::deserialize(config).map_err(describe)?;
+        let config: Config = tollgate_sdk::config::from_value(config)?;
 
         let raw_origins = config.allow_origins.ok_or(
             "allow_origins: missing; list the origins allowed, e.g. [\"https://app.example.com\"], or [\"*\"]",

@@ -67,9 +67,7 @@ impl Settings {
             .map(str::to_ascii_lowercase)
             .collect();
         let ok = requested.iter().all(|h| match &self.headers {
-            Allowed::Any => h
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)),
+            Allowed::Any => tollgate_sdk::http::is_token(h),
             Allowed::List(list) => list.contains(h),
         });
         ok.then_some(requested)

@@ -37,11 +37,7 @@ struct Headers(Config);
 
 fn check(edits: &Edits, side: &str) -> Result<(), String> {
     for (name, value) in &edits.set {
-        let valid = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-        if !valid {
+        if !tollgate_sdk::http::is_token(name) {
             return Err(format!("{side}.set: `{name}` is not a header name"));
         }
         if value.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {

@@ -25,43 +25,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use tollgate_sdk::credential::Source;
+use tollgate_sdk::http::bearer_token;
 use tollgate_sdk::jwt::{Verifier, VerifyError};
 use tollgate_sdk::{Action, Identity, Plugin, Request, RequestPhase};
-
-/// Where a token is looked for.
-#[derive(Clone, Debug)]
-enum Source {
-    /// `Authorization: Bearer <token>`.
-    Bearer,
-    /// The whole value of another header (a `Bearer ` prefix is dropped).
-    Header(String),
-    /// A query parameter.
-    Query(String),
-    /// A cookie.
-    Cookie(String),
-}
-
-impl Source {
-    fn parse(s: &str) -> Result<Self, String> {
-        let (kind, name) = s
-            .split_once(':')
-            .ok_or_else(|| format!("token_from: `{s}` is not `header:`, `query:` or `cookie:`"))?;
-        if name.is_empty() {
-            return Err(format!("token_from: `{s}` names nothing"));
-        }
-        Ok(match kind {
-            "header" if name.eq_ignore_ascii_case("authorization") => Self::Bearer,
-            "header" => Self::Header(name.to_ascii_lowercase()),
-            "query" => Self::Query(name.to_owned()),
-            "cookie" => Self::Cookie(name.to_owned()),
-            _ => {
-                return Err(format!(
-                    "token_from: `{s}` is not `header:`, `query:` or `cookie:`"
-                ));
-            }
-        })
-    }
-}
 
 /// The plugin's own settings; everything else goes to the host verifier.
 #[derive(Deserialize)]
@@ -139,32 +106,18 @@ fn quoted(s: &str) -> String {
         .collect()
 }
 
-fn cookie(header: &str, name: &str) -> Option<String> {
-    header.split(';').find_map(|c| {
-        let (k, v) = c.trim().split_once('=')?;
-        (k == name).then(|| v.trim_matches('"').to_owned())
-    })
-}
-
-fn strip_bearer(v: &str) -> Option<&str> {
-    let (scheme, rest) = v.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| rest.trim())
-        .filter(|t| !t.is_empty())
-}
-
 impl JwtAuth {
     fn token(&self, req: &Request) -> Option<(String, &Source)> {
         self.sources.iter().find_map(|source| {
+            let value = source.read(req)?;
+            // `Authorization` carries `Bearer <token>`; another header the token, with or
+            // without the scheme.
             let token = match source {
-                Source::Bearer => strip_bearer(&req.header("authorization")?)?.to_owned(),
-                Source::Header(name) => {
-                    let v = req.header(name)?;
-                    strip_bearer(&v).map_or_else(|| v.trim().to_owned(), str::to_owned)
+                Source::Header(name) if name == "authorization" => bearer_token(&value)?.to_owned(),
+                Source::Header(_) => {
+                    bearer_token(&value).map_or_else(|| value.trim().to_owned(), str::to_owned)
                 }
-                Source::Query(name) => tollgate_sdk::query_param(&req.query()?, name)?,
-                Source::Cookie(name) => cookie(&req.header("cookie")?, name)?,
+                Source::Query(_) | Source::Cookie(_) => value,
             };
             (!token.is_empty()).then_some((token, source))
         })
@@ -187,15 +140,7 @@ impl JwtAuth {
 
     fn refuse(&self, status: u16, message: &str, params: &[(&str, &str)]) -> Action {
         let challenge = self.challenge(params);
-        let body = serde_json::json!({ "message": message }).to_string();
-        tollgate_sdk::respond(
-            status,
-            &[
-                ("content-type", "application/json"),
-                ("www-authenticate", &challenge),
-            ],
-            body,
-        )
+        tollgate_sdk::respond_message(status, message, &[("www-authenticate", &challenge)])
     }
 }
 
@@ -208,15 +153,8 @@ impl Plugin for JwtAuth {
             .iter()
             .filter_map(|k| config.remove_entry(*k))
             .collect();
-        let own: Own = serde_json::from_value(Value::Object(own)).map_err(|e| e.to_string())?;
-        let sources = own
-            .token_from
-            .iter()
-            .map(|s| Source::parse(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        if sources.is_empty() {
-            return Err("token_from: give at least one place to look".into());
-        }
+        let own: Own = tollgate_sdk::config::from_value(Value::Object(own))?;
+        let sources = Source::parse_list(&own.token_from, "token_from")?;
         let verifier = Verifier::create(&Value::Object(config).to_string())?;
         Ok(Self {
             own,
@@ -248,8 +186,7 @@ impl Plugin for JwtAuth {
                 );
             }
             Err(VerifyError::Unavailable(_)) => {
-                let body = serde_json::json!({ "message": "Service Unavailable" });
-                return tollgate_sdk::respond_json(503, &body);
+                return tollgate_sdk::respond_message(503, "Service Unavailable", &[]);
             }
         };
         let required = req.authorization_scopes();
@@ -298,11 +235,7 @@ impl Plugin for JwtAuth {
             }
         }
         if self.own.hide_credentials {
-            match source {
-                Source::Bearer => req.remove_header("authorization"),
-                Source::Header(name) => req.remove_header(name),
-                Source::Query(_) | Source::Cookie(_) => {}
-            }
+            source.hide(req);
         }
         req.set_identity(&Identity {
             principal,

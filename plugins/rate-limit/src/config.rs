@@ -4,6 +4,7 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use tollgate_sdk::http::is_token;
 
 use crate::net::Cidr;
 
@@ -147,14 +148,6 @@ fn window(per_ms: u64) -> String {
     }
 }
 
-/// Whether `name` is an HTTP header name (a token).
-fn is_header_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 fn parse_key_part(s: &str, at: &str) -> Result<KeyPart, String> {
     Ok(match s {
         "route" => KeyPart::Route,
@@ -165,7 +158,7 @@ fn parse_key_part(s: &str, at: &str) -> Result<KeyPart, String> {
         "client_ip" => KeyPart::ClientIp,
         "global" => KeyPart::Global,
         _ => match s.strip_prefix("header:") {
-            Some(name) if is_header_name(name) => KeyPart::Header(name.to_ascii_lowercase()),
+            Some(name) if is_token(name) => KeyPart::Header(name.to_ascii_lowercase()),
             Some(_) => return Err(format!("{at}: `{s}` does not name a header")),
             None => return Err(format!("{at}: `{s}` is not one of {KINDS}")),
         },
@@ -265,7 +258,7 @@ impl Settings {
             take(&mut map, "message", "message")?.unwrap_or_else(|| "Too Many Requests".to_owned());
         let api_key_header: String = take(&mut map, "api_key_header", "api_key_header")?
             .unwrap_or_else(|| "x-api-key".to_owned());
-        if !is_header_name(&api_key_header) {
+        if !is_token(&api_key_header) {
             return Err(format!(
                 "api_key_header: `{api_key_header}` is not a header name"
             ));
@@ -277,9 +270,7 @@ impl Settings {
             trusted,
             shadow,
             headers,
-            rejection_body: serde_json::json!({ "message": message })
-                .to_string()
-                .into_bytes(),
+            rejection_body: tollgate_sdk::message_body(&message).into_bytes(),
             api_key_header: api_key_header.to_ascii_lowercase(),
         })
     }

@@ -120,11 +120,7 @@ impl RateLimit {
             Level::Error,
             &format!("rate limit store unavailable: {error}"),
         );
-        tollgate_sdk::respond(
-            503,
-            &[("content-type", "application/json")],
-            r#"{"message":"Rate limit store unavailable"}"#,
-        )
+        tollgate_sdk::respond_message(503, "Rate limit store unavailable", &[])
     }
 }
 

@@ -132,27 +132,10 @@ pub struct Settings {
     pub body: Option<BodySchema>,
 }
 
-/// Whether `s` is an HTTP header name (a token).
-fn is_header_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-/// A deserialisation error, prefixed with the field it is about.
-fn describe(e: serde_path_to_error::Error<serde_json::Error>) -> String {
-    let path = e.path().to_string();
-    if path == "." {
-        e.inner().to_string()
-    } else {
-        format!("{path}: {}", e.inner())
-    }
-}
-
 /// Checks a parameter name for `location`; headers come back lowercase.
 fn name(location: Location, name: &str, at: &str) -> Result<String, String> {
     match location {
-        Location::Header if !is_header_name(name) => {
+        Location::Header if !tollgate_sdk::http::is_token(name) => {
             Err(format!("{at}: `{name}` is not a header name"))
         }
         Location::Header => Ok(name.to_ascii_lowercase()),
@@ -261,7 +244,7 @@ fn aws_param(key: &str, required: bool) -> Result<Param, String> {
 impl Settings {
     /// Checks the plugin's JSON config.
     pub fn parse(config: Value) -> Result<Self, String> {
-        let config: Config = serde_path_to_error::deserialize(config).map_err(describe)?;
+        let config: Config = tollgate_sdk::config::from_value(config)?;
 
         let mut params = Vec::new();
         let locations = config.parameters.unwrap_or_default();

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::mapping::{self, Line, Target, check_path};
 use crate::path::JsonPath;
 use crate::status::{Rule, When, is_status};
-use crate::template::{Node, Side, Text, Var, is_header_name};
+use crate::template::{Node, Side, Text, Var};
 
 /// A JSON object's members as a list, in the order written (the config keeps its key
 /// order: `serde_json` is built with `preserve_order`).
@@ -224,7 +224,7 @@ fn member(at: &str, name: &str) -> String {
 
 /// Checks a header name that is edited: a token, and not one the gateway owns.
 fn edited_header(name: &str) -> Result<String, String> {
-    if !is_header_name(name) {
+    if !tollgate_sdk::http::is_token(name) {
         return Err(format!("`{name}` is not a header name"));
     }
     let lower = name.to_ascii_lowercase();

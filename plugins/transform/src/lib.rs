@@ -64,7 +64,7 @@ struct Transform(Plan);
 
 /// The answer as a JSON response.
 fn answer(a: &Answer) -> Action {
-    tollgate_sdk::respond_json(a.status, &serde_json::json!({ "message": a.message }))
+    tollgate_sdk::respond_message(a.status, &a.message, &[])
 }
 
 /// The request body, parsed once.

@@ -144,14 +144,6 @@ pub trait Source {
     }
 }
 
-/// Whether `name` is an HTTP header name (a token).
-pub fn is_header_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 impl Var {
     /// Parses the text after `$` (without braces) for a template on `side`.
     pub fn parse(expr: &str, side: Side) -> Result<Self, String> {
@@ -183,7 +175,7 @@ impl Var {
         };
         let header = |from: usize, example: &str| -> Result<String, String> {
             let n = name(from, example)?;
-            if is_header_name(&n) {
+            if tollgate_sdk::http::is_token(&n) {
                 Ok(n.to_ascii_lowercase())
             } else {
                 Err(format!("`${expr}`: `{n}` is not a header name"))
