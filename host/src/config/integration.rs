@@ -25,47 +25,272 @@ use crate::template::{Mode, Template};
 ///   headers: { content-type: application/json }
 ///   body: '{"id": "${request.path.id}"}'
 /// ```
+///
+/// Read as [`RawIntegration`] (every field, with where it is written) and made this typed
+/// form while the file is read: a combination no kind takes is refused there, with the
+/// position of the integration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "RawIntegration")]
+pub struct Integration {
+    /// `type:` and where it is written (errors about the kind point there); always the
+    /// kind of `spec`.
+    pub kind: Spanned<IntegrationKind>,
+    /// The kind's settings.
+    pub spec: IntegrationSpec,
+}
+
+/// The settings of one kind of integration.
+#[derive(Clone, Debug)]
+pub enum IntegrationSpec {
+    /// Proxy to an HTTP backend.
+    Http(HttpSpec),
+    /// Answer from the gateway.
+    Mock(MockSpec),
+    /// A function plugin produces the response: its name under `plugins:`.
+    Function(Spanned<String>),
+}
+
+/// `type: http`.
+#[derive(Clone, Debug)]
+pub struct HttpSpec {
+    /// Where requests go.
+    pub target: HttpTargetSpec,
+    /// The response timeout for this route, overriding the upstream's.
+    pub timeout: Option<Duration>,
+    /// Send the client's `Host` header instead of the target's.
+    pub preserve_host: bool,
+}
+
+/// Where an `http` integration sends requests.
+#[derive(Clone, Debug)]
+pub enum HttpTargetSpec {
+    /// A URL template.
+    Url(Spanned<UrlTemplate>),
+    /// An upstream pool by name, with the path template sent to its targets (default: the
+    /// request path below the API's base path and stage).
+    Upstream {
+        /// The pool's name under `upstreams:`.
+        name: Spanned<String>,
+        /// The path template; starts with `/`.
+        path: Option<Spanned<UrlTemplate>>,
+    },
+}
+
+/// `type: mock`.
+#[derive(Clone, Debug)]
+pub struct MockSpec {
+    /// The status, 200-599 (default 200).
+    pub status: u16,
+    /// Response headers, each a valid name and value.
+    pub headers: BTreeMap<String, String>,
+    /// The body template.
+    pub body: Option<Spanned<TextTemplate>>,
+}
+
+/// An integration as written: every kind's fields, each optional. Only the shape of the
+/// file (and the fields of its JSON Schema); [`Integration`] is what the gateway reads.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Integration {
+pub struct RawIntegration {
     /// `http`, `mock` or `function`.
     #[serde(rename = "type")]
     #[schemars(with = "IntegrationKind")]
-    pub kind: Spanned<IntegrationKind>,
+    kind: Spanned<IntegrationKind>,
     /// http: URL template of the backend (`{param}`, `${stageVariables.x}`, ...). The
     /// client's query string is appended. Exclusive with `upstream`.
     #[serde(default)]
     #[schemars(with = "Option<UrlTemplate>")]
-    pub url: Option<Spanned<UrlTemplate>>,
+    url: Option<Spanned<UrlTemplate>>,
     /// http: name of an upstream pool. Exclusive with `url`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub upstream: Option<Spanned<String>>,
+    upstream: Option<Spanned<String>>,
     /// http with `upstream`: path template sent to the target; default: the request path
     /// below the API's base path and stage.
     #[serde(default)]
     #[schemars(with = "Option<UrlTemplate>")]
-    pub path: Option<Spanned<UrlTemplate>>,
+    path: Option<Spanned<UrlTemplate>>,
     /// http: response timeout for this route, overriding the upstream's.
     #[serde(default)]
-    pub timeout: Option<Duration>,
+    timeout: Option<Duration>,
     /// http: send the client's `Host` header instead of the target's.
     #[serde(default)]
-    pub preserve_host: bool,
+    preserve_host: bool,
     /// mock: response status. Default 200.
     #[serde(default)]
-    pub status: Option<u16>,
+    status: Option<u16>,
     /// mock: response headers.
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    headers: BTreeMap<String, String>,
     /// mock: body template (`${...}` variables; JSON-escaped when the content type is JSON).
     #[serde(default)]
     #[schemars(with = "Option<TextTemplate>")]
-    pub body: Option<Spanned<TextTemplate>>,
+    body: Option<Spanned<TextTemplate>>,
     /// function: the plugin (declared under `plugins:`) that produces the response.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub plugin: Option<Spanned<String>>,
+    plugin: Option<Spanned<String>>,
+}
+
+impl TryFrom<RawIntegration> for Integration {
+    type Error = String;
+
+    fn try_from(raw: RawIntegration) -> Result<Self, String> {
+        let spec = match raw.kind.value {
+            IntegrationKind::Function => IntegrationSpec::Function(raw.function()?),
+            IntegrationKind::Http => IntegrationSpec::Http(raw.http()?),
+            IntegrationKind::Mock => IntegrationSpec::Mock(raw.mock()?),
+        };
+        Ok(Self {
+            kind: raw.kind,
+            spec,
+        })
+    }
+}
+
+impl RawIntegration {
+    fn has_http_fields(&self) -> bool {
+        self.url.is_some()
+            || self.upstream.is_some()
+            || self.path.is_some()
+            || self.timeout.is_some()
+            || self.preserve_host
+    }
+
+    fn has_mock_fields(&self) -> bool {
+        self.status.is_some() || !self.headers.is_empty() || self.body.is_some()
+    }
+
+    fn function(&self) -> Result<Spanned<String>, String> {
+        if self.has_http_fields() || self.has_mock_fields() {
+            return Err("a function integration takes only `plugin`".into());
+        }
+        self.plugin.clone().ok_or_else(|| {
+            "a function integration needs `plugin`, e.g. `integration: { type: function, \
+             plugin: hello }`"
+                .into()
+        })
+    }
+
+    fn http(&self) -> Result<HttpSpec, String> {
+        if self.plugin.is_some() {
+            return Err("`plugin` belongs to `type: function`".into());
+        }
+        if self.has_mock_fields() {
+            return Err("`status`, `headers` and `body` belong to `type: mock`".into());
+        }
+        let target = match (&self.url, &self.upstream) {
+            (Some(_), Some(_)) => return Err("set either `url` or `upstream`, not both".into()),
+            (None, None) => {
+                return Err("an http integration needs `url` or `upstream`, e.g. `url: \
+                            \"http://10.0.0.7:8080/pets/{id}\"` or `upstream: pets`"
+                    .into());
+            }
+            (Some(_), None) if self.path.is_some() => {
+                return Err("`path` goes with `upstream`; put the path in `url`".into());
+            }
+            (Some(url), None) => HttpTargetSpec::Url(url.clone()),
+            (None, Some(name)) => {
+                if let Some(path) = &self.path
+                    && !path.value.0.source().starts_with('/')
+                {
+                    return Err(format!(
+                        "path: `{}` must start with `/`",
+                        path.value.0.source()
+                    ));
+                }
+                HttpTargetSpec::Upstream {
+                    name: name.clone(),
+                    path: self.path.clone(),
+                }
+            }
+        };
+        Ok(HttpSpec {
+            target,
+            timeout: self.timeout,
+            preserve_host: self.preserve_host,
+        })
+    }
+
+    fn mock(&self) -> Result<MockSpec, String> {
+        if self.plugin.is_some() {
+            return Err("`plugin` belongs to `type: function`".into());
+        }
+        if self.has_http_fields() {
+            return Err(
+                "`url`, `upstream`, `path`, `timeout` and `preserve_host` belong to `type: http`"
+                    .into(),
+            );
+        }
+        let status = self.status.unwrap_or(200);
+        if !(200..=599).contains(&status) {
+            return Err(format!(
+                "status: {status} is not a response status (200-599)"
+            ));
+        }
+        for (name, value) in &self.headers {
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+                || http::HeaderValue::from_str(value).is_err()
+            {
+                return Err(format!("headers: `{name}: {value}` is not a valid header"));
+            }
+        }
+        Ok(MockSpec {
+            status,
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+        })
+    }
+}
+
+/// The fields each kind takes, for the JSON Schema.
+const KIND_FIELDS: [(&str, &[&str]); 3] = [
+    (
+        "http",
+        &["url", "upstream", "path", "timeout", "preserve_host"],
+    ),
+    ("mock", &["status", "headers", "body"]),
+    ("function", &["plugin"]),
+];
+
+/// One object per kind (`oneOf`), each with only its own fields, so that an editor refuses
+/// what the gateway refuses.
+impl JsonSchema for Integration {
+    fn schema_name() -> Cow<'static, str> {
+        "Integration".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let raw = RawIntegration::json_schema(generator);
+        let all = raw.get("properties").cloned().unwrap_or_default();
+        let variants: Vec<serde_json::Value> = KIND_FIELDS
+            .iter()
+            .map(|(kind, fields)| {
+                let mut properties = serde_json::Map::new();
+                properties.insert("type".into(), serde_json::json!({ "const": kind }));
+                for field in *fields {
+                    if let Some(p) = all.get(*field) {
+                        properties.insert((*field).into(), p.clone());
+                    }
+                }
+                let required: &[&str] = match *kind {
+                    "function" => &["type", "plugin"],
+                    _ => &["type"],
+                };
+                serde_json::json!({
+                    "type": "object",
+                    "properties": properties,
+                    "required": required,
+                    "additionalProperties": false,
+                })
+            })
+            .collect();
+        json_schema!({
+            "description": "What answers the route: `type: http` (a `url` or an `upstream`), \
+                            `mock` or `function`.",
+            "oneOf": variants,
+        })
+    }
 }
 
 /// The kind of integration.

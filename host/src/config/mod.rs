@@ -44,7 +44,10 @@ pub use api::{
     Api, ApiKind, BasePath, DEFAULT_STAGE, HostPattern, Route, RouteMethod, Stage, StageName,
 };
 pub use error::ConfigError;
-pub use integration::{Integration, IntegrationKind, TextTemplate, UrlTemplate};
+pub use integration::{
+    HttpSpec, HttpTargetSpec, Integration, IntegrationKind, IntegrationSpec, MockSpec,
+    TextTemplate, UrlTemplate,
+};
 pub use limits::Limits;
 pub use listener::{ClientAuth, Listener, SniCert, Tls, TlsVersion};
 pub use load::parse as parse_yaml;

@@ -1,11 +1,13 @@
 //! Checks across fields that the types alone cannot express: references between sections,
-//! duplicate routes, which integration fields go with which kind.
+//! duplicate routes, what an integration refers to (plugins, upstreams, route parameters).
 
 use std::collections::HashSet;
 
 use serde_saphyr::Spanned;
 
-use super::{Config, ConfigError, Integration, IntegrationKind, Route, RouteMethod};
+use super::{
+    Config, ConfigError, HttpTargetSpec, Integration, IntegrationSpec, Route, RouteMethod,
+};
 use super::{RoutePath, Segment};
 
 type Check = Result<(), ConfigError>;
@@ -284,7 +286,7 @@ fn check_integration(config: &Config, route: &Route, field: &str, file: &str) ->
         };
         Err(ConfigError::invalid(file, pos, f, msg, hint))
     };
-    if route.websocket && i.kind.value != IntegrationKind::Http {
+    if route.websocket && !matches!(i.spec, IntegrationSpec::Http(_)) {
         return fail(
             kind_pos,
             "",
@@ -319,42 +321,8 @@ fn check_integration(config: &Config, route: &Route, field: &str, file: &str) ->
         }
         Ok(())
     };
-    if i.kind.value != IntegrationKind::Function
-        && let Some(plugin) = &i.plugin
-    {
-        return fail(
-            at(plugin),
-            "plugin",
-            "`plugin` belongs to `type: function`".into(),
-            None,
-        );
-    }
-    match i.kind.value {
-        IntegrationKind::Function => {
-            if i.url.is_some()
-                || i.upstream.is_some()
-                || i.path.is_some()
-                || i.timeout.is_some()
-                || i.preserve_host
-                || i.status.is_some()
-                || !i.headers.is_empty()
-                || i.body.is_some()
-            {
-                return fail(
-                    kind_pos,
-                    "",
-                    "a function integration takes only `plugin`".into(),
-                    None,
-                );
-            }
-            let Some(plugin) = &i.plugin else {
-                return fail(
-                    kind_pos,
-                    "",
-                    "a function integration needs `plugin`".into(),
-                    Some("e.g. `integration: { type: function, plugin: hello }`".into()),
-                );
-            };
+    match &i.spec {
+        IntegrationSpec::Function(plugin) => {
             if !config.plugins.contains_key(&plugin.value) {
                 return fail(
                     at(plugin),
@@ -364,129 +332,53 @@ fn check_integration(config: &Config, route: &Route, field: &str, file: &str) ->
                 );
             }
         }
-        IntegrationKind::Http => {
-            if i.status.is_some() || !i.headers.is_empty() || i.body.is_some() {
-                return fail(
-                    kind_pos,
-                    "",
-                    "`status`, `headers` and `body` belong to `type: mock`".into(),
-                    None,
-                );
-            }
-            match (&i.url, &i.upstream) {
-                (Some(_), Some(u)) => {
+        IntegrationSpec::Http(http) => match &http.target {
+            HttpTargetSpec::Url(url) => {
+                let src = url.value.0.source();
+                let ws = src.starts_with("ws://") || src.starts_with("wss://");
+                if ws && !route.websocket {
                     return fail(
-                        at(u),
+                        at(url),
+                        "url",
+                        format!("`{src}` is a WebSocket URL but the route is not"),
+                        Some("set `websocket: true` on the route".into()),
+                    );
+                }
+                if !(ws || src.starts_with("http://") || src.starts_with("https://")) {
+                    return fail(
+                        at(url),
+                        "url",
+                        format!("`{src}` must start with http:// or https://"),
+                        Some("ws:// and wss:// go with `websocket: true`".into()),
+                    );
+                }
+                if url.value.0.is_literal() && src.parse::<http::Uri>().is_err() {
+                    return fail(at(url), "url", format!("`{src}` is not a valid URL"), None);
+                }
+                check_params(&url.value.0, at(url), "url")?;
+            }
+            HttpTargetSpec::Upstream { name, path } => {
+                if !config.upstreams.contains_key(&name.value) {
+                    let known: Vec<&str> = config.upstreams.keys().map(String::as_str).collect();
+                    let hint = if known.is_empty() {
+                        "no upstreams are declared".to_owned()
+                    } else {
+                        format!("declared upstreams: {}", known.join(", "))
+                    };
+                    return fail(
+                        at(name),
                         "upstream",
-                        "set either `url` or `upstream`, not both".into(),
-                        None,
+                        format!("unknown upstream `{}`", name.value),
+                        Some(hint),
                     );
                 }
-                (None, None) => {
-                    return fail(
-                        kind_pos,
-                        "",
-                        "an http integration needs `url` or `upstream`".into(),
-                        Some(
-                            "e.g. `url: \"http://10.0.0.7:8080/pets/{id}\"` or `upstream: pets`"
-                                .into(),
-                        ),
-                    );
-                }
-                (Some(url), None) => {
-                    if i.path.is_some() {
-                        return fail(
-                            at(url),
-                            "path",
-                            "`path` goes with `upstream`; put the path in `url`".into(),
-                            None,
-                        );
-                    }
-                    let src = url.value.0.source();
-                    let ws = src.starts_with("ws://") || src.starts_with("wss://");
-                    if ws && !route.websocket {
-                        return fail(
-                            at(url),
-                            "url",
-                            format!("`{src}` is a WebSocket URL but the route is not"),
-                            Some("set `websocket: true` on the route".into()),
-                        );
-                    }
-                    if !(ws || src.starts_with("http://") || src.starts_with("https://")) {
-                        return fail(
-                            at(url),
-                            "url",
-                            format!("`{src}` must start with http:// or https://"),
-                            Some("ws:// and wss:// go with `websocket: true`".into()),
-                        );
-                    }
-                    if url.value.0.is_literal() && src.parse::<http::Uri>().is_err() {
-                        return fail(at(url), "url", format!("`{src}` is not a valid URL"), None);
-                    }
-                    check_params(&url.value.0, at(url), "url")?;
-                }
-                (None, Some(name)) => {
-                    if !config.upstreams.contains_key(&name.value) {
-                        let known: Vec<&str> =
-                            config.upstreams.keys().map(String::as_str).collect();
-                        let hint = if known.is_empty() {
-                            "no upstreams are declared".to_owned()
-                        } else {
-                            format!("declared upstreams: {}", known.join(", "))
-                        };
-                        return fail(
-                            at(name),
-                            "upstream",
-                            format!("unknown upstream `{}`", name.value),
-                            Some(hint),
-                        );
-                    }
-                    if let Some(path) = &i.path {
-                        if !path.value.0.source().starts_with('/') {
-                            return fail(
-                                at(path),
-                                "path",
-                                format!("`{}` must start with `/`", path.value.0.source()),
-                                None,
-                            );
-                        }
-                        check_params(&path.value.0, at(path), "path")?;
-                    }
+                if let Some(path) = path {
+                    check_params(&path.value.0, at(path), "path")?;
                 }
             }
-        }
-        IntegrationKind::Mock => {
-            if i.url.is_some()
-                || i.upstream.is_some()
-                || i.path.is_some()
-                || i.timeout.is_some()
-                || i.preserve_host
-            {
-                return fail(kind_pos, "", "`url`, `upstream`, `path`, `timeout` and `preserve_host` belong to `type: http`".into(), None);
-            }
-            if let Some(status) = i.status
-                && !(200..=599).contains(&status)
-            {
-                return fail(
-                    kind_pos,
-                    "status",
-                    format!("{status} is not a response status (200-599)"),
-                    None,
-                );
-            }
-            for (name, value) in &i.headers {
-                if http::HeaderName::from_bytes(name.as_bytes()).is_err()
-                    || http::HeaderValue::from_str(value).is_err()
-                {
-                    return fail(
-                        kind_pos,
-                        &format!("headers.{name}"),
-                        format!("`{name}: {value}` is not a valid header"),
-                        None,
-                    );
-                }
-            }
-            if let Some(body) = &i.body {
+        },
+        IntegrationSpec::Mock(mock) => {
+            if let Some(body) = &mock.body {
                 check_params(&body.value.0, at(body), "body")?;
             }
         }

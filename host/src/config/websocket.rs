@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::units::{ByteSize, Duration};
-use super::{Api, ApiKind, Config, ConfigError, IntegrationKind, PluginDef};
+use super::{Api, ApiKind, Config, ConfigError, IntegrationSpec, PluginDef};
 
 /// The route every new connection runs.
 pub const CONNECT: &str = "$connect";
@@ -253,10 +253,7 @@ pub(super) fn check_api(
                 None,
             );
         }
-        if !matches!(
-            route.integration.kind.value,
-            IntegrationKind::Http | IntegrationKind::Mock
-        ) {
+        if matches!(route.integration.spec, IntegrationSpec::Function(_)) {
             return fail(
                 kind_pos,
                 format!("{field}.integration.type"),

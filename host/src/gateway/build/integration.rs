@@ -7,7 +7,7 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use super::BuildError;
-use crate::config::{self, IntegrationKind};
+use crate::config::{self, HttpTargetSpec, IntegrationSpec};
 use crate::integration::upstream::UpstreamPool;
 use crate::integration::{HttpIntegration, HttpTarget, Integration, MockIntegration};
 use crate::plugin::FunctionPlugin;
@@ -36,52 +36,40 @@ pub(super) fn compile_integration(
     direct: &crate::client::HttpClient,
     function: &dyn Fn(&str) -> Result<FunctionPlugin, BuildError>,
 ) -> Result<Integration, BuildError> {
-    match i.kind.value {
-        IntegrationKind::Function => {
-            let name = i.plugin.as_ref().map_or("", |p| p.value.as_str());
-            Ok(Integration::Function(function(name)?))
-        }
-        IntegrationKind::Http => {
-            // Validation guarantees exactly one of `url` / `upstream`, and that the
-            // upstream exists.
-            let (target, default_timeout) = match (
-                &i.url,
-                i.upstream
-                    .as_ref()
-                    .and_then(|u| pools.get(u.value.as_str())),
-            ) {
-                (Some(url), _) => (
+    match &i.spec {
+        IntegrationSpec::Function(name) => Ok(Integration::Function(function(&name.value)?)),
+        IntegrationSpec::Http(http) => {
+            let (target, default_timeout) = match &http.target {
+                HttpTargetSpec::Url(url) => (
                     HttpTarget::Url {
                         template: url.value.0.clone(),
                         client: Box::new(direct.clone()),
                     },
                     std::time::Duration::from_secs(30),
                 ),
-                (None, Some(pool)) => (
-                    HttpTarget::Upstream {
-                        pool: Arc::clone(pool),
-                        path: i.path.as_ref().map(|p| p.value.0.clone()),
-                    },
-                    pool.timeout,
-                ),
-                (None, None) => {
-                    let name = i
-                        .upstream
-                        .as_ref()
-                        .map(|u| u.value.clone())
-                        .unwrap_or_default();
-                    return Err(BuildError::UnknownUpstream(name));
+                HttpTargetSpec::Upstream { name, path } => {
+                    let pool = pools
+                        .get(name.value.as_str())
+                        .ok_or_else(|| BuildError::UnknownUpstream(name.value.clone()))?;
+                    (
+                        HttpTarget::Upstream {
+                            pool: Arc::clone(pool),
+                            path: path.as_ref().map(|p| p.value.0.clone()),
+                        },
+                        pool.timeout,
+                    )
                 }
             };
             Ok(Integration::Http(HttpIntegration {
                 target,
-                timeout: i.timeout.map_or(default_timeout, |t| t.get()),
-                preserve_host: i.preserve_host,
+                timeout: http.timeout.map_or(default_timeout, |t| t.get()),
+                preserve_host: http.preserve_host,
             }))
         }
-        IntegrationKind::Mock => {
+        IntegrationSpec::Mock(mock) => {
+            // The config's check made sure every header and the status are valid.
             let mut headers = HeaderMap::new();
-            for (k, v) in &i.headers {
+            for (k, v) in &mock.headers {
                 if let (Ok(k), Ok(v)) = (
                     HeaderName::from_bytes(k.as_bytes()),
                     HeaderValue::from_str(v),
@@ -89,14 +77,11 @@ pub(super) fn compile_integration(
                     headers.insert(k, v);
                 }
             }
-            let status = i
-                .status
-                .and_then(|s| StatusCode::from_u16(s).ok())
-                .unwrap_or(StatusCode::OK);
+            let status = StatusCode::from_u16(mock.status).unwrap_or(StatusCode::OK);
             Ok(Integration::Mock(MockIntegration::new(
                 status,
                 headers,
-                i.body.as_ref().map(|b| b.value.0.clone()),
+                mock.body.as_ref().map(|b| b.value.0.clone()),
             )))
         }
     }
