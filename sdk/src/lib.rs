@@ -58,6 +58,7 @@ pub mod bindings;
 pub mod config;
 mod contract;
 pub mod credential;
+pub mod duration;
 mod export;
 pub mod http;
 mod query;

@@ -509,7 +509,7 @@ async fn without_the_state_store_requests_get_503() {
 async fn bad_configs_are_refused_naming_the_field() {
     let apis = "  - name: api\n    kind: http\n    plugins: [limiter]\n    routes:\n      \
                 - path: /x\n        integration: { type: mock, body: \"x\" }\n";
-    let config = "{ limits: [{ rate: 10, per: 1s }, { rate: 10, per: 1sec }] }";
+    let config = "{ limits: [{ rate: 10, per: 1s }, { rate: 10, per: hourly }] }";
     let yaml = gateway(&limiter("limiter", "state", config), apis);
     let out = Gateway::start_failure(&yaml).await;
     assert!(
@@ -517,7 +517,7 @@ async fn bad_configs_are_refused_naming_the_field() {
         "{out}"
     );
     assert!(
-        out.contains("limits[1].per: `1sec` is not a duration"),
+        out.contains("limits[1].per: `hourly` is not a duration"),
         "{out}"
     );
 }

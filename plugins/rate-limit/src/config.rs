@@ -122,20 +122,11 @@ fn no_unknown(map: &Map<String, Value>, known: &[&str], at: &str) -> Result<(), 
     }
 }
 
-/// A duration such as `500ms`, `1s`, `1m`, `1h` or `1d`, in milliseconds.
-pub fn parse_per(s: &str) -> Option<u64> {
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = s.split_at(split);
-    let n: u64 = number.parse().ok()?;
-    let unit_ms = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return None,
-    };
-    n.checked_mul(unit_ms)
+/// A duration as the gateway's config writes them (`500ms`, `1s`, `1m`, `1h`, `1d`,
+/// `1h 30m`), in whole milliseconds.
+pub fn parse_per(s: &str) -> Result<u64, String> {
+    let d = tollgate_sdk::duration::parse(s)?;
+    u64::try_from(d.as_millis()).map_err(|_| format!("`{s}` is too long"))
 }
 
 /// Milliseconds as seconds for `RateLimit-Policy`: `60`, or `0.5` below a whole second.
@@ -184,14 +175,16 @@ fn parse_limit(index: usize, value: Value) -> Result<Limit, String> {
         .remove("per")
         .ok_or_else(|| format!("{at}.per: missing (a duration such as 1s, 1m or 1h)"))?;
     let per_ms = match &per {
-        Value::String(s) => parse_per(s.trim()),
-        _ => None,
+        Value::String(s) => parse_per(s).map_err(|e| format!("{at}.per: {e}"))?,
+        other => {
+            return Err(format!(
+                "{at}.per: `{other}` is not a duration such as 500ms, 1s, 1m, 1h or 1d"
+            ));
+        }
+    };
+    if per_ms == 0 {
+        return Err(format!("{at}.per: must be at least 1ms"));
     }
-    .filter(|ms| *ms > 0)
-    .ok_or_else(|| {
-        let shown = per.as_str().map_or_else(|| per.to_string(), str::to_owned);
-        format!("{at}.per: `{shown}` is not a duration such as 500ms, 1s, 1m, 1h or 1d")
-    })?;
     let burst: u64 = take(&mut map, "burst", &format!("{at}.burst"))?.unwrap_or(rate);
     if burst == 0 {
         return Err(format!("{at}.burst: must be at least 1"));
@@ -286,23 +279,20 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_per("500ms"), Some(500));
-        assert_eq!(parse_per("1s"), Some(1000));
-        assert_eq!(parse_per("2m"), Some(120_000));
-        assert_eq!(parse_per("1h"), Some(3_600_000));
-        assert_eq!(parse_per("1d"), Some(86_400_000));
-        for bad in [
-            "",
-            "s",
-            "1",
-            "1x",
-            "1.5s",
-            "-1s",
-            "1 s",
-            "99999999999999999999d",
-        ] {
-            assert_eq!(parse_per(bad), None, "{bad}");
+        assert_eq!(parse_per("500ms"), Ok(500));
+        assert_eq!(parse_per("1s"), Ok(1000));
+        assert_eq!(parse_per("2m"), Ok(120_000));
+        assert_eq!(parse_per("1h"), Ok(3_600_000));
+        assert_eq!(parse_per("1d"), Ok(86_400_000));
+        assert_eq!(
+            parse_per("1h 30m"),
+            Ok(5_400_000),
+            "as the gateway's durations"
+        );
+        for bad in ["", "s", "1", "1x", "-1s", "99999999999999999999d"] {
+            assert!(parse_per(bad).is_err(), "{bad}");
         }
+        assert!(parse_per("60").unwrap_err().contains("has no unit"));
     }
 
     #[test]
@@ -340,6 +330,10 @@ mod tests {
             (
                 r#"{"limits":[{"rate":1,"per":"1x"}]}"#,
                 "limits[0].per: `1x` is not a duration",
+            ),
+            (
+                r#"{"limits":[{"rate":1,"per":"60"}]}"#,
+                "limits[0].per: `60` has no unit",
             ),
             (
                 r#"{"limits":[{"rate":1,"per":60}]}"#,
