@@ -156,8 +156,8 @@ pub enum ResponsePhaseName {
     Configure,
 }
 
-/// A host capability.
-#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+/// A host capability. Each is a unit of the plugin host (`plugin/host/capability.rs`).
+#[derive(Clone, Copy, Debug, Deserialize, serde::Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {
     /// Write to the gateway log.

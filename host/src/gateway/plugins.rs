@@ -1,10 +1,7 @@
 //! What a config's plugin entries mean to the plugin registry: each entry's settings (its
 //! source, capabilities, limits, authorizer caching) and the runtime options.
 
-use std::sync::Arc;
-
-use crate::client::ClientKey;
-use crate::config::{AllowedHost, Capability, Config, Isolation, MAX_AUTHORIZER_TTL, PluginDef};
+use crate::config::{Config, Isolation, MAX_AUTHORIZER_TTL, PluginDef};
 use crate::plugin::{
     AuthorizerSettings, Grants, HttpGrant, LoadedPlugins, MAX_MEMORY, PluginError, PluginSettings,
     Registry, RuntimeOptions, Source,
@@ -26,35 +23,8 @@ pub async fn load_all(registry: &Registry, config: &Config) -> Result<LoadedPlug
 }
 
 fn grants(def: &PluginDef) -> Result<Grants, String> {
-    let has = |c| def.capabilities.contains(&c);
-    let http = match (&def.http, has(Capability::Http)) {
-        (Some(h), true) => Some(Arc::new(HttpGrant {
-            allow: h
-                .allow
-                .iter()
-                .map(|p| AllowedHost::parse(p))
-                .collect::<Result<_, _>>()?,
-            timeout: h.timeout.get(),
-            max_response: h.max_response.get(),
-            client: ClientKey {
-                protocol: crate::config::UpstreamProtocol::Auto,
-                connect_timeout: h.timeout.get(),
-                ca: h.ca.clone(),
-            },
-        })),
-        _ => None,
-    };
-    Ok(Grants {
-        log: has(Capability::Log),
-        clock: has(Capability::Clock),
-        random: has(Capability::Random),
-        cache: has(Capability::Cache),
-        state: has(Capability::State),
-        metrics: has(Capability::Metrics),
-        jwt: has(Capability::Jwt),
-        trace: has(Capability::Trace),
-        http,
-    })
+    let http = def.http.as_ref().map(HttpGrant::from_config).transpose()?;
+    Ok(Grants::new(&def.capabilities, http))
 }
 
 /// Default lifetime of a cached authorizer decision (Amazon API Gateway's).

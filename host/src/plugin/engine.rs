@@ -4,11 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::artifacts::ArtifactCache;
-use super::bindings::filter::Filter;
 use super::host::{HostState, Services};
 use super::precompiled::MachineCode;
 
@@ -112,10 +111,7 @@ impl PluginEngine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| EngineError(e.to_string()))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| EngineError(e.to_string()))?;
-        Filter::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| EngineError(e.to_string()))?;
+        super::host::capability::link_all(&mut linker).map_err(|e| EngineError(e.to_string()))?;
         Ok(Self {
             engine,
             linker: Arc::new(linker),

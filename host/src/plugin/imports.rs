@@ -6,15 +6,10 @@
 use wasmparser::{ComponentTypeRef, Encoding, Parser, Payload};
 
 use super::contract::VERSION as CONTRACT_VERSION;
+use super::host::capability::contract_interfaces;
 
 /// The contract's package.
 const CONTRACT_PACKAGE: &str = "tollgate:plugin";
-
-/// The contract's interfaces (`sdk/wit/plugin.wit`, world `host`).
-const CONTRACT_INTERFACES: &[&str] = &[
-    "types", "log", "clock", "random", "cache", "state", "outbound", "metrics", "jwt", "messages",
-    "trace",
-];
 
 /// The WASI 0.2 interfaces the host links: wasmtime-wasi's `wasi:cli/imports` world
 /// (files and sockets with nothing granted, no environment, no stdin), and `wasi:http`'s
@@ -139,12 +134,12 @@ fn supported(import: &str) -> Result<(), ImportError> {
                 found: version.to_owned(),
             });
         }
-        if CONTRACT_INTERFACES.contains(&interface) {
+        if contract_interfaces().any(|i| i == interface) {
             return Ok(());
         }
         return unsupported(format!(
             "tollgate:plugin@{CONTRACT_VERSION} has the interfaces {}",
-            CONTRACT_INTERFACES.join(", ")
+            contract_interfaces().collect::<Vec<_>>().join(", ")
         ));
     }
     if path.starts_with("wasi:") {

@@ -8,8 +8,16 @@ use moka::Expiry;
 use moka::sync::Cache;
 use wasmtime::Result;
 
-use super::{HostState, denied};
+use super::HostState;
+use super::capability::Unit;
+use crate::config::Capability;
 use crate::plugin::bindings::cache;
+
+pub(super) const UNIT: Unit = Unit {
+    capability: Capability::Cache,
+    interfaces: &["cache"],
+    link: |l| cache::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(l, |s| s),
+};
 
 /// Longest key.
 const MAX_KEY: usize = 1024;
@@ -73,8 +81,8 @@ impl PluginCache {
 
 impl cache::Host for HostState {
     fn get(&mut self, key: String) -> Result<std::result::Result<Option<Vec<u8>>, String>> {
-        if !self.grants.cache {
-            return Ok(Err(denied("cache")));
+        if let Err(e) = self.grants.check(Capability::Cache) {
+            return Ok(Err(e));
         }
         if let Err(e) = PluginCache::check_key(&key) {
             return Ok(Err(e));
@@ -93,8 +101,8 @@ impl cache::Host for HostState {
         value: Vec<u8>,
         ttl_ms: u64,
     ) -> Result<std::result::Result<(), String>> {
-        if !self.grants.cache {
-            return Ok(Err(denied("cache")));
+        if let Err(e) = self.grants.check(Capability::Cache) {
+            return Ok(Err(e));
         }
         if let Err(e) = PluginCache::check_key(&key) {
             return Ok(Err(e));
@@ -117,8 +125,8 @@ impl cache::Host for HostState {
     }
 
     fn delete(&mut self, key: String) -> Result<std::result::Result<(), String>> {
-        if !self.grants.cache {
-            return Ok(Err(denied("cache")));
+        if let Err(e) = self.grants.check(Capability::Cache) {
+            return Ok(Err(e));
         }
         self.services
             .cache

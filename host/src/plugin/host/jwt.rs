@@ -5,12 +5,20 @@ use std::sync::Arc;
 use wasmtime::Result;
 use wasmtime::component::Resource;
 
-use super::{HostState, denied};
+use super::HostState;
+use super::capability::Unit;
+use crate::config::Capability;
 
 /// Time kept back from the call's deadline for the plugin to answer after a slow fetch.
 const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_millis(5);
 use crate::jwt::{Verifier, VerifyError};
 use crate::plugin::bindings::jwt;
+
+pub(super) const UNIT: Unit = Unit {
+    capability: Capability::Jwt,
+    interfaces: &["jwt"],
+    link: |l| jwt::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(l, |s| s),
+};
 
 /// A verifier as a plugin holds it.
 pub struct VerifierHandle(Arc<Verifier>);
@@ -22,8 +30,8 @@ impl jwt::HostVerifier for HostState {
         &mut self,
         settings: String,
     ) -> Result<std::result::Result<Resource<VerifierHandle>, String>> {
-        if !self.grants.jwt {
-            return Ok(Err(denied("jwt")));
+        if let Err(e) = self.grants.check(Capability::Jwt) {
+            return Ok(Err(e));
         }
         match self.services.jwt.get(&settings) {
             Ok(v) => Ok(Ok(self.table.push(VerifierHandle(v))?)),

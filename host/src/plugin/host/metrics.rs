@@ -4,8 +4,16 @@
 use metrics::Label;
 use wasmtime::Result;
 
-use super::{HostState, denied};
+use super::HostState;
+use super::capability::Unit;
+use crate::config::Capability;
 use crate::plugin::bindings::metrics as wit;
+
+pub(super) const UNIT: Unit = Unit {
+    capability: Capability::Metrics,
+    interfaces: &["metrics"],
+    link: |l| wit::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(l, |s| s),
+};
 
 /// Most labels per observation.
 const MAX_LABELS: usize = 8;
@@ -29,9 +37,7 @@ impl HostState {
         labels: Vec<(String, String)>,
         f: impl FnOnce(String, Vec<Label>),
     ) -> std::result::Result<(), String> {
-        if !self.grants.metrics {
-            return Err(denied("metrics"));
-        }
+        self.grants.check(Capability::Metrics)?;
         if !is_name(name) {
             return Err(format!(
                 "`{name}` is not a metric name ([a-z_][a-z0-9_]*, at most 64)"

@@ -1,13 +1,17 @@
-//! The host side of the plugin imports. Each capability is checked against what the
-//! plugin was granted; a denied one returns an error to the plugin, never a trap.
+//! The host side of the plugin imports: the request and response handles every plugin
+//! has, and the capabilities, one unit each (`capability.rs`), each checked against what
+//! the plugin was granted; a denied one returns an error to the plugin, never a trap.
 
-mod basic;
 mod body;
 mod cache;
+pub(super) mod capability;
+mod clock;
 pub(super) mod edits;
 mod jwt;
+mod log;
 mod metrics;
 mod outbound;
+mod random;
 mod request;
 mod state;
 mod trace;
@@ -20,38 +24,16 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-pub use basic::LOG_TARGET;
 pub use cache::PluginCache;
+pub use capability::Grants;
 pub use jwt::VerifierHandle;
+pub use log::LOG_TARGET;
 pub use outbound::{HttpGrant, OutboundClient};
 pub use trace::TRACE_CALLS;
 pub use wasi_http::WasiHttp;
 
 use super::handles::{RequestHandle, ResponseHandle};
 use crate::state::StateStore;
-
-/// Capabilities a plugin may use; everything else is denied.
-#[derive(Clone, Debug, Default)]
-pub struct Grants {
-    /// `log`.
-    pub log: bool,
-    /// `clock`.
-    pub clock: bool,
-    /// `random`.
-    pub random: bool,
-    /// `cache`.
-    pub cache: bool,
-    /// `state`.
-    pub state: bool,
-    /// `metrics`.
-    pub metrics: bool,
-    /// `jwt`.
-    pub jwt: bool,
-    /// `trace`.
-    pub trace: bool,
-    /// `http`, with its allow-list and bounds.
-    pub http: Option<Arc<HttpGrant>>,
-}
 
 /// What all plugins share: the cache, the state store, the outbound HTTP client.
 pub struct Services {
@@ -110,10 +92,6 @@ impl WasiView for HostState {
             table: &mut self.table,
         }
     }
-}
-
-fn denied(capability: &str) -> String {
-    format!("capability `{capability}` is not granted to this plugin")
 }
 
 /// A host call ran into the plugin call's deadline: the call fails (the instance is

@@ -1,4 +1,5 @@
-//! `outbound`: HTTP from a plugin to allow-listed hosts. The request runs on the host's
+//! The `http` capability: HTTP from a plugin to allow-listed hosts, through the contract's
+//! `outbound` interface or `wasi:http` (`wasi_http.rs`). The request runs on the host's
 //! runtime (the worker serves other requests meanwhile), bounded by the grant's timeout,
 //! the plugin call's deadline and a response size cap.
 
@@ -9,10 +10,21 @@ use http::{Method, Request, Uri};
 use http_body_util::BodyExt;
 use wasmtime::Result;
 
-use super::{HostState, denied, until};
+use super::capability::Unit;
+use super::{HostState, until};
 use crate::client::{ClientCache, ClientKey, HttpClient};
-use crate::config::AllowedHost;
+use crate::config::{AllowedHost, Capability, HttpCapability, UpstreamProtocol};
 use crate::plugin::bindings::outbound;
+
+pub(super) const UNIT: Unit = Unit {
+    capability: Capability::Http,
+    interfaces: &["outbound"],
+    link: |l| {
+        outbound::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(l, |s| s)?;
+        // `wasi:http`'s outgoing requests pass the same grant (`wasi_http.rs`).
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(l)
+    },
+};
 
 /// What a plugin granted `http` may do.
 #[derive(Clone, Debug)]
@@ -25,6 +37,26 @@ pub struct HttpGrant {
     pub max_response: u64,
     /// Client settings (connect timeout, extra CA).
     pub client: ClientKey,
+}
+
+impl HttpGrant {
+    /// The grant a plugin's `http:` settings describe; an error names a bad host pattern.
+    pub fn from_config(http: &HttpCapability) -> std::result::Result<Self, String> {
+        Ok(Self {
+            allow: http
+                .allow
+                .iter()
+                .map(|p| AllowedHost::parse(p))
+                .collect::<std::result::Result<_, _>>()?,
+            timeout: http.timeout.get(),
+            max_response: http.max_response.get(),
+            client: ClientKey {
+                protocol: UpstreamProtocol::Auto,
+                connect_timeout: http.timeout.get(),
+                ca: http.ca.clone(),
+            },
+        })
+    }
 }
 
 /// The pooled clients behind `outbound`.
@@ -132,8 +164,11 @@ impl outbound::Host for HostState {
         &mut self,
         request: outbound::OutboundRequest,
     ) -> Result<std::result::Result<outbound::OutboundResponse, String>> {
+        if let Err(e) = self.grants.check(Capability::Http) {
+            return Ok(Err(e));
+        }
         let Some(grant) = self.grants.http.clone() else {
-            return Ok(Err(denied("http")));
+            return Ok(Err("the `http` capability has no settings".into()));
         };
         let services = std::sync::Arc::clone(&self.services);
         let fut = tokio::time::timeout(grant.timeout, send(&services.http, &grant, request));

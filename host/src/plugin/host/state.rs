@@ -4,8 +4,16 @@ use std::time::Duration;
 
 use wasmtime::Result;
 
-use super::{HostState, denied, until};
+use super::capability::Unit;
+use super::{HostState, until};
+use crate::config::Capability;
 use crate::plugin::bindings::state;
+
+pub(super) const UNIT: Unit = Unit {
+    capability: Capability::State,
+    interfaces: &["state"],
+    link: |l| state::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(l, |s| s),
+};
 
 impl HostState {
     fn state_key(&self, key: &str) -> String {
@@ -20,8 +28,8 @@ impl state::Host for HostState {
         delta: i64,
         window_ms: u64,
     ) -> Result<std::result::Result<i64, String>> {
-        if !self.grants.state {
-            return Ok(Err(denied("state")));
+        if let Err(e) = self.grants.check(Capability::State) {
+            return Ok(Err(e));
         }
         if window_ms == 0 {
             return Ok(Err("the window must be at least 1 ms".into()));
@@ -41,8 +49,8 @@ impl state::Host for HostState {
         refill_per_second: f64,
         cost: u64,
     ) -> Result<std::result::Result<state::Taken, String>> {
-        if !self.grants.state {
-            return Ok(Err(denied("state")));
+        if let Err(e) = self.grants.check(Capability::State) {
+            return Ok(Err(e));
         }
         let key = self.state_key(&key);
         let store = &self.services.state;

@@ -6,8 +6,16 @@ use opentelemetry::KeyValue;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use wasmtime::Result;
 
-use super::{HostState, denied};
+use super::HostState;
+use super::capability::Unit;
+use crate::config::Capability;
 use crate::plugin::bindings::trace as wit;
+
+pub(super) const UNIT: Unit = Unit {
+    capability: Capability::Trace,
+    interfaces: &["trace"],
+    link: |l| wit::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(l, |s| s),
+};
 
 /// `trace` calls one plugin call may make.
 pub const TRACE_CALLS: u32 = 32;
@@ -51,9 +59,7 @@ fn check_value(key: &str, value: &str) -> std::result::Result<(), String> {
 impl HostState {
     /// Checks the grant and takes one call from the budget of the current plugin call.
     fn trace_call(&mut self) -> std::result::Result<(), String> {
-        if !self.grants.trace {
-            return Err(denied("trace"));
-        }
+        self.grants.check(Capability::Trace)?;
         if self.trace_budget == 0 {
             return Err(format!("at most {TRACE_CALLS} trace calls per plugin call"));
         }
