@@ -1,9 +1,9 @@
 //! Where a plugin looks for a credential (an API key, a token) in a request, as its config
 //! names the places: `header:NAME`, `query:NAME`, `cookie:NAME`.
 
-use crate::Request;
 use crate::http::{cookie, is_token};
 use crate::query::query_param;
+use crate::view::{RequestEdit, RequestView};
 
 /// A place a credential is read from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,7 +53,7 @@ impl Source {
     }
 
     /// The value at this place in `req`, if present.
-    pub fn read(&self, req: &Request) -> Option<String> {
+    pub fn read(&self, req: &impl RequestView) -> Option<String> {
         match self {
             Self::Header(name) => req.header(name),
             Self::Query(name) => query_param(&req.query()?, name),
@@ -63,7 +63,7 @@ impl Source {
 
     /// Keeps the credential from the integration (`hide_credentials`): a header is removed;
     /// a query parameter or a cookie is left as it is, as Kong does.
-    pub fn hide(&self, req: &Request) {
+    pub fn hide(&self, req: &impl RequestEdit) {
         if let Self::Header(name) = self {
             req.remove_header(name);
         }
@@ -93,6 +93,27 @@ mod tests {
             "f: `a b` is not a header name"
         );
         assert!(Source::parse("x-api-key", "f").is_err());
+    }
+
+    #[test]
+    fn a_credential_is_read_from_its_place_and_hidden() {
+        use crate::testing::FakeRequest;
+        let req = FakeRequest::new("GET", "/x?api_key=q%2B1")
+            .with_header("X-Api-Key", "h1")
+            .with_header("cookie", "theme=dark; session=\"c1\"");
+        let read = |s: &str| Source::parse(s, "f").expect("place").read(&req);
+        assert_eq!(read("header:x-api-key").as_deref(), Some("h1"));
+        assert_eq!(read("query:api_key").as_deref(), Some("q+1"));
+        assert_eq!(read("cookie:session").as_deref(), Some("c1"));
+        assert_eq!(read("cookie:none"), None);
+        Source::parse("header:X-Api-Key", "f")
+            .expect("place")
+            .hide(&req);
+        assert_eq!(req.header("x-api-key"), None);
+        Source::parse("query:api_key", "f")
+            .expect("place")
+            .hide(&req);
+        assert!(req.query().is_some(), "a query credential stays");
         assert_eq!(
             Source::parse_list(&[], "f").expect_err("refused"),
             "f: give at least one place to look"

@@ -63,6 +63,8 @@ mod export;
 pub mod http;
 mod query;
 mod respond;
+pub mod testing;
+pub mod view;
 
 pub use export::{__init, __not_initialised};
 pub use query::query_param;

@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tollgate_sdk::credential::Source;
+use tollgate_sdk::view::{RequestEdit, RequestView};
 use tollgate_sdk::{Decision, Grant, Plugin, Request};
 
 #[derive(Deserialize)]
@@ -97,7 +98,7 @@ fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
 }
 
 impl ApiKey {
-    fn presented(&self, req: &Request) -> Option<(String, &Source)> {
+    fn presented(&self, req: &impl RequestView) -> Option<(String, &Source)> {
         self.sources.iter().find_map(|s| {
             let v = s.read(req)?;
             (!v.is_empty()).then_some((v, s))
@@ -113,6 +114,36 @@ impl ApiKey {
             }
         }
         found
+    }
+
+    /// The decision on `req`: the consumer header set (over a spoofed one) and the key
+    /// hidden as configured.
+    fn decide(&self, req: &impl RequestEdit) -> Decision {
+        if let Some(h) = &self.consumer_header {
+            req.remove_header(h);
+        }
+        let Some((key, source)) = self.presented(req) else {
+            return self.refuse();
+        };
+        let Some(entry) = self.find(&key) else {
+            return self.refuse();
+        };
+        if self.hide_credentials {
+            source.hide(req);
+        }
+        if let Some(h) = &self.consumer_header
+            && req.set_header(h, &entry.consumer).is_err()
+        {
+            return self.refuse();
+        }
+        Decision::Allow(Grant {
+            principal: entry.consumer.clone(),
+            context: vec![
+                ("consumer".into(), entry.consumer.clone()),
+                ("api_key_id".into(), entry.id.clone()),
+            ],
+            usage_key: Some(entry.consumer.clone()),
+        })
     }
 
     fn refuse(&self) -> Decision {
@@ -175,30 +206,55 @@ impl Plugin for ApiKey {
     }
 
     fn authorize(&self, req: &Request) -> Decision {
-        if let Some(h) = &self.consumer_header {
-            req.remove_header(h);
+        self.decide(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tollgate_sdk::testing::FakeRequest;
+
+    use super::*;
+
+    const KEY: &str = "acme-0123456789abcdef";
+
+    fn plugin(config: &str) -> ApiKey {
+        let config = config.replace("KEY", KEY);
+        ApiKey::new(tollgate_sdk::config::from_str(&config).expect("config")).expect("accepted")
+    }
+
+    fn principal(d: &Decision) -> Option<&str> {
+        match d {
+            Decision::Allow(g) => Some(&g.principal),
+            _ => None,
         }
-        let Some((key, source)) = self.presented(req) else {
-            return self.refuse();
-        };
-        let Some(entry) = self.find(&key) else {
-            return self.refuse();
-        };
-        if self.hide_credentials {
-            source.hide(req);
-        }
-        if let Some(h) = &self.consumer_header
-            && req.set_header(h, &entry.consumer).is_err()
-        {
-            return self.refuse();
-        }
-        Decision::Allow(Grant {
-            principal: entry.consumer.clone(),
-            context: vec![
-                ("consumer".into(), entry.consumer.clone()),
-                ("api_key_id".into(), entry.id.clone()),
-            ],
-            usage_key: Some(entry.consumer.clone()),
-        })
+    }
+
+    #[test]
+    fn a_known_key_allows_its_consumer_and_sets_the_consumer_header() {
+        let p =
+            plugin(r#"{"keys": [{"consumer": "acme", "key": "KEY"}], "hide_credentials": true}"#);
+        let req = FakeRequest::new("GET", "/x")
+            .with_header("x-api-key", KEY)
+            .with_header("x-consumer-id", "spoofed");
+        let d = p.decide(&req);
+        assert_eq!(principal(&d), Some("acme"));
+        assert_eq!(req.header("x-consumer-id").as_deref(), Some("acme"));
+        assert_eq!(req.header("x-api-key"), None, "hidden");
+    }
+
+    #[test]
+    fn a_missing_or_unknown_key_is_refused_and_a_spoofed_consumer_removed() {
+        let p = plugin(
+            r#"{"keys": [{"consumer": "acme", "key": "KEY"}], "reject_with": 401,
+                "key_from": ["query:api_key", "cookie:api_key"]}"#,
+        );
+        let req = FakeRequest::new("GET", "/x").with_header("x-consumer-id", "spoofed");
+        assert!(matches!(p.decide(&req), Decision::Unauthorized));
+        assert_eq!(req.header("x-consumer-id"), None);
+        let wrong = FakeRequest::new("GET", "/x?api_key=acme-0123456789abcdeX");
+        assert!(matches!(p.decide(&wrong), Decision::Unauthorized));
+        let cookie = FakeRequest::new("GET", "/x").with_header("cookie", &format!("api_key={KEY}"));
+        assert_eq!(principal(&p.decide(&cookie)), Some("acme"));
     }
 }

@@ -28,6 +28,7 @@ use serde_json::{Map, Value};
 use tollgate_sdk::credential::Source;
 use tollgate_sdk::http::bearer_token;
 use tollgate_sdk::jwt::{Verifier, VerifyError};
+use tollgate_sdk::view::RequestView;
 use tollgate_sdk::{Action, Identity, Plugin, Request, RequestPhase};
 
 /// The plugin's own settings; everything else goes to the host verifier.
@@ -106,23 +107,24 @@ fn quoted(s: &str) -> String {
         .collect()
 }
 
-impl JwtAuth {
-    fn token(&self, req: &Request) -> Option<(String, &Source)> {
-        self.sources.iter().find_map(|source| {
-            let value = source.read(req)?;
-            // `Authorization` carries `Bearer <token>`; another header the token, with or
-            // without the scheme.
-            let token = match source {
-                Source::Header(name) if name == "authorization" => bearer_token(&value)?.to_owned(),
-                Source::Header(_) => {
-                    bearer_token(&value).map_or_else(|| value.trim().to_owned(), str::to_owned)
-                }
-                Source::Query(_) | Source::Cookie(_) => value,
-            };
-            (!token.is_empty()).then_some((token, source))
-        })
-    }
+/// The first token found at `sources` in `req`, and where.
+fn find_token<'s>(sources: &'s [Source], req: &impl RequestView) -> Option<(String, &'s Source)> {
+    sources.iter().find_map(|source| {
+        let value = source.read(req)?;
+        // `Authorization` carries `Bearer <token>`; another header the token, with or
+        // without the scheme.
+        let token = match source {
+            Source::Header(name) if name == "authorization" => bearer_token(&value)?.to_owned(),
+            Source::Header(_) => {
+                bearer_token(&value).map_or_else(|| value.trim().to_owned(), str::to_owned)
+            }
+            Source::Query(_) | Source::Cookie(_) => value,
+        };
+        (!token.is_empty()).then_some((token, source))
+    })
+}
 
+impl JwtAuth {
     fn challenge(&self, params: &[(&str, &str)]) -> String {
         let mut parts = Vec::new();
         if let Some(realm) = &self.own.realm {
@@ -170,7 +172,7 @@ impl Plugin for JwtAuth {
         for header in self.own.forward_headers.keys() {
             req.remove_header(header);
         }
-        let Some((token, source)) = self.token(req) else {
+        let Some((token, source)) = find_token(&self.sources, req) else {
             return self.refuse(401, "Unauthorized", &[]);
         };
         let claims = match self.verifier.verify(&token) {
@@ -242,5 +244,41 @@ impl Plugin for JwtAuth {
             claims: identity_claims,
         });
         Action::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tollgate_sdk::testing::FakeRequest;
+
+    use super::*;
+
+    #[test]
+    fn tokens_are_found_where_configured() {
+        let places = |list: &[&str]| {
+            let list: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+            Source::parse_list(&list, "token_from").expect("places")
+        };
+        let found =
+            |sources: &[Source], req: &FakeRequest| find_token(sources, req).map(|(t, _)| t);
+        let bearer = places(&["header:authorization"]);
+        let req = FakeRequest::new("GET", "/").with_header("Authorization", "bearer a.b.c");
+        assert_eq!(found(&bearer, &req).as_deref(), Some("a.b.c"));
+        let basic = FakeRequest::new("GET", "/").with_header("authorization", "Basic dXNlcg==");
+        assert_eq!(
+            found(&bearer, &basic),
+            None,
+            "Authorization takes only Bearer"
+        );
+        let other = places(&["header:x-token", "cookie:jwt", "query:access_token"]);
+        let plain = FakeRequest::new("GET", "/").with_header("x-token", " a.b.c ");
+        assert_eq!(found(&other, &plain).as_deref(), Some("a.b.c"));
+        let prefixed = FakeRequest::new("GET", "/").with_header("x-token", "Bearer a.b.c");
+        assert_eq!(found(&other, &prefixed).as_deref(), Some("a.b.c"));
+        let cookie = FakeRequest::new("GET", "/").with_header("cookie", "jwt=c.d.e");
+        assert_eq!(found(&other, &cookie).as_deref(), Some("c.d.e"));
+        let query = FakeRequest::new("GET", "/?access_token=q.r.s");
+        assert_eq!(found(&other, &query).as_deref(), Some("q.r.s"));
+        assert_eq!(found(&other, &FakeRequest::new("GET", "/")), None);
     }
 }

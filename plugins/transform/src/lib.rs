@@ -55,6 +55,7 @@ mod template;
 use std::cell::OnceCell;
 
 use serde_json::Value;
+use tollgate_sdk::view::RequestView;
 use tollgate_sdk::{Action, Identity, Plugin, Request, RequestPhase, ResponseHead, ResponsePhase};
 
 use config::Plan;
@@ -80,29 +81,12 @@ fn request_body<'c>(
     .map_err(Clone::clone)
 }
 
-/// The request-side [`Source`] methods, from `self.req()` and `self.identity()`.
+/// The request-side [`Source`] methods, from `self.req()` and `self.identity()` (read
+/// once).
 macro_rules! request_source {
     () => {
-        fn method(&self) -> String {
-            self.req().method()
-        }
-        fn path(&self) -> String {
-            self.req().path()
-        }
-        fn query(&self) -> Option<String> {
-            self.req().query()
-        }
-        fn header_values(&self, name: &str) -> Vec<String> {
-            self.req().header_values(name)
-        }
-        fn path_param(&self, name: &str) -> Option<String> {
-            self.req().path_param(name)
-        }
-        fn stage_variable(&self, name: &str) -> Option<String> {
-            self.req().stage_variable(name)
-        }
-        fn client_ip(&self) -> String {
-            self.req().client_ip()
+        fn request(&self) -> &dyn RequestView {
+            self.req()
         }
         fn principal(&self) -> Option<String> {
             self.identity().map(|i| i.principal.clone())
@@ -113,15 +97,6 @@ macro_rules! request_source {
                 .iter()
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
-        }
-        fn route_key(&self) -> String {
-            self.req().route_key()
-        }
-        fn api_name(&self) -> String {
-            self.req().api_name()
-        }
-        fn stage_name(&self) -> String {
-            self.req().stage_name()
         }
     };
 }

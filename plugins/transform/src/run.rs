@@ -99,7 +99,7 @@ fn query_edits(edits: &Edits, src: &dyn Source, out: &mut Vec<QueryEdit>) -> Res
 /// key), whose `/`s stay.
 fn render_path(t: &Text, src: &dyn Source) -> Result<Option<String>, Answer> {
     let route_key = if t.vars().any(|v| matches!(v, Var::PathParam(_))) {
-        src.route_key()
+        src.request().route_key()
     } else {
         String::new()
     };
@@ -221,7 +221,12 @@ pub fn request(plan: &RequestPlan, src: &dyn Source, out: &dyn Target) -> Result
         src.request_body()?;
     }
     let mut headers = Vec::new();
-    header_edits(&plan.headers, src, &|n| src.header_values(n), &mut headers)?;
+    header_edits(
+        &plan.headers,
+        src,
+        &|n| src.request().header_values(n),
+        &mut headers,
+    )?;
     let mut query = Vec::new();
     query_edits(&plan.query, src, &mut query)?;
     let mut path = match &plan.path {
@@ -262,7 +267,7 @@ pub fn request(plan: &RequestPlan, src: &dyn Source, out: &dyn Target) -> Result
     // Edit.
     apply_headers(headers, out, Side::Request)?;
     if !query.is_empty() {
-        let mut q = Query::parse(&src.query().unwrap_or_default());
+        let mut q = Query::parse(&src.request().query().unwrap_or_default());
         for edit in &query {
             q.apply(edit);
         }

@@ -9,6 +9,7 @@
 //! anything else is text, with JSON values written as compact JSON and strings as they are.
 
 use serde_json::Value;
+use tollgate_sdk::view::RequestView;
 
 use crate::path::{JsonPath, Seg, is_name_char};
 
@@ -103,30 +104,12 @@ impl Answer {
 
 /// Where variables get their values: the request (and the response, on the response side).
 pub trait Source {
-    /// The method.
-    fn method(&self) -> String;
-    /// The (percent-encoded) path the client asked for.
-    fn path(&self) -> String;
-    /// The raw query string.
-    fn query(&self) -> Option<String>;
-    /// Every value of a request header.
-    fn header_values(&self, name: &str) -> Vec<String>;
-    /// A path parameter.
-    fn path_param(&self, name: &str) -> Option<String>;
-    /// A stage variable.
-    fn stage_variable(&self, name: &str) -> Option<String>;
-    /// The client's address.
-    fn client_ip(&self) -> String;
+    /// The request.
+    fn request(&self) -> &dyn RequestView;
     /// The identity's principal.
     fn principal(&self) -> Option<String>;
     /// An identity claim.
     fn claim(&self, name: &str) -> Option<String>;
-    /// The route's key, e.g. `GET /orders/{id}`.
-    fn route_key(&self) -> String;
-    /// The API's name.
-    fn api_name(&self) -> String;
-    /// The stage's name.
-    fn stage_name(&self) -> String;
     /// The request body as JSON (`null` when empty), or the answer when it is not JSON.
     fn request_body(&self) -> Result<&Value, Answer>;
     /// The response's status (response side).
@@ -254,33 +237,39 @@ impl Var {
         match self {
             Self::RequestBody(path) => Ok(path.get(src.request_body()?).cloned()),
             Self::ResponseBody(path) => Ok(path.get(src.response_body()?).cloned()),
-            Self::RequestPath => text(Some(src.path())),
-            Self::PathParam(name) => text(src.path_param(name)),
+            Self::RequestPath => text(Some(src.request().path())),
+            Self::PathParam(name) => text(src.request().path_param(name)),
             Self::Query(name) => text(
-                src.query()
+                src.request()
+                    .query()
                     .and_then(|q| tollgate_sdk::query_param(&q, name)),
             ),
             Self::MultiQuery(name) => joined(
-                src.query()
+                src.request()
+                    .query()
                     .map(|q| crate::query::Query::parse(&q).values(name))
                     .unwrap_or_default(),
             ),
-            Self::Header(name) => text(src.header_values(name).into_iter().next()),
-            Self::MultiHeader(name) => joined(src.header_values(name)),
-            Self::StageVariable(name) => text(src.stage_variable(name)),
+            Self::Header(name) => text(src.request().header_values(name).into_iter().next()),
+            Self::MultiHeader(name) => joined(src.request().header_values(name)),
+            Self::StageVariable(name) => text(src.request().stage_variable(name)),
             Self::Claim(name) => text(src.claim(name)),
             Self::ResponseHeader(name) => text(src.response_header_values(name).into_iter().next()),
             Self::ResponseMultiHeader(name) => joined(src.response_header_values(name)),
             Self::StatusCode => Ok(Some(Value::from(src.status()))),
             Self::Context(ctx) => text(match ctx {
-                Ctx::RequestId => src.header_values("x-request-id").into_iter().next(),
-                Ctx::HttpMethod => Some(src.method()),
-                Ctx::Path => Some(src.path()),
-                Ctx::RouteKey => Some(src.route_key()),
-                Ctx::Stage => Some(src.stage_name()),
-                Ctx::ApiName => Some(src.api_name()),
-                Ctx::SourceIp => Some(src.client_ip()),
-                Ctx::UserAgent => src.header_values("user-agent").into_iter().next(),
+                Ctx::RequestId => src
+                    .request()
+                    .header_values("x-request-id")
+                    .into_iter()
+                    .next(),
+                Ctx::HttpMethod => Some(src.request().method()),
+                Ctx::Path => Some(src.request().path()),
+                Ctx::RouteKey => Some(src.request().route_key()),
+                Ctx::Stage => Some(src.request().stage_name()),
+                Ctx::ApiName => Some(src.request().api_name()),
+                Ctx::SourceIp => Some(src.request().client_ip()),
+                Ctx::UserAgent => src.request().header_values("user-agent").into_iter().next(),
                 Ctx::PrincipalId => src.principal(),
             }),
         }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::*;
 use crate::config::Plan;
-use crate::template::fake::Fake;
+use crate::template::fake::{self, Fake};
 
 /// Records what a plan does.
 #[derive(Default)]
@@ -100,8 +100,8 @@ fn plan_text(text: &str) -> Plan {
 }
 
 fn fake_out(f: &Fake) -> Out {
-    let pairs: Vec<(&str, &str)> = f
-        .headers
+    let headers = f.request.headers();
+    let pairs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
@@ -153,7 +153,7 @@ fn request_query_lines_and_path() {
     }}"#,
     );
     let f = Fake {
-        query: Some("q=a%2Fb+c&tag=x&p=3".into()),
+        request: fake::request("/orders/42?q=a%2Fb+c&tag=x&p=3", true),
         ..Fake::default()
     };
     let out = fake_out(&f);
@@ -176,12 +176,10 @@ fn request_query_lines_and_path() {
 #[test]
 fn path_rewrites() {
     let f = Fake {
-        route_key: "ANY /files/{proxy+}".into(),
-        params: [
-            ("proxy".to_owned(), "a b/c".to_owned()),
-            ("id".to_owned(), "x/y".to_owned()),
-        ]
-        .into(),
+        request: fake::request(fake::TARGET, true)
+            .with_route("ANY /files/{proxy+}", &[])
+            .with_path_param("proxy", "a b/c")
+            .with_path_param("id", "x/y"),
         ..Fake::default()
     };
     let run = |path: &str| {
@@ -244,7 +242,7 @@ fn request_body_mapping() {
 fn unicode_round_trips() {
     let p = plan(json!({"request": {"body": {"set": {"['ключ']": "$request.header.x-name"}}}}));
     let f = Fake {
-        headers: vec![("x-name".into(), "名前 😀".into())],
+        request: fake::request(fake::TARGET, true).with_header("x-name", "名前 😀"),
         body: Ok(json!({"café": "Zoë \u{1F600}"})),
         ..Fake::default()
     };

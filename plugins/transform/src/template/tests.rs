@@ -1,6 +1,6 @@
 //! Tests of template parsing, checking and rendering.
 
-use super::fake::Fake;
+use super::fake::{self, Fake};
 use super::*;
 use serde_json::json;
 
@@ -232,7 +232,7 @@ fn renders_every_source() {
         assert_eq!(text(&resp(t)).as_deref(), want, "{t}");
     }
     let anonymous = Fake {
-        identity: None,
+        request: fake::request(fake::TARGET, false),
         ..Fake::default()
     };
     assert_eq!(
