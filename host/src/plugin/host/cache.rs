@@ -9,7 +9,7 @@ use moka::sync::Cache;
 use wasmtime::Result;
 
 use super::HostState;
-use super::capability::Unit;
+use super::unit::Unit;
 use crate::config::Capability;
 use crate::plugin::bindings::cache;
 

@@ -9,21 +9,10 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
+use super::unit::Unit;
 use super::{HostState, HttpGrant};
 use crate::config::Capability;
 use crate::plugin::bindings::filter::tollgate::plugin::{messages, types};
-
-/// One capability.
-pub struct Unit {
-    /// Its name in the config. Read by the test that ties every name to one unit; the
-    /// calls check grants by name, in the unit's own module.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub capability: Capability,
-    /// The contract interfaces it serves (`tollgate:plugin/<name>`).
-    pub interfaces: &'static [&'static str],
-    /// Adds its host functions to the linker (they refuse a plugin not granted it).
-    pub link: fn(&mut Linker<HostState>) -> wasmtime::Result<()>,
-}
 
 /// Every capability.
 pub const UNITS: [Unit; 9] = [

@@ -6,7 +6,7 @@ use wasmtime::Result;
 use wasmtime::component::Resource;
 
 use super::HostState;
-use super::capability::Unit;
+use super::unit::Unit;
 use crate::config::Capability;
 
 /// Time kept back from the call's deadline for the plugin to answer after a slow fetch.

@@ -4,7 +4,7 @@ use wasmtime::Result;
 use wasmtime::component::HasSelf;
 
 use super::HostState;
-use super::capability::Unit;
+use super::unit::Unit;
 use crate::config::Capability;
 use crate::plugin::bindings::log;
 

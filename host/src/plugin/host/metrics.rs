@@ -5,7 +5,7 @@ use metrics::Label;
 use wasmtime::Result;
 
 use super::HostState;
-use super::capability::Unit;
+use super::unit::Unit;
 use crate::config::Capability;
 use crate::plugin::bindings::metrics as wit;
 

@@ -15,6 +15,7 @@ mod random;
 mod request;
 mod state;
 mod trace;
+mod unit;
 mod wasi_http;
 
 use std::sync::Arc;

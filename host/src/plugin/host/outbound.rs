@@ -10,7 +10,7 @@ use http::{Method, Request, Uri};
 use http_body_util::BodyExt;
 use wasmtime::Result;
 
-use super::capability::Unit;
+use super::unit::Unit;
 use super::{HostState, until};
 use crate::client::{ClientCache, ClientKey, HttpClient};
 use crate::config::{AllowedHost, Capability, HttpCapability, UpstreamProtocol};

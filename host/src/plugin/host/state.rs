@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use wasmtime::Result;
 
-use super::capability::Unit;
+use super::unit::Unit;
 use super::{HostState, until};
 use crate::config::Capability;
 use crate::plugin::bindings::state;

@@ -7,7 +7,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use wasmtime::Result;
 
 use super::HostState;
-use super::capability::Unit;
+use super::unit::Unit;
 use crate::config::Capability;
 use crate::plugin::bindings::trace as wit;
 
