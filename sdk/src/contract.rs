@@ -5,6 +5,22 @@
 /// The contract's WIT text.
 pub const WIT: &str = include_str!("../wit/plugin.wit");
 
+/// Headers a plugin may not set (hop-by-hop and framing, as in wasi-http): the host
+/// refuses them (`set-header` returns an error) and the SDK's fake request does too.
+pub const FORBIDDEN_HEADERS: [&str; 11] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "http2-settings",
+    "te",
+    "trailer",
+];
+
 /// The contract's version: `X.Y.Z` of `package tollgate:plugin@X.Y.Z;`.
 pub const VERSION: &str = package_version(WIT);
 

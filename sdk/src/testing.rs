@@ -21,21 +21,13 @@ use crate::Identity;
 use crate::http::is_token;
 use crate::view::{RequestEdit, RequestView};
 
-/// Headers the gateway does not let a plugin set (hop-by-hop and framing).
-const FORBIDDEN: [&str; 12] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "http2-settings",
-    "te",
-    "trailer",
-    "content-length",
-];
+use crate::contract::FORBIDDEN_HEADERS;
+
+/// Whether the gateway refuses a plugin's edit of the header `name` (lower case): the
+/// contract's hop-by-hop and framing headers, and `content-length`, which follows the body.
+fn forbidden(name: &str) -> bool {
+    FORBIDDEN_HEADERS.contains(&name) || name == "content-length"
+}
 
 /// A request for tests. Build it with [`FakeRequest::new`] and the `with_` methods; read it (and
 /// what a plugin changed) through [`RequestView`], and the response headers it added with
@@ -182,7 +174,7 @@ fn settable(name: &str, value: &str) -> Result<String, String> {
     if !is_token(name) {
         return Err(format!("`{name}` is not a header name"));
     }
-    if FORBIDDEN.contains(&lower.as_str()) {
+    if forbidden(&lower) {
         return Err(format!("plugins may not set the `{lower}` header"));
     }
     if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
@@ -264,7 +256,7 @@ impl RequestEdit for FakeRequest {
     }
     fn remove_header(&self, name: &str) {
         let name = name.to_ascii_lowercase();
-        if !FORBIDDEN.contains(&name.as_str()) {
+        if !forbidden(&name) {
             self.state.borrow_mut().headers.retain(|(k, _)| *k != name);
         }
     }

@@ -34,6 +34,8 @@ pub use trace::TRACE_CALLS;
 pub use wasi_http::WasiHttp;
 
 use super::handles::{RequestHandle, ResponseHandle};
+// Headers a plugin may not set (hop-by-hop and framing), as in wasi-http.
+use crate::plugin::contract::FORBIDDEN_HEADERS as FORBIDDEN;
 use crate::state::StateStore;
 
 /// What all plugins share: the cache, the state store, the outbound HTTP client.
@@ -113,21 +115,6 @@ async fn until<T>(
         .await
         .map_err(|_| wasmtime::Error::new(HostDeadline(what)))
 }
-
-/// Headers a plugin may not set (hop-by-hop and framing), as in wasi-http.
-const FORBIDDEN: [&str; 11] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "http2-settings",
-    "te",
-    "trailer",
-];
 
 /// Largest header value a plugin may set: larger ones are refused before they reach a
 /// backend or client that would reject the whole message.
