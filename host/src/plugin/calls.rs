@@ -127,7 +127,7 @@ impl Plugin {
         let deadline = self.settings.deadline;
         instance.store.data_mut().deadline = Instant::now() + deadline;
         instance.store.data_mut().lent = 0;
-        instance.store.data_mut().trace_budget = super::host::TRACE_CALLS;
+        instance.store.data_mut().trace = super::host::CallBudget::new();
         instance.store.set_epoch_deadline(self.deadline_ticks());
         // Guest code is stopped by the epoch deadline, and the host calls that can wait
         // (the body, outbound HTTP) stop at the same deadline themselves (`host::until`).

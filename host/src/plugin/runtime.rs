@@ -345,7 +345,7 @@ impl Plugin {
             services: Arc::clone(&self.services),
             deadline: Instant::now() + self.settings.deadline,
             lent: 0,
-            trace_budget: super::host::TRACE_CALLS,
+            trace: super::host::CallBudget::new(),
             wasi_http: super::host::WasiHttp::new(
                 self.settings.grants.http.clone(),
                 Arc::clone(&self.services),

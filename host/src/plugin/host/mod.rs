@@ -30,7 +30,7 @@ pub use capability::Grants;
 pub use jwt::VerifierHandle;
 pub use log::LOG_TARGET;
 pub use outbound::{HttpGrant, OutboundClient};
-pub use trace::TRACE_CALLS;
+pub use trace::CallBudget;
 pub use wasi_http::WasiHttp;
 
 use super::handles::{RequestHandle, ResponseHandle};
@@ -82,9 +82,10 @@ pub struct HostState {
     /// dropped yet. One kept past the call would reach another call's request: the
     /// instance is then discarded.
     pub lent: u32,
-    /// `trace` calls left in the current call.
-    pub trace_budget: u32,
-    /// `wasi:http` requests, through the `http` grant.
+    /// The per-instance state of the capabilities that have one, each its unit's type:
+    /// `trace`'s calls left in the current call,
+    pub trace: CallBudget,
+    /// and `http`'s `wasi:http` requests (through the grant).
     pub wasi_http: WasiHttp,
 }
 

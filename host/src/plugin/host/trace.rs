@@ -19,6 +19,26 @@ pub(super) const UNIT: Unit = Unit {
 
 /// `trace` calls one plugin call may make.
 pub const TRACE_CALLS: u32 = 32;
+
+/// The unit's per-instance state: the `trace` calls left in the current plugin call.
+#[derive(Debug)]
+pub struct CallBudget(u32);
+
+impl CallBudget {
+    /// A full budget, for a new call.
+    pub fn new() -> Self {
+        Self(TRACE_CALLS)
+    }
+
+    /// Takes one call from the budget; an error when it is spent.
+    fn take(&mut self) -> std::result::Result<(), String> {
+        if self.0 == 0 {
+            return Err(format!("at most {TRACE_CALLS} trace calls per plugin call"));
+        }
+        self.0 -= 1;
+        Ok(())
+    }
+}
 /// Longest key or event name.
 const MAX_KEY: usize = 128;
 /// Longest attribute value.
@@ -60,10 +80,7 @@ impl HostState {
     /// Checks the grant and takes one call from the budget of the current plugin call.
     fn trace_call(&mut self) -> std::result::Result<(), String> {
         self.grants.check(Capability::Trace)?;
-        if self.trace_budget == 0 {
-            return Err(format!("at most {TRACE_CALLS} trace calls per plugin call"));
-        }
-        self.trace_budget -= 1;
+        self.trace.take()?;
         Ok(())
     }
 }
