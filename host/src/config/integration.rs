@@ -32,9 +32,8 @@ use crate::template::{Mode, Template};
 #[derive(Clone, Debug, Deserialize)]
 #[serde(try_from = "RawIntegration")]
 pub struct Integration {
-    /// `type:` and where it is written (errors about the kind point there); always the
-    /// kind of `spec`.
-    pub kind: Spanned<IntegrationKind>,
+    /// Where `type:` is written (errors about the kind point there).
+    pub type_at: Spanned<()>,
     /// The kind's settings.
     pub spec: IntegrationSpec,
 }
@@ -80,9 +79,9 @@ pub enum HttpTargetSpec {
 #[derive(Clone, Debug)]
 pub struct MockSpec {
     /// The status, 200-599 (default 200).
-    pub status: u16,
-    /// Response headers, each a valid name and value.
-    pub headers: BTreeMap<String, String>,
+    pub status: http::StatusCode,
+    /// Response headers.
+    pub headers: http::HeaderMap,
     /// The body template.
     pub body: Option<Spanned<TextTemplate>>,
 }
@@ -141,8 +140,9 @@ impl TryFrom<RawIntegration> for Integration {
             IntegrationKind::Http => IntegrationSpec::Http(raw.http()?),
             IntegrationKind::Mock => IntegrationSpec::Mock(raw.mock()?),
         };
+        let kind = raw.kind;
         Ok(Self {
-            kind: raw.kind,
+            type_at: Spanned::new((), kind.referenced, kind.defined),
             spec,
         })
     }
@@ -223,21 +223,25 @@ impl RawIntegration {
             );
         }
         let status = self.status.unwrap_or(200);
-        if !(200..=599).contains(&status) {
-            return Err(format!(
-                "status: {status} is not a response status (200-599)"
-            ));
-        }
+        let status = http::StatusCode::from_u16(status)
+            .ok()
+            .filter(|_| (200..=599).contains(&status))
+            .ok_or_else(|| format!("status: {status} is not a response status (200-599)"))?;
+        let mut headers = http::HeaderMap::new();
         for (name, value) in &self.headers {
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err()
-                || http::HeaderValue::from_str(value).is_err()
-            {
-                return Err(format!("headers: `{name}: {value}` is not a valid header"));
+            match (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(value),
+            ) {
+                (Ok(n), Ok(v)) => {
+                    headers.insert(n, v);
+                }
+                _ => return Err(format!("headers: `{name}: {value}` is not a valid header")),
             }
         }
         Ok(MockSpec {
             status,
-            headers: self.headers.clone(),
+            headers,
             body: self.body.clone(),
         })
     }

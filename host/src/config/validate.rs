@@ -277,7 +277,7 @@ fn check_route(
 
 fn check_integration(config: &Config, route: &Route, field: &str, file: &str) -> Check {
     let i: &Integration = &route.integration;
-    let kind_pos = at(&i.kind);
+    let kind_pos = at(&i.type_at);
     let fail = |pos, sub: &str, msg: String, hint: Option<String>| {
         let f = if sub.is_empty() {
             field.to_owned()

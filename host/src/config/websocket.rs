@@ -149,7 +149,7 @@ pub(super) fn check_api(
             }
             if route.two_way {
                 return fail(
-                    at(&route.integration.kind),
+                    at(&route.integration.type_at),
                     format!("{field}.two_way"),
                     "`two_way` belongs to routes of `kind: websocket` APIs",
                     None,
@@ -157,7 +157,7 @@ pub(super) fn check_api(
             }
             if route.path.is_none() {
                 return fail(
-                    at(&route.integration.kind),
+                    at(&route.integration.type_at),
                     format!("{field}.path"),
                     "a route needs a `path`",
                     Some("e.g. `path: /pets/{id}`, or `$default` for the catch-all"),
@@ -187,7 +187,7 @@ pub(super) fn check_api(
     let mut keys = std::collections::HashSet::new();
     for (r, route) in api.routes.iter().enumerate() {
         let field = format!("apis[{a}].routes[{r}]");
-        let kind_pos = at(&route.integration.kind);
+        let kind_pos = at(&route.integration.type_at);
         let Some(key) = &route.route_key else {
             return fail(
                 kind_pos,

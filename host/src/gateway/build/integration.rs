@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-
 use super::BuildError;
 use crate::config::{self, HttpTargetSpec, IntegrationSpec};
 use crate::integration::upstream::UpstreamPool;
@@ -66,23 +64,10 @@ pub(super) fn compile_integration(
                 preserve_host: http.preserve_host,
             }))
         }
-        IntegrationSpec::Mock(mock) => {
-            // The config's check made sure every header and the status are valid.
-            let mut headers = HeaderMap::new();
-            for (k, v) in &mock.headers {
-                if let (Ok(k), Ok(v)) = (
-                    HeaderName::from_bytes(k.as_bytes()),
-                    HeaderValue::from_str(v),
-                ) {
-                    headers.insert(k, v);
-                }
-            }
-            let status = StatusCode::from_u16(mock.status).unwrap_or(StatusCode::OK);
-            Ok(Integration::Mock(MockIntegration::new(
-                status,
-                headers,
-                mock.body.as_ref().map(|b| b.value.0.clone()),
-            )))
-        }
+        IntegrationSpec::Mock(mock) => Ok(Integration::Mock(MockIntegration::new(
+            mock.status,
+            mock.headers.clone(),
+            mock.body.as_ref().map(|b| b.value.0.clone()),
+        ))),
     }
 }
